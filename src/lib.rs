@@ -1,4 +1,40 @@
 //! preloadd: a caching reverse proxy that serves preloaded page snapshots.
+//!
+//! The path of a request, in the order the modules meet it:
+//!
+//! - [`server`] accepts connections (bounded by `max_connections`) and hands
+//!   each request to [`router`], which picks one of:
+//!   - [`admin`]: `/_preloadd/*` and the invalidation webhook, token checked;
+//!   - [`serve`]: a preload request. [`key`] validates and canonicalizes the
+//!     target and computes its key; a fresh snapshot in [`store`] is a HIT,
+//!     answered by [`serve::snapshot_response`] with [`conditional`] for
+//!     304 / ranges. Otherwise [`miss`] joins the [`flight`] for the key: one
+//!     leader fetches through [`fetch`], [`policy`] decides keep or PASS, the
+//!     store publishes the snapshot atomically, and the followers get the
+//!     same outcome;
+//!   - [`proxy`]: everything else, streamed to the app and back.
+//! - [`state::App`] is the one shared handle: config (swappable), store,
+//!   client, flights. [`shutdown`] tells every task when to stop.
+//! - [`config`] turns `preload.toml` into the typed [`config::Config`];
+//!   [`cli`] holds the commands; [`demo`] the built-in slow app.
+
+pub mod admin;
+pub mod body;
+pub mod cli;
+pub mod conditional;
 pub mod config;
+pub mod demo;
+pub mod error;
+pub mod fetch;
+pub mod flight;
+pub mod headers;
 pub mod key;
+pub mod miss;
+pub mod policy;
+pub mod proxy;
+pub mod router;
+pub mod serve;
+pub mod server;
+pub mod shutdown;
+pub mod state;
 pub mod store;

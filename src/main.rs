@@ -1,1 +1,16 @@
-fn main(){}
+use std::process::ExitCode;
+
+use clap::Parser;
+use preloadd::cli::{self, Cli};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    cli::init_logging(cli.log_format, cli.log_level.as_deref());
+    match cli::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("preloadd: {err}");
+            ExitCode::from(err.exit_code())
+        }
+    }
+}

@@ -8,6 +8,9 @@
 //! reload share; nothing downstream re-parses a string from the file.
 
 mod file;
+mod net;
+mod position;
+mod render;
 mod units;
 mod validate;
 
@@ -56,7 +59,8 @@ pub struct Upstream {
     pub max_fetches: usize,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum OnWriteError {
     /// Pass the fetched page on (PASS, reason `write-error`).
     Serve,
@@ -158,7 +162,9 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         path: path.to_path_buf(),
         source,
     })?;
-    let env_token = std::env::var("PRELOADD_TOKEN").ok().filter(|t| !t.is_empty());
+    let env_token = std::env::var("PRELOADD_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty());
     from_str(path, &text, env_token)
 }
 
@@ -168,3 +174,6 @@ pub fn from_str(path: &Path, text: &str, env_token: Option<String>) -> Result<Co
     let raw = file::parse(path, text)?;
     validate::build(path, text, raw, env_token)
 }
+
+#[cfg(test)]
+mod tests;

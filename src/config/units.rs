@@ -1,9 +1,266 @@
-//! Value newtypes that validate inside their deserializers. (Stub.)
+//! Value newtypes of `preload.toml` that validate inside their
+//! deserializers, so that a bad value is reported by the toml parser with
+//! its line and column: durations, byte sizes, cron expressions, route
+//! matchers, query-name globs and time zones.
+//!
+//! Each type checks one value on its own; checks that need another key
+//! belong to `validate.rs`. Each has a `Display` that prints it back in a
+//! form its parser accepts (used by `Config::render`).
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::de::{self, Deserialize, Deserializer, Visitor};
+
+/// Deserializes a string through `FromStr`. `expecting` is what serde says
+/// when the value is not a string at all ("expected a duration ...").
+pub(crate) fn from_str_value<'de, D, T>(d: D, expecting: &'static str) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr<Err = String>,
+{
+    struct ParseVisitor<T>(&'static str, PhantomData<T>);
+    impl<'de, T: FromStr<Err = String>> Visitor<'de> for ParseVisitor<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.0)
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+            v.parse().map_err(E::custom)
+        }
+    }
+    d.deserialize_str(ParseVisitor(expecting, PhantomData))
+}
+
+/// Implements `Deserialize` through `FromStr` for a string-valued unit.
+macro_rules! deserialize_via_from_str {
+    ($t:ty, $expecting:literal) => {
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                $crate::config::units::from_str_value(d, $expecting)
+            }
+        }
+    };
+}
+pub(crate) use deserialize_via_from_str;
+
+/// A duration written as `"250ms"`, `"30s"`, `"1h"`, `"7d"` (humantime).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Dur(pub Duration);
+
+impl FromStr for Dur {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        if !t.is_empty() && t != "0" && t.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("duration \"{t}\" needs a unit, like \"{t}s\""));
+        }
+        humantime::parse_duration(t).map(Dur).map_err(|e| {
+            format!("invalid duration {s:?}: {e}; write a number and a unit, like \"250ms\", \"30s\", \"1h\" or \"7d\"")
+        })
+    }
+}
+deserialize_via_from_str!(Dur, "a duration string with a unit, like \"30s\"");
+
+impl fmt::Display for Dur {
+    /// The largest unit that divides the duration exactly ("7d", "90s").
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ns = self.0.as_nanos();
+        const UNITS: [(u128, &str); 7] = [
+            (86_400_000_000_000, "d"),
+            (3_600_000_000_000, "h"),
+            (60_000_000_000, "m"),
+            (1_000_000_000, "s"),
+            (1_000_000, "ms"),
+            (1_000, "us"),
+            (1, "ns"),
+        ];
+        if ns == 0 {
+            return f.write_str("0s");
+        }
+        let (size, unit) = UNITS
+            .iter()
+            .find(|(size, _)| ns % size == 0)
+            .copied()
+            .unwrap_or((1, "ns"));
+        write!(f, "{}{unit}", ns / size)
+    }
+}
+
+/// A byte size: a plain integer (bytes), or a number with a unit.
+/// `KiB`, `MiB`, `GiB`, `TiB` and the single letters `K`, `M`, `G`, `T` are
+/// powers of 1024; `KB`, `MB`, `GB`, `TB` are powers of 1000; `B` is bytes.
+/// Units are case-insensitive; a decimal point is allowed ("1.5GiB").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ByteSize(pub u64);
+
+impl FromStr for ByteSize {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = |why: &str| {
+            format!("invalid size {s:?}: {why}; write bytes or a number and a unit, like \"512KiB\", \"16MiB\" or \"1GiB\"")
+        };
+        let t = s.trim();
+        let split = t
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(t.len());
+        let (number, unit) = t.split_at(split);
+        if number.is_empty() || number.starts_with('.') || number.ends_with('.') {
+            return Err(bad("no number"));
+        }
+        let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 1,
+            "k" | "kib" => 1 << 10,
+            "m" | "mib" => 1 << 20,
+            "g" | "gib" => 1 << 30,
+            "t" | "tib" => 1 << 40,
+            "kb" => 1_000,
+            "mb" => 1_000_000,
+            "gb" => 1_000_000_000,
+            "tb" => 1_000_000_000_000,
+            _ => return Err(bad(&format!("unknown unit {:?}", unit.trim()))),
+        };
+        if let Ok(whole) = number.parse::<u64>() {
+            return whole
+                .checked_mul(multiplier)
+                .map(ByteSize)
+                .ok_or_else(|| bad("too large"));
+        }
+        let value: f64 = number.parse().map_err(|_| bad("not a number"))?;
+        let bytes = (value * multiplier as f64).round();
+        if bytes >= u64::MAX as f64 {
+            return Err(bad("too large"));
+        }
+        // In range and non-negative: checked just above and by the parse.
+        Ok(ByteSize(bytes as u64))
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct SizeVisitor;
+        impl Visitor<'_> for SizeVisitor {
+            type Value = ByteSize;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a size like \"16MiB\", or a number of bytes")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ByteSize, E> {
+                v.parse().map_err(E::custom)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<ByteSize, E> {
+                Ok(ByteSize(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<ByteSize, E> {
+                u64::try_from(v)
+                    .map(ByteSize)
+                    .map_err(|_| E::custom(format!("invalid size {v}: must not be negative")))
+            }
+        }
+        d.deserialize_any(SizeVisitor)
+    }
+}
+
+impl fmt::Display for ByteSize {
+    /// The exact unit that gives the smallest number ("1GiB", "10GB"),
+    /// else bytes.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const UNITS: [(u64, &str); 8] = [
+            (1 << 40, "TiB"),
+            (1 << 30, "GiB"),
+            (1 << 20, "MiB"),
+            (1 << 10, "KiB"),
+            (1_000_000_000_000, "TB"),
+            (1_000_000_000, "GB"),
+            (1_000_000, "MB"),
+            (1_000, "KB"),
+        ];
+        let n = self.0;
+        let best = UNITS
+            .iter()
+            .filter(|(size, _)| n != 0 && n % size == 0)
+            .min_by_key(|(size, _)| n / size);
+        match best {
+            Some((size, unit)) => write!(f, "{}{unit}", n / size),
+            None => write!(f, "{n}"),
+        }
+    }
+}
+
+/// A parsed 6/7-field cron expression, with the text it came from.
+#[derive(Debug, Clone)]
+pub struct CronSchedule {
+    pub text: String,
+    pub schedule: cron::Schedule,
+}
+
+impl FromStr for CronSchedule {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        const FIELDS: &str = "sec min hour day-of-month month day-of-week [year]";
+        let text = s.trim();
+        let fields = text.split_whitespace().count();
+        if !text.starts_with('@') {
+            if fields == 5 {
+                return Err(format!("cron expression {text:?} has 5 fields, but preloadd's have 6 or 7 ({FIELDS}): add the seconds, like \"0 {text}\""));
+            }
+            if !(6..=7).contains(&fields) {
+                return Err(format!(
+                    "cron expression {text:?} has {fields} fields; expected 6 or 7 ({FIELDS})"
+                ));
+            }
+        }
+        match text.parse::<cron::Schedule>() {
+            Ok(schedule) => Ok(CronSchedule {
+                text: text.to_string(),
+                schedule,
+            }),
+            Err(e) => {
+                // The cron crate's message repeats the expression with a
+                // caret under the fault; keep only the sentence.
+                let msg = e.to_string();
+                let why = msg
+                    .lines()
+                    .map(str::trim)
+                    .rfind(|l| !l.is_empty() && *l != text && !l.starts_with('^'))
+                    .unwrap_or("syntax error")
+                    .to_string();
+                Err(format!("invalid cron expression {text:?}: {why}"))
+            }
+        }
+    }
+}
+deserialize_via_from_str!(
+    CronSchedule,
+    "a cron expression string, like \"0 30 4 * * *\""
+);
+
+impl fmt::Display for CronSchedule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// Characters that never belong in a configured path: the path is compared
+/// with request paths as received, so these could never match.
+pub(crate) fn path_problem(p: &str) -> Option<&'static str> {
+    if !p.starts_with('/') {
+        Some("must start with \"/\"")
+    } else if p.contains(['?', '#']) {
+        Some("must be a path only, without \"?\" or \"#\"")
+    } else if p.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        Some("must not contain spaces or control characters")
+    } else {
+        None
+    }
+}
 
 /// A route matcher: an exact path, or a prefix ending in "*".
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RouteMatch {
     Exact(String),
+    /// The prefix without its "*" ("/events/*" is `Prefix("/events/")`).
     Prefix(String),
 }
 
@@ -16,13 +273,101 @@ impl RouteMatch {
     }
 }
 
-/// A query-parameter name glob (`*` and `?`).
+impl FromStr for RouteMatch {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (path, prefix) = match s.strip_suffix('*') {
+            Some(p) => (p, true),
+            None => (s, false),
+        };
+        if let Some(why) = path_problem(path) {
+            return Err(format!("route match {s:?} {why}"));
+        }
+        if path.contains('*') {
+            return Err(format!(
+                "route match {s:?}: \"*\" is only allowed at the end (a prefix)"
+            ));
+        }
+        let path = path.to_string();
+        Ok(if prefix {
+            RouteMatch::Prefix(path)
+        } else {
+            RouteMatch::Exact(path)
+        })
+    }
+}
+deserialize_via_from_str!(
+    RouteMatch,
+    "a path string, like \"/about/\" or \"/events/*\""
+);
+
+impl fmt::Display for RouteMatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RouteMatch::Exact(p) => f.write_str(p),
+            RouteMatch::Prefix(p) => write!(f, "{p}*"),
+        }
+    }
+}
+
+/// A query-parameter name glob: `*` matches any run of characters
+/// (also none), `?` exactly one; everything else matches itself, case
+/// included.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Glob(pub String);
 
 impl Glob {
     pub fn matches(&self, name: &str) -> bool {
-        self.0 == name
+        let pattern: Vec<char> = self.0.chars().collect();
+        let name: Vec<char> = name.chars().collect();
+        let (mut p, mut n) = (0, 0);
+        // Where the last "*" was and the name position it currently
+        // swallows up to: on a mismatch, let that star take one more
+        // character and retry. Linear in practice, never exponential.
+        let mut star: Option<(usize, usize)> = None;
+        while n < name.len() {
+            match pattern.get(p) {
+                Some('*') => {
+                    star = Some((p, n));
+                    p += 1;
+                }
+                Some(&c) if c == '?' || c == name[n] => {
+                    p += 1;
+                    n += 1;
+                }
+                _ => match star {
+                    Some((sp, sn)) => {
+                        star = Some((sp, sn + 1));
+                        p = sp + 1;
+                        n = sn + 1;
+                    }
+                    None => return false,
+                },
+            }
+        }
+        pattern[p..].iter().all(|&c| c == '*')
+    }
+}
+
+impl FromStr for Glob {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.is_empty() {
+            return Err("empty parameter name pattern".to_string());
+        }
+        if s.contains(['&', '=']) || s.chars().any(char::is_control) {
+            return Err(format!(
+                "parameter name pattern {s:?} must not contain \"&\", \"=\" or control characters"
+            ));
+        }
+        Ok(Glob(s.to_string()))
+    }
+}
+deserialize_via_from_str!(Glob, "a parameter name pattern string, like \"utm_*\"");
+
+impl fmt::Display for Glob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -35,9 +380,63 @@ pub enum Timezone {
     Fixed(i32),
 }
 
-/// A parsed 6/7-field cron expression, with the text it came from.
-#[derive(Debug, Clone)]
-pub struct CronSchedule {
-    pub text: String,
-    pub schedule: cron::Schedule,
+impl FromStr for Timezone {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || {
+            format!("invalid timezone {s:?}: use \"UTC\", \"local\" or a fixed offset like \"+10:00\" or \"-05:30\" (named zones are not supported)")
+        };
+        let t = s.trim();
+        if t.eq_ignore_ascii_case("utc") || t == "Z" {
+            return Ok(Timezone::Utc);
+        }
+        if t.eq_ignore_ascii_case("local") {
+            return Ok(Timezone::Local);
+        }
+        let sign = match t.as_bytes().first() {
+            Some(b'+') => 1,
+            Some(b'-') => -1,
+            _ => return Err(bad()),
+        };
+        let rest = &t[1..];
+        if !rest.is_ascii() {
+            return Err(bad());
+        }
+        let (h, m) = match rest.split_once(':') {
+            Some((h, m)) => (h, m),
+            None if rest.len() == 4 => rest.split_at(2),
+            None => (rest, "00"),
+        };
+        let two_digits = |x: &str| x.len() == 2 && x.bytes().all(|b| b.is_ascii_digit());
+        if !two_digits(h) || !two_digits(m) {
+            return Err(bad());
+        }
+        let (h, m): (i32, i32) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+        if h > 23 || m > 59 {
+            return Err(bad());
+        }
+        Ok(Timezone::Fixed(sign * (h * 3600 + m * 60)))
+    }
 }
+deserialize_via_from_str!(
+    Timezone,
+    "a timezone string: \"UTC\", \"local\" or an offset like \"+10:00\""
+);
+
+impl fmt::Display for Timezone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Timezone::Utc => f.write_str("UTC"),
+            Timezone::Local => f.write_str("local"),
+            Timezone::Fixed(secs) => {
+                let sign = if secs < 0 { '-' } else { '+' };
+                let a = secs.unsigned_abs();
+                write!(f, "{sign}{:02}:{:02}", a / 3600, a % 3600 / 60)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "units_tests.rs"]
+mod tests;

@@ -1,10 +1,531 @@
-//! Checks across values; raw shape to typed Config. (Stub.)
-use std::path::Path;
+//! From the raw shape to the typed [`Config`]: the checks a single value
+//! cannot make on its own (ranges, paths that must not collide, a token the
+//! admin listener needs, ...) and the conversions to the types the daemon
+//! uses.
+//!
+//! Every problem is collected, one line each with file, line, column and
+//! key, so an operator fixes a file in one pass. Besides the config text,
+//! the only thing read here is `token_file` (and the host name for a
+//! default cluster node name). `cache.dir` is never created nor probed
+//! here: the store does that when it opens, and `check` must not leave
+//! directories behind.
 
-use super::file::RawConfig;
-use super::{Config, ConfigError};
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-pub fn build(path: &Path, text: &str, raw: RawConfig, env_token: Option<String>) -> Result<Config, ConfigError> {
-    let _ = (path, text, raw, env_token);
-    Err(ConfigError::Invalid(vec!["not yet".into()]))
+use http::HeaderName;
+use toml::Spanned;
+
+use super::file::{
+    RawCache, RawCluster, RawConfig, RawInvalidate, RawPreload, RawRoute, RawSchedule, RawServer,
+    RawUpstream,
+};
+use super::position::{line_col, Problems};
+use super::units::{path_problem, Dur};
+use super::{
+    Cache, Cluster, Config, ConfigError, Invalidate, Preload, Route, Schedule, Server, Upstream,
+};
+
+/// The admin endpoints live under this path on every listener.
+const ADMIN_PATHS: &str = "/_preloadd/";
+
+pub(crate) fn build(
+    path: &Path,
+    text: &str,
+    raw: RawConfig,
+    env_token: Option<String>,
+) -> Result<Config, ConfigError> {
+    let mut p = Problems::new(path, text);
+    let admin_span = raw.server.admin_listen.span();
+    let server = server(&mut p, raw.server);
+    let upstream = upstream(&mut p, raw.upstream, &server.listen);
+    let cache = cache(&mut p, raw.cache);
+    let preload = preload(&mut p, raw.preload);
+    let routes = routes(&mut p, text, raw.route);
+    let base = path.parent().unwrap_or(Path::new(""));
+    let invalidate = invalidate(&mut p, raw.invalidate, &preload.prefix, env_token, base);
+    let schedules = raw
+        .schedule
+        .into_iter()
+        .map(|s| schedule(&mut p, s))
+        .collect();
+    let cluster = raw.cluster.and_then(|c| cluster(&mut p, c));
+
+    if let Some(addr) = server.admin_listen {
+        if !addr.ip().is_loopback() && invalidate.token.is_none() {
+            p.at(admin_span.clone(), "server.admin_listen", format!("the admin listener on {addr} is reachable from other hosts and there is no token: set `[invalidate] token` or `token_file` (or $PRELOADD_TOKEN), or listen on 127.0.0.1"));
+        }
+        // Port 0 asks for any free port: never the same socket twice.
+        if addr.port() != 0 && server.listen.contains(&addr) {
+            p.at(
+                admin_span,
+                "server.admin_listen",
+                format!(
+                    "{addr} is also in `server.listen`; the admin listener needs its own address"
+                ),
+            );
+        }
+    }
+
+    let problems = p.into_lines();
+    match upstream {
+        Some(upstream) if problems.is_empty() => Ok(Config {
+            source: path.to_path_buf(),
+            server,
+            upstream,
+            cache,
+            preload,
+            routes,
+            invalidate,
+            schedules,
+            cluster,
+        }),
+        _ => Err(ConfigError::Invalid(problems)),
+    }
 }
+
+/// A count that must be at least 1.
+fn at_least_one(p: &mut Problems<'_>, v: &Spanned<i64>, key: &str) -> u64 {
+    let n = *v.get_ref();
+    if n < 1 {
+        p.at(v.span(), key, format!("must be at least 1 (got {n})"));
+    }
+    u64::try_from(n).unwrap_or(1).max(1)
+}
+
+fn count(p: &mut Problems<'_>, v: &Spanned<i64>, key: &str) -> usize {
+    usize::try_from(at_least_one(p, v, key)).unwrap_or(usize::MAX)
+}
+
+/// A timeout of zero would fail every request; it is a mistake, not a way
+/// to disable one.
+fn positive(p: &mut Problems<'_>, v: &Spanned<Dur>, key: &str) -> Duration {
+    if v.get_ref().0.is_zero() {
+        p.at(v.span(), key, "must be more than 0");
+    }
+    v.get_ref().0
+}
+
+fn server(p: &mut Problems<'_>, raw: RawServer) -> Server {
+    let listen = raw.listen.get_ref().0.clone();
+    for (i, addr) in listen.iter().enumerate() {
+        if addr.port() != 0 && listen[..i].contains(addr) {
+            p.at(
+                raw.listen.span(),
+                "server.listen",
+                format!("{addr} is listed twice"),
+            );
+        }
+    }
+    Server {
+        listen,
+        admin_listen: raw.admin_listen.get_ref().0,
+        max_connections: count(p, &raw.max_connections, "server.max_connections"),
+        header_timeout: positive(p, &raw.header_timeout, "server.header_timeout"),
+        shutdown_timeout: raw.shutdown_timeout.0,
+        access_log: raw.access_log,
+    }
+}
+
+fn upstream(
+    p: &mut Problems<'_>,
+    raw: Spanned<RawUpstream>,
+    listen: &[SocketAddr],
+) -> Option<Upstream> {
+    let section = raw.span();
+    let raw = raw.into_inner();
+    let connect_timeout = positive(p, &raw.connect_timeout, "upstream.connect_timeout");
+    let fetch_timeout = positive(p, &raw.fetch_timeout, "upstream.fetch_timeout");
+    let max_fetches = count(p, &raw.max_fetches, "upstream.max_fetches");
+    let Some(url) = raw.url else {
+        p.at(
+            section,
+            "upstream.url",
+            "required: the address of the app, like \"http://127.0.0.1:8000\"",
+        );
+        return None;
+    };
+    let span = url.span();
+    let url = url.into_inner().0;
+    let authority = url.authority()?.clone();
+    // An upstream that is preloadd itself would send every miss around in
+    // a loop until the fetch limit is reached.
+    let ip = authority
+        .host()
+        .trim_matches(['[', ']'])
+        .parse::<IpAddr>()
+        .ok();
+    let port = authority.port_u16().unwrap_or(80);
+    if let Some(ip) = ip {
+        let own = listen.iter().any(|l| {
+            l.port() == port && (l.ip() == ip || (l.ip().is_unspecified() && ip.is_loopback()))
+        });
+        if own {
+            p.at(span, "upstream.url", format!("{authority} is one of preloadd's own `server.listen` addresses; point it at the app"));
+        }
+    }
+    Some(Upstream {
+        host: raw.host.map_or_else(|| authority.to_string(), |h| h.0),
+        url,
+        connect_timeout,
+        fetch_timeout,
+        max_fetches,
+    })
+}
+
+fn cache(p: &mut Problems<'_>, raw: RawCache) -> Cache {
+    if raw.dir.get_ref().as_os_str().is_empty() {
+        p.at(
+            raw.dir.span(),
+            "cache.dir",
+            "must not be empty; the default is \"./preload-cache\"",
+        );
+    }
+    let max_size = raw.max_size.get_ref().0;
+    if max_size == 0 {
+        p.at(
+            raw.max_size.span(),
+            "cache.max_size",
+            "must be more than 0, or nothing could be kept",
+        );
+    }
+    let max_object_size = raw.max_object_size.get_ref().0;
+    if max_object_size == 0 {
+        p.at(
+            raw.max_object_size.span(),
+            "cache.max_object_size",
+            "must be more than 0, or nothing could be kept",
+        );
+    } else if max_object_size > max_size && max_size > 0 {
+        // Point at the key the operator wrote; the other may be a default.
+        let (big, small) = (raw.max_object_size.get_ref(), raw.max_size.get_ref());
+        if raw.max_object_size.span().end == 0 {
+            p.at(
+                raw.max_size.span(),
+                "cache.max_size",
+                format!("{small} is smaller than `cache.max_object_size` ({big}); lower that too"),
+            );
+        } else {
+            p.at(
+                raw.max_object_size.span(),
+                "cache.max_object_size",
+                format!(
+                    "{big} is larger than `cache.max_size` ({small}); one snapshot could not fit"
+                ),
+            );
+        }
+    }
+    let statuses_span = raw.statuses.span();
+    let raw_statuses = raw.statuses.into_inner();
+    if raw_statuses.is_empty() {
+        p.at(
+            statuses_span,
+            "cache.statuses",
+            "must list at least one status, or nothing would be kept (e.g. [200])",
+        );
+    }
+    let mut statuses = Vec::new();
+    for s in raw_statuses {
+        match u16::try_from(*s.get_ref()) {
+            Ok(code @ 100..=599) => statuses.push(code),
+            _ => p.at(
+                s.span(),
+                "cache.statuses",
+                format!("{} is not an HTTP status (100 to 599)", s.get_ref()),
+            ),
+        }
+    }
+    Cache {
+        dir: raw.dir.into_inner(),
+        max_size,
+        max_object_size,
+        statuses,
+        strip_set_cookie: raw.strip_set_cookie,
+        on_write_error: raw.on_write_error,
+        grace: raw.grace.0,
+        memory: raw.memory.0,
+        compress: raw.compress,
+    }
+}
+
+fn preload(p: &mut Problems<'_>, raw: RawPreload) -> Preload {
+    let written = raw.prefix.get_ref();
+    // "/_preload/" and "/_preload" mean the same; keep the form without the
+    // slash, since preload requests are `prefix + "/" + target`.
+    let prefix = written.trim_end_matches('/').to_string();
+    let span = raw.prefix.span();
+    if let Some(why) = path_problem(written) {
+        p.at(span, "preload.prefix", format!("{written:?} {why}"));
+    } else if prefix.is_empty() {
+        p.at(span, "preload.prefix", "must not be \"/\": every request would be a preload request; the default is \"/_preload\"");
+    } else if format!("{prefix}/").starts_with(ADMIN_PATHS) {
+        p.at(
+            span,
+            "preload.prefix",
+            format!("{written:?} collides with the admin endpoints under {ADMIN_PATHS}"),
+        );
+    }
+    Preload {
+        prefix,
+        sort_query: raw.sort_query,
+        ignore_query: raw.ignore_query,
+        tags_header: raw.tags_header.0,
+    }
+}
+
+fn non_empty(p: &mut Problems<'_>, items: Vec<Spanned<String>>, key: &str) -> Vec<String> {
+    items
+        .into_iter()
+        .map(|s| {
+            if s.get_ref().trim().is_empty() {
+                p.at(s.span(), key, "must not be empty");
+            }
+            s.into_inner()
+        })
+        .collect()
+}
+
+/// Headers a route cannot vary on, with the reason.
+fn vary_problem(name: &HeaderName) -> Option<&'static str> {
+    match name.as_str() {
+        "cookie" | "authorization" | "proxy-authorization" => Some("snapshot fetches are anonymous: a snapshot per value of this header would keep one visitor's personal page"),
+        "host" => Some("the Host of snapshot fetches is `upstream.host`"),
+        "connection" | "keep-alive" | "te" | "trailer" | "transfer-encoding" | "upgrade"
+        | "content-length" => Some("a hop-by-hop or framing header is never forwarded"),
+        _ => None,
+    }
+}
+
+fn routes(p: &mut Problems<'_>, text: &str, raw: Vec<RawRoute>) -> Vec<Route> {
+    let mut routes: Vec<Route> = Vec::new();
+    let mut starts = Vec::new();
+    for r in raw {
+        let span = r.matcher.span();
+        let matcher = r.matcher.into_inner();
+        if let Some(first) = routes.iter().position(|x| x.matcher == matcher) {
+            let (line, _) = line_col(text, starts[first]);
+            p.at(span.clone(), "route.match", format!("same match as the route on line {line}, which wins (the first match wins); this one is never used"));
+        }
+        let vary = r
+            .vary
+            .into_iter()
+            .map(|h| {
+                if let Some(why) = vary_problem(&h.get_ref().0) {
+                    p.at(
+                        h.span(),
+                        "route.vary",
+                        format!("`{}`: {why}", h.get_ref().0),
+                    );
+                }
+                h.into_inner().0
+            })
+            .collect();
+        routes.push(Route {
+            matcher,
+            snapshot: r.snapshot,
+            tags: non_empty(p, r.tags, "route.tags"),
+            ttl: r.ttl.map(|t| positive(p, &t, "route.ttl")),
+            vary,
+        });
+        starts.push(span.start);
+    }
+    routes
+}
+
+fn invalidate(
+    p: &mut Problems<'_>,
+    raw: RawInvalidate,
+    prefix: &str,
+    env_token: Option<String>,
+    base: &Path,
+) -> Invalidate {
+    let path = raw.path.get_ref().clone();
+    if let Some(why) = path_problem(&path) {
+        p.at(
+            raw.path.span(),
+            "invalidate.path",
+            format!("{path:?} {why}"),
+        );
+    } else if !prefix.is_empty() && path.starts_with(&format!("{prefix}/")) {
+        p.at(raw.path.span(), "invalidate.path", format!("{path:?} is under `preload.prefix` ({prefix:?}), where it would be taken for a preload request"));
+    }
+    Invalidate {
+        path,
+        token: token(p, raw.token, raw.token_file, env_token, base),
+        models: non_empty(p, raw.models, "invalidate.models"),
+        daily: raw.daily,
+        timezone: raw.timezone,
+        rewarm: raw.rewarm,
+        rewarm_concurrency: count(p, &raw.rewarm_concurrency, "invalidate.rewarm_concurrency"),
+    }
+}
+
+/// The token is sent as `Authorization: Bearer TOKEN`, so it must fit in a
+/// header value without quoting.
+fn token_problem(t: &str) -> Option<&'static str> {
+    if t.is_empty() {
+        Some("is empty")
+    } else if !t.bytes().all(|b| b.is_ascii_graphic()) {
+        Some("must be printable ASCII without spaces (it is sent in an Authorization header)")
+    } else {
+        None
+    }
+}
+
+/// `$PRELOADD_TOKEN` wins over `token` and `token_file`; when it is set the
+/// file is not read, so a file meant for another host cannot stop a start.
+fn token(
+    p: &mut Problems<'_>,
+    token: Option<Spanned<String>>,
+    file: Option<Spanned<PathBuf>>,
+    env_token: Option<String>,
+    base: &Path,
+) -> Option<String> {
+    if let (Some(_), Some(f)) = (&token, &file) {
+        p.at(
+            f.span(),
+            "invalidate.token_file",
+            "both `token` and `token_file` are set; keep one",
+        );
+    }
+    if let Some(t) = env_token {
+        if let Some(why) = token_problem(&t) {
+            p.nowhere("invalidate.token", format!("$PRELOADD_TOKEN {why}"));
+        }
+        return Some(t);
+    }
+    if let Some(t) = token {
+        if let Some(why) = token_problem(t.get_ref()) {
+            p.at(t.span(), "invalidate.token", why);
+        }
+        return Some(t.into_inner());
+    }
+    let f = file?;
+    // Relative to the config file, so a unit file and a `check` from another
+    // directory read the same token.
+    let full = base.join(f.get_ref());
+    match std::fs::read_to_string(&full) {
+        Ok(s) => {
+            let t = s.trim().to_string();
+            if let Some(why) = token_problem(&t) {
+                p.at(
+                    f.span(),
+                    "invalidate.token_file",
+                    format!("the token in {} {why}", full.display()),
+                );
+            }
+            Some(t)
+        }
+        Err(e) => {
+            p.at(
+                f.span(),
+                "invalidate.token_file",
+                format!("cannot read {}: {e}", full.display()),
+            );
+            None
+        }
+    }
+}
+
+fn schedule(p: &mut Problems<'_>, raw: RawSchedule) -> Schedule {
+    if !raw.all && raw.tags.is_empty() && raw.prefixes.is_empty() && raw.urls.is_empty() {
+        p.at(
+            raw.cron.span(),
+            "schedule",
+            "names nothing to drop: set `all = true` or any of `tags`, `prefixes`, `urls`",
+        );
+    }
+    for prefix in &raw.prefixes {
+        if let Some(why) = path_problem(prefix.get_ref()) {
+            p.at(
+                prefix.span(),
+                "schedule.prefixes",
+                format!("{:?} {why}", prefix.get_ref()),
+            );
+        }
+    }
+    for url in &raw.urls {
+        if !url.get_ref().starts_with('/') {
+            p.at(
+                url.span(),
+                "schedule.urls",
+                format!(
+                    "{:?} must be a target starting with \"/\", like \"/events/?page=2\"",
+                    url.get_ref()
+                ),
+            );
+        }
+    }
+    Schedule {
+        cron: raw.cron.into_inner(),
+        all: raw.all,
+        tags: non_empty(p, raw.tags, "schedule.tags"),
+        prefixes: raw.prefixes.into_iter().map(Spanned::into_inner).collect(),
+        urls: raw.urls.into_iter().map(Spanned::into_inner).collect(),
+        soft: raw.soft,
+    }
+}
+
+fn cluster(p: &mut Problems<'_>, raw: RawCluster) -> Option<Cluster> {
+    let redis = raw.redis?;
+    let url = redis.get_ref();
+    if url.starts_with("rediss://") {
+        p.at(
+            redis.span(),
+            "cluster.redis",
+            "TLS to Redis is not supported yet; use redis:// on a trusted network",
+        );
+    } else if !matches!(url.strip_prefix("redis://"), Some(rest) if !rest.is_empty()) {
+        p.at(
+            redis.span(),
+            "cluster.redis",
+            format!("{url:?} is not a Redis URL; write it like \"redis://127.0.0.1:6379/0\""),
+        );
+    }
+    if raw.stream.get_ref().trim().is_empty() {
+        p.at(raw.stream.span(), "cluster.stream", "must not be empty");
+    }
+    let node = match raw.node {
+        Some(n) => {
+            if n.get_ref().is_empty()
+                || n.get_ref()
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control())
+            {
+                p.at(
+                    n.span(),
+                    "cluster.node",
+                    "must be a non-empty name without spaces",
+                );
+            }
+            n.into_inner()
+        }
+        None => host_name(),
+    };
+    Some(Cluster {
+        redis: redis.into_inner(),
+        stream: raw.stream.into_inner(),
+        node,
+        max_len: at_least_one(p, &raw.max_len, "cluster.max_len"),
+    })
+}
+
+/// The default node name: the host name, so that logs and metrics of a
+/// cluster tell the machines apart without configuration.
+fn host_name() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .or_else(|| {
+            std::env::var("HOSTNAME")
+                .ok()
+                .filter(|s| !s.trim().is_empty())
+        })
+        .unwrap_or_else(|| "preloadd".to_string())
+}
+
+#[cfg(test)]
+#[path = "validate_tests.rs"]
+mod tests;

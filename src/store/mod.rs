@@ -1,15 +1,46 @@
-//! The snapshot store: the only code that touches `cache.dir`. (Stub: being
-//! written.) It never sees URL text except as the opaque `target` field kept
-//! inside a snapshot; files are named by key only.
+//! The snapshot store: the only code that touches `cache.dir`.
+//!
+//! A snapshot is one file named by its key (`layout`), in a versioned binary
+//! format (`snapshot`), published atomically (`write`). An in-memory index
+//! (`index`, `tags`), rebuilt from file headers at start (`scan`), says what
+//! exists; the least recently used go first when `max_size` is passed
+//! (`evict`); hot bodies stay decoded in memory (`memory`); mass removals
+//! finish in the background (`reaper`).
+//!
+//! Rules kept throughout: the index is the authority on what is visible, and
+//! every change to a key's file and its index entry happens under that key's
+//! stripe lock, in the order that never lets a reader see a wrong body; no
+//! file I/O happens under the index lock. The store never sees URL text
+//! except as the opaque `target` kept inside a snapshot; files are named by
+//! key only. It assumes it is the only writer of `cache.dir`.
+
+mod evict;
+mod index;
+mod layout;
+mod lookup;
+mod memory;
+mod open;
+mod put;
+mod reaper;
+mod remove;
+mod scan;
+pub mod snapshot;
+mod tags;
+mod write;
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::SystemTime;
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
 
 use crate::key::Key;
+
+use self::index::Index;
+use self::memory::HotSet;
+use self::reaper::Reaper;
 
 /// What is kept beside a body.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,9 +52,9 @@ pub struct Meta {
     pub tags: Vec<String>,
     /// Canonical upstream target.
     pub target: String,
-    /// When the snapshot was taken.
+    /// When the snapshot was taken (kept to the millisecond).
     pub taken: SystemTime,
-    /// When it stops being fresh (route `ttl`), if ever.
+    /// When it stops being fresh (route `ttl`), if ever (to the millisecond).
     pub expires: Option<SystemTime>,
     /// The store generation it was written in (a drop of everything bumps it).
     pub generation: u64,
@@ -61,41 +92,198 @@ pub enum StoreError {
     },
     #[error("writing snapshot: {0}")]
     Write(#[source] std::io::Error),
+    #[error("snapshot of {size} bytes is larger than the whole cache ({max} bytes)")]
+    TooLarge { size: u64, max: u64 },
+    #[error("encoding snapshot: {0}")]
+    Encode(#[source] snapshot::EncodeError),
+    /// Everything was dropped (a generation bump) while this snapshot was
+    /// being written; it was taken before the drop and is not kept.
+    #[error("snapshot dropped by an invalidation while it was written")]
+    Outdated,
 }
 
-/// The snapshot store.
+/// A snapshot found by `Store::lookup`.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub snapshot: Arc<Snapshot>,
+    /// When it was soft-invalidated, if it was (see `Store::mark_stale`).
+    pub stale_since: Option<SystemTime>,
+}
+
+/// One index entry, as `Store::keys_where` shows it to a filter.
+#[derive(Debug, Clone, Copy)]
+pub struct EntryView<'a> {
+    pub key: &'a Key,
+    pub target: &'a str,
+    /// Size of the file.
+    pub size: u64,
+    pub taken: SystemTime,
+    pub expires: Option<SystemTime>,
+    pub generation: u64,
+    pub stale_since: Option<SystemTime>,
+}
+
+/// One snapshot, for listings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntryInfo {
+    pub key: Key,
+    pub target: String,
+    pub size: u64,
+    pub taken: SystemTime,
+    pub expires: Option<SystemTime>,
+    pub tags: Vec<String>,
+    pub stale_since: Option<SystemTime>,
+}
+
+/// The snapshot store. `Send + Sync`; share it in an `Arc`. Every method
+/// may block on file I/O: call it where blocking is fine.
 pub struct Store {
-    _settings: StoreSettings,
+    shared: Arc<Shared>,
+    reaper: Reaper,
+}
+
+/// Number of stripe locks serializing file changes per key.
+const STRIPES: usize = 64;
+
+/// State shared with the reaper thread.
+struct Shared {
+    dir: PathBuf,
+    max_size: u64,
+    index: RwLock<Index>,
+    hot: HotSet,
+    /// Held while a key's file and index entry change together, so that
+    /// the two always agree (put vs remove vs eviction of one key).
+    stripes: Box<[Mutex<()>]>,
+    /// Source of unique ticks: serials of puts and uses of entries.
+    clock: AtomicU64,
+    /// Current generation: new snapshots carry it; older ones are gone.
+    generation: AtomicU64,
+    /// Serializes generation bumps.
+    bump: Mutex<()>,
+    /// Fan-out directories known to exist.
+    fanout_ready: Box<[AtomicBool]>,
+}
+
+impl Shared {
+    fn tick(&self) -> u64 {
+        self.clock.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn stripe(&self, key: &Key) -> MutexGuard<'_, ()> {
+        lock(&self.stripes[usize::from(key.0[31]) % STRIPES])
+    }
 }
 
 impl Store {
-    pub fn open(settings: StoreSettings) -> Result<Store, StoreError> {
-        Ok(Store { _settings: settings })
-    }
+    // open (open.rs), get / lookup (lookup.rs), put (put.rs), remove /
+    // remove_many / set_min_generation (remove.rs) live beside their helpers.
 
-    pub fn get(&self, key: &Key) -> Option<Arc<Snapshot>> {
-        let _ = key;
-        None
-    }
-
-    pub fn put(&self, snapshot: Snapshot) -> Result<Arc<Snapshot>, StoreError> {
-        Ok(Arc::new(snapshot))
-    }
-
-    pub fn remove(&self, key: &Key) -> bool {
-        let _ = key;
-        false
-    }
-
+    /// Number of snapshots.
     pub fn len(&self) -> usize {
-        0
+        read_lock(&self.shared.index).len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
+    /// Total size of the snapshot files.
     pub fn bytes(&self) -> u64 {
-        0
+        read_lock(&self.shared.index).bytes()
+    }
+
+    /// The generation new snapshots are written in.
+    pub fn generation(&self) -> u64 {
+        self.shared.generation.load(Ordering::Acquire)
+    }
+
+    /// Keys of the snapshots carrying `tag`; costs in proportion to them.
+    pub fn keys_with_tag(&self, tag: &str) -> Vec<Key> {
+        read_lock(&self.shared.index).keys_with_tag(tag)
+    }
+
+    /// Keys of the snapshots `filter` accepts (e.g. by target prefix, or
+    /// taken before a schedule fired). Walks every entry under the read lock.
+    pub fn keys_where(&self, mut filter: impl FnMut(&EntryView<'_>) -> bool) -> Vec<Key> {
+        let index = read_lock(&self.shared.index);
+        index
+            .iter()
+            .filter(|e| {
+                filter(&EntryView {
+                    key: &e.key,
+                    target: &e.target,
+                    size: e.size,
+                    taken: time(e.taken_ms),
+                    expires: e.expires_ms().map(time),
+                    generation: e.generation,
+                    stale_since: e.stale_since_ms().map(time),
+                })
+            })
+            .map(|e| e.key)
+            .collect()
+    }
+
+    /// Every snapshot, for listings (copied out; unordered).
+    pub fn entries(&self) -> Vec<EntryInfo> {
+        let index = read_lock(&self.shared.index);
+        index
+            .iter()
+            .map(|e| EntryInfo {
+                key: e.key,
+                target: e.target.to_string(),
+                size: e.size,
+                taken: time(e.taken_ms),
+                expires: e.expires_ms().map(time),
+                tags: index.tag_names(e),
+                stale_since: e.stale_since_ms().map(time),
+            })
+            .collect()
+    }
+
+    /// Soft invalidation: marks these snapshots stale since `when` (an
+    /// earlier mark is kept); `lookup` reports it. Returns how many exist.
+    /// Not persisted: after a restart they are fresh again (the schedules
+    /// that soften at start re-apply it).
+    pub fn mark_stale(&self, keys: &[Key], when: SystemTime) -> usize {
+        let ms = snapshot::to_ms(when);
+        let index = read_lock(&self.shared.index);
+        keys.iter().filter_map(|k| index.get(k)).map(|e| e.mark_stale(ms)).count()
+    }
+
+    /// Approximate memory held by the index, in bytes (for metrics).
+    pub fn index_memory(&self) -> usize {
+        read_lock(&self.shared.index).approx_bytes()
+    }
+
+    /// Body bytes held decoded in memory, and how many snapshots.
+    pub fn hot_set(&self) -> (u64, usize) {
+        (self.shared.hot.bytes(), self.shared.hot.len())
+    }
+
+    /// Waits until background removals queued so far are done.
+    pub fn wait_background(&self) {
+        self.reaper.wait();
     }
 }
+
+fn time(ms: u64) -> SystemTime {
+    snapshot::from_ms(ms).unwrap_or(SystemTime::UNIX_EPOCH)
+}
+
+// A panic while holding one of these locks leaves no half-done state that a
+// reader could misread (index updates are single calls), so poisoning is
+// ignored rather than spread to every later request.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn read_lock<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write_lock<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests;

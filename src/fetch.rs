@@ -1,0 +1,218 @@
+//! The daemon's client to the app: anonymous snapshot fetches with their
+//! timeouts and the `max_fetches` limit, over one keep-alive pool that the
+//! pass-through proxy shares.
+//!
+//! A fetch never forwards a visitor's Cookie or Authorization: it sends only
+//! `Host`, `User-Agent`, `X-Preload-Fetch` and the route's `vary` headers.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, HOST, USER_AGENT};
+use http::{Method, Request, StatusCode, Uri};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use tokio::sync::Semaphore;
+
+use crate::body::Body;
+use crate::headers::X_PRELOAD_FETCH;
+
+/// The pooled HTTP/1.1 client to the app.
+pub type HttpClient = Client<HttpConnector, Body>;
+
+const USER_AGENT_VALUE: &str = concat!("preloadd/", env!("CARGO_PKG_VERSION"));
+
+/// Builds the client both the fetcher and the proxy use.
+pub fn client(connect_timeout: Duration) -> HttpClient {
+    let mut connector = HttpConnector::new();
+    connector.set_connect_timeout(Some(connect_timeout));
+    connector.set_nodelay(true);
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(30))
+        .build(connector)
+}
+
+/// Why a fetch produced no response to keep or pass on.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum FetchError {
+    #[error("upstream unreachable: {0}")]
+    Unreachable(String),
+    #[error("upstream timed out")]
+    Timeout,
+    #[error("invalid upstream response: {0}")]
+    Invalid(String),
+}
+
+impl FetchError {
+    /// 504 for a timeout, 502 for everything else (SPEC §4).
+    pub fn status(&self) -> StatusCode {
+        match self {
+            FetchError::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            _ => StatusCode::BAD_GATEWAY,
+        }
+    }
+
+    fn from_client(err: hyper_util::client::legacy::Error) -> FetchError {
+        if err.is_connect() {
+            FetchError::Unreachable(source_chain(&err))
+        } else {
+            FetchError::Invalid(source_chain(&err))
+        }
+    }
+}
+
+fn source_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// A fetched response: its head and its body, read whole when it fits
+/// `max_object_size`.
+pub struct Fetched {
+    pub parts: http::response::Parts,
+    pub body: FetchedBody,
+}
+
+pub enum FetchedBody {
+    Complete(Bytes),
+    /// Larger than `max_object_size`: what was read, and the rest unread.
+    TooLarge(VecDeque<Bytes>, Incoming),
+}
+
+/// What one snapshot fetch asks for.
+pub struct FetchRequest<'a> {
+    /// Canonical target.
+    pub target: &'a str,
+    /// The route's vary headers with the values the visitor sent.
+    pub vary: &'a [(HeaderName, HeaderValue)],
+}
+
+/// Snapshot fetches to the app, at most `max_fetches` at once.
+pub struct Fetcher {
+    client: HttpClient,
+    limit: Semaphore,
+}
+
+/// Per-fetch settings, read from the current config by the caller so that a
+/// reload takes effect on the next fetch.
+pub struct FetchSettings<'a> {
+    pub upstream: &'a Uri,
+    pub host: &'a str,
+    pub fetch_timeout: Duration,
+    pub max_object_size: u64,
+}
+
+impl Fetcher {
+    pub fn new(client: HttpClient, max_fetches: usize) -> Fetcher {
+        Fetcher {
+            client,
+            limit: Semaphore::new(max_fetches.max(1)),
+        }
+    }
+
+    /// Fetches `req.target` anonymously. The whole fetch (waiting for a
+    /// fetch slot excepted) is bounded by `fetch_timeout`.
+    pub async fn fetch(&self, req: FetchRequest<'_>, settings: &FetchSettings<'_>) -> Result<Fetched, FetchError> {
+        let _permit = self.limit.acquire().await.expect("fetch semaphore is never closed");
+        let request = build_request(req, settings)?;
+        let fetch = async {
+            let response = self.client.request(request).await.map_err(FetchError::from_client)?;
+            let (parts, body) = response.into_parts();
+            let body = read_limited(&parts, body, settings.max_object_size).await?;
+            Ok(Fetched { parts, body })
+        };
+        tokio::time::timeout(settings.fetch_timeout, fetch)
+            .await
+            .unwrap_or(Err(FetchError::Timeout))
+    }
+}
+
+fn build_request(req: FetchRequest<'_>, settings: &FetchSettings<'_>) -> Result<Request<Body>, FetchError> {
+    let uri = upstream_uri(settings.upstream, req.target)
+        .map_err(|e| FetchError::Invalid(format!("target {}: {e}", req.target)))?;
+    let mut request = Request::builder().method(Method::GET).uri(uri);
+    let headers = request.headers_mut().expect("builder has no error yet");
+    if let Ok(host) = HeaderValue::from_str(settings.host) {
+        headers.insert(HOST, host);
+    }
+    headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+    headers.insert(X_PRELOAD_FETCH, HeaderValue::from_static("1"));
+    for (name, value) in req.vary {
+        headers.append(name.clone(), value.clone());
+    }
+    request
+        .body(Body::Empty)
+        .map_err(|e| FetchError::Invalid(e.to_string()))
+}
+
+/// `scheme://authority` of the app joined with an origin-form target.
+pub fn upstream_uri(upstream: &Uri, target: &str) -> Result<Uri, http::Error> {
+    let mut parts = http::uri::Parts::default();
+    parts.scheme = upstream.scheme().cloned();
+    parts.authority = upstream.authority().cloned();
+    parts.path_and_query = Some(target.parse()?);
+    Ok(Uri::from_parts(parts)?)
+}
+
+async fn read_limited(parts: &http::response::Parts, mut body: Incoming, max: u64) -> Result<FetchedBody, FetchError> {
+    let declared = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > max) {
+        return Ok(FetchedBody::TooLarge(VecDeque::new(), body));
+    }
+    let mut chunks = VecDeque::new();
+    let mut total: u64 = 0;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| FetchError::Invalid(source_chain(&e)))?;
+        let Ok(data) = frame.into_data() else { continue };
+        total += data.len() as u64;
+        chunks.push_back(data);
+        if total > max {
+            return Ok(FetchedBody::TooLarge(chunks, body));
+        }
+    }
+    Ok(FetchedBody::Complete(concat(chunks, total)))
+}
+
+fn concat(mut chunks: VecDeque<Bytes>, total: u64) -> Bytes {
+    if chunks.len() == 1 {
+        return chunks.pop_front().unwrap_or_default();
+    }
+    let mut buf = Vec::with_capacity(total as usize);
+    for chunk in chunks {
+        buf.extend_from_slice(&chunk);
+    }
+    Bytes::from(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn joins_upstream_and_target() {
+        let up: Uri = "http://127.0.0.1:8000".parse().unwrap();
+        let uri = upstream_uri(&up, "/a/b?c=1").unwrap();
+        assert_eq!(uri.to_string(), "http://127.0.0.1:8000/a/b?c=1");
+    }
+
+    #[test]
+    fn timeouts_are_504_and_the_rest_502() {
+        assert_eq!(FetchError::Timeout.status(), StatusCode::GATEWAY_TIMEOUT);
+        assert_eq!(FetchError::Invalid("x".into()).status(), StatusCode::BAD_GATEWAY);
+        assert_eq!(FetchError::Unreachable("x".into()).status(), StatusCode::BAD_GATEWAY);
+    }
+}

@@ -1,0 +1,402 @@
+//! What identifies a page: the origin-form check of a preload target, its
+//! canonical form and the versioned cache key (SPEC §3).
+//!
+//! This module owns the rules that turn the text of a request target into a
+//! [`Key`]: which targets are refused before any upstream contact (400, 414),
+//! how equivalent spellings collapse into one canonical target, and how that
+//! target and the route's `vary` values are hashed. It also owns the seed's
+//! parameter-joining rule that `preloadd url` and the Django helper share.
+//!
+//! It never does I/O and never hands out a decoded target: the canonical form
+//! keeps reserved characters encoded, and the upstream is fetched at exactly
+//! that text. Decoding here serves only to refuse what an app that decodes
+//! `%2F` (or decodes twice) would read as a different path.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use http::HeaderName;
+use sha2::{Digest, Sha256};
+
+use crate::config::Glob;
+
+#[cfg(test)]
+mod tests;
+
+/// Longest request target accepted (SPEC §3); longer gets 414.
+pub const MAX_TARGET: usize = 8192;
+
+/// Why a target is refused before any upstream contact.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    /// 400, with a short reason for the body.
+    #[error("{0}")]
+    Invalid(&'static str),
+    /// 414.
+    #[error("request target too long")]
+    TooLong,
+}
+
+/// The query rules of `[preload]`.
+#[derive(Debug, Clone, Copy)]
+pub struct QueryRules<'a> {
+    pub sort_query: bool,
+    pub ignore_query: &'a [Glob],
+}
+
+/// Validates an upstream target (path and optional query, as received, after
+/// the preload prefix is stripped) and returns its canonical form.
+///
+/// The checks run by category in SPEC order (length, origin form, raw bytes,
+/// percent escapes, dot-segments, then the fully decoded path); within one
+/// scan the first fault by position gives the reason.
+pub fn canonical_target(raw: &str, rules: QueryRules<'_>) -> Result<String, TargetError> {
+    if raw.len() > MAX_TARGET {
+        return Err(TargetError::TooLong);
+    }
+    let (path, query) = match raw.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (raw, None),
+    };
+    check_origin_form(path).map_err(TargetError::Invalid)?;
+    check_raw_bytes(raw, path.len()).map_err(TargetError::Invalid)?;
+
+    let mut out = String::with_capacity(raw.len());
+    normalize_into(path, &mut out).map_err(TargetError::Invalid)?;
+    let query = match query.filter(|q| !q.is_empty()) {
+        Some(query) => {
+            let mut normalized = String::with_capacity(query.len());
+            normalize_into(query, &mut normalized).map_err(TargetError::Invalid)?;
+            Some(normalized)
+        }
+        None => None,
+    };
+    check_path(&out).map_err(TargetError::Invalid)?;
+    if let Some(query) = query {
+        push_query(&query, rules, &mut out);
+    }
+    Ok(out)
+}
+
+/// Origin form: one leading "/", and no `scheme://` hiding in the path, which
+/// a careless app could turn into an absolute URL (an open redirect).
+fn check_origin_form(path: &str) -> Result<(), &'static str> {
+    if !path.starts_with('/') {
+        return Err("target must start with \"/\"");
+    }
+    if path.starts_with("//") {
+        return Err("target must start with a single \"/\"");
+    }
+    if path.contains("://") {
+        return Err("scheme in path");
+    }
+    Ok(())
+}
+
+/// Bytes that have no business in a target as received. Everything after
+/// this is ASCII, so the rest of the module may push bytes as chars.
+fn check_raw_bytes(raw: &str, path_len: usize) -> Result<(), &'static str> {
+    // Some servers and browsers read "\" as "/" in a path (`/\evil.com`).
+    if raw.as_bytes()[..path_len].contains(&b'\\') {
+        return Err("backslash in path");
+    }
+    for &b in raw.as_bytes() {
+        match b {
+            0x00..=0x1F | 0x7F => return Err("control character in target"),
+            0x80..=0xFF => return Err("non-ASCII byte in target"),
+            b' ' => return Err("space in target"),
+            // Clients never send one; a target that has it was forged.
+            b'#' => return Err("fragment in target"),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Appends `part` with its percent-encoding normalized: escapes of unreserved
+/// characters decoded, all other escapes upper-cased. Reserved characters stay
+/// encoded because `/` and `%2F`, `&` and `%26` mean different things.
+fn normalize_into(part: &str, out: &mut String) -> Result<(), &'static str> {
+    let bytes = part.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b != b'%' {
+            // A raw "\" only reaches here in the query (the path refused it).
+            // Browsers send it unencoded there; encoding it is the same value
+            // to any decoder and keeps "\" out of every canonical target.
+            if b == b'\\' {
+                push_escape(out, b);
+            } else {
+                out.push(char::from(b));
+            }
+            i += 1;
+            continue;
+        }
+        let Some(v) = escape_at(&bytes[i..]) else {
+            return Err("malformed percent escape");
+        };
+        if is_control(v) {
+            return Err("percent-encoded control character");
+        }
+        if is_unreserved(v) {
+            out.push(char::from(v));
+        } else {
+            push_escape(out, v);
+        }
+        i += 3;
+    }
+    Ok(())
+}
+
+/// Dot-segments and backslashes, in the normalized path and in what an app
+/// reads after decoding it as often as it likes (`%252F` is `/` to an app
+/// that decodes twice).
+fn check_path(path: &str) -> Result<(), &'static str> {
+    if has_dot_segment(path.as_bytes()) {
+        return Err("dot-segment in path");
+    }
+    if !path.contains('%') {
+        return Ok(());
+    }
+    let decoded = decode_fully(path);
+    if decoded.contains(&b'\\') {
+        return Err("backslash in decoded path");
+    }
+    if decoded.iter().any(|&b| is_control(b)) {
+        return Err("percent-encoded control character");
+    }
+    if has_dot_segment(&decoded) {
+        return Err("dot-segment in decoded path");
+    }
+    // `/%2F%2Fevil.com` decodes to a protocol-relative URL.
+    if decoded.starts_with(b"//") {
+        return Err("decoded path starts with \"//\"");
+    }
+    Ok(())
+}
+
+fn has_dot_segment(path: &[u8]) -> bool {
+    path.split(|&b| b == b'/')
+        .any(|segment| segment == b"." || segment == b"..")
+}
+
+/// Percent-decodes `s` until no escape is left, in one pass: after each byte
+/// the tail is decoded while it forms an escape, so `%25` followed by `2F`
+/// becomes `/`. Escapes never overlap (a hex digit is never `%`), so this
+/// reaches the same result as decoding again and again until nothing
+/// changes, without a pass per layer (which `%2525…` would make quadratic).
+pub(crate) fn decode_fully(s: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    for &b in s.as_bytes() {
+        out.push(b);
+        while let Some(v) = out
+            .len()
+            .checked_sub(3)
+            .and_then(|at| escape_at(&out[at..]))
+        {
+            out.truncate(out.len() - 3);
+            out.push(v);
+        }
+    }
+    out
+}
+
+/// Appends the normalized query: empty pieces, empty values and ignored names
+/// dropped, then sorted by name when asked, with `?` before it unless nothing
+/// is left. Normalization never produces `&`, `=` or `?` (they are reserved),
+/// so splitting the normalized text splits exactly where the received one
+/// would.
+fn push_query(normalized: &str, rules: QueryRules<'_>, out: &mut String) {
+    let mut params: Vec<&str> = normalized
+        .split('&')
+        .filter(|param| keep_param(param, rules.ignore_query))
+        .collect();
+    if rules.sort_query {
+        // `sort_by_key` is stable: repeated names keep their received order,
+        // which apps reading lists (`?tag=a&tag=b`) depend on.
+        params.sort_by_key(|param| param_name(param));
+    }
+    for (i, param) in params.iter().enumerate() {
+        out.push(if i == 0 { '?' } else { '&' });
+        out.push_str(param);
+    }
+}
+
+/// Whether a normalized parameter stays in the canonical target.
+///
+/// `b=` is dropped (an empty form field says nothing), but a bare `b` is kept:
+/// a name without `=` is a presence flag (`?print`, `?amp`) whose presence is
+/// its meaning. It is kept as received, not rewritten to `b=`, which would
+/// then be dropped and break idempotence.
+fn keep_param(param: &str, ignore: &[Glob]) -> bool {
+    if param.is_empty() || param.split_once('=').is_some_and(|(_, v)| v.is_empty()) {
+        return false;
+    }
+    if ignore.is_empty() {
+        return true;
+    }
+    let name = decode_once(param_name(param));
+    !ignore.iter().any(|glob| glob.matches(&name))
+}
+
+fn param_name(param: &str) -> &str {
+    param.split_once('=').map_or(param, |(name, _)| name)
+}
+
+/// A normalized query name as the app reads it: one percent-decoding, `+`
+/// left alone (the canonical target keeps `+` too).
+fn decode_once(name: &str) -> Cow<'_, str> {
+    if !name.contains('%') {
+        return Cow::Borrowed(name);
+    }
+    let bytes = name.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match escape_at(&bytes[i..]) {
+            Some(v) => {
+                out.push(v);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// The byte encoded by a valid escape at the start of `bytes`.
+fn escape_at(bytes: &[u8]) -> Option<u8> {
+    match *bytes {
+        [b'%', h, l, ..] => Some(hex_value(h)? << 4 | hex_value(l)?),
+        _ => None,
+    }
+}
+
+fn push_escape(out: &mut String, b: u8) {
+    const UPPER: &[u8; 16] = b"0123456789ABCDEF";
+    out.push('%');
+    out.push(char::from(UPPER[usize::from(b >> 4)]));
+    out.push(char::from(UPPER[usize::from(b & 0x0F)]));
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        _ => None,
+    }
+}
+
+fn is_control(b: u8) -> bool {
+    b < 0x20 || b == 0x7F
+}
+
+fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+}
+
+/// SHA-256 cache key of a canonical target and its route's vary values.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Key(pub [u8; 32]);
+
+impl Key {
+    /// `vary`: for each of the route's vary headers, in config order, its
+    /// name and the value received (empty when absent).
+    ///
+    /// The hashed text is versioned and every field ends in `\n`, so distinct
+    /// inputs cannot run together: a canonical target has no control
+    /// character, a `HeaderName` is lower-case and has no `:` or `\n`, and a
+    /// value is the raw bytes of a received `HeaderValue`, which `http`
+    /// guarantees holds no CR or LF. A caller passing other bytes must keep
+    /// that promise.
+    pub fn new(canonical: &str, vary: &[(&HeaderName, &[u8])]) -> Key {
+        let mut hasher = Sha256::new();
+        hasher.update(b"preloadd-v1\n");
+        hasher.update(canonical.as_bytes());
+        hasher.update(b"\n");
+        for (name, value) in vary {
+            debug_assert!(!value.contains(&b'\n'), "vary value holds a newline");
+            hasher.update(name.as_str().as_bytes());
+            hasher.update(b":");
+            hasher.update(value);
+            hasher.update(b"\n");
+        }
+        Key(hasher.finalize().into())
+    }
+
+    /// 64 lower-case hex digits: the key's name on disk and in admin output.
+    pub fn to_hex(&self) -> String {
+        self.to_string()
+    }
+
+    /// The inverse of [`Key::to_hex`]. Only lower-case is accepted, so that a
+    /// key has exactly one spelling (it names files).
+    pub fn from_hex(s: &str) -> Option<Key> {
+        let bytes = s.as_bytes();
+        if bytes.len() != 64 {
+            return None;
+        }
+        let mut key = [0u8; 32];
+        for (out, pair) in key.iter_mut().zip(bytes.chunks_exact(2)) {
+            *out = lower_hex_value(pair[0])? << 4 | lower_hex_value(pair[1])?;
+        }
+        Some(Key(key))
+    }
+}
+
+fn lower_hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        _ => None,
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Key({self})")
+    }
+}
+
+/// The seed's joining rule (SPEC §3): each extra parameter string loses a
+/// leading `?` and surrounding `&`, empty ones are skipped, and the rest are
+/// joined with `&` after the path's `?` (or after its own query with `&`).
+pub fn join_params(path: &str, params: &[String]) -> String {
+    let mut out =
+        String::with_capacity(path.len() + params.iter().map(|p| p.len() + 1).sum::<usize>());
+    out.push_str(path);
+    let mut sep = match path.find('?') {
+        None => Some('?'),
+        Some(_) if path.ends_with(['?', '&']) => None,
+        Some(_) => Some('&'),
+    };
+    for param in params {
+        let param = param.strip_prefix('?').unwrap_or(param).trim_matches('&');
+        if param.is_empty() {
+            continue;
+        }
+        out.extend(sep);
+        out.push_str(param);
+        sep = Some('&');
+    }
+    out
+}
+
+/// The preload URL of `path` with `params` joined by [`join_params`]:
+/// `preload_url("/_preload", "/a", &["b=1".into()])` is `/_preload/a?b=1`.
+pub fn preload_url(prefix: &str, path: &str, params: &[String]) -> String {
+    let prefix = prefix.trim_end_matches('/');
+    let slash = if path.starts_with('/') { "" } else { "/" };
+    format!("{prefix}{slash}{}", join_params(path, params))
+}

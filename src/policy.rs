@@ -1,0 +1,433 @@
+//! What is kept and what is passed on (SPEC §4, "What decides keeping").
+//!
+//! Owns the keep decision for a fetched response, read from its status and
+//! headers alone: `CDN-Cache-Control` (RFC 9213) or else `Cache-Control`,
+//! `Vary: *` and `Set-Cookie`. It never looks at the body, never touches the
+//! store, and never reads freshness (`max-age`, `Expires`): how long a snapshot
+//! lives is decided by invalidation, schedules and route `ttl`.
+
+use std::convert::Infallible;
+
+use http::header::{CACHE_CONTROL, SET_COOKIE, VARY};
+use http::{HeaderMap, HeaderName, StatusCode};
+use sfv::visitor::{
+    DictionaryVisitor, EntryVisitor, Ignored, InnerListVisitor, ItemVisitor, ParameterVisitor,
+};
+use sfv::{BareItemFromInput, KeyRef};
+
+/// Why a fetched response was served as PASS instead of being kept; the
+/// value of `X-Preload-Reason` and a metrics label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PassReason {
+    Status,
+    NoStore,
+    NoCache,
+    Private,
+    Vary,
+    SetCookie,
+    TooLarge,
+    WriteError,
+    Invalidated,
+}
+
+impl PassReason {
+    /// Every reason, in SPEC order, so metrics can pre-register each label.
+    pub const ALL: [PassReason; 9] = [
+        PassReason::Status,
+        PassReason::NoStore,
+        PassReason::NoCache,
+        PassReason::Private,
+        PassReason::Vary,
+        PassReason::SetCookie,
+        PassReason::TooLarge,
+        PassReason::WriteError,
+        PassReason::Invalidated,
+    ];
+
+    /// The `X-Preload-Reason` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PassReason::Status => "status",
+            PassReason::NoStore => "no-store",
+            PassReason::NoCache => "no-cache",
+            PassReason::Private => "private",
+            PassReason::Vary => "vary",
+            PassReason::SetCookie => "set-cookie",
+            PassReason::TooLarge => "too-large",
+            PassReason::WriteError => "write-error",
+            PassReason::Invalidated => "invalidated",
+        }
+    }
+}
+
+/// The route's settings that take part in the keep decision.
+#[derive(Debug, Clone, Copy)]
+pub struct KeepRules<'a> {
+    /// Statuses that may be kept.
+    pub statuses: &'a [u16],
+    /// Keep responses with `Set-Cookie`, dropping the header from the snapshot.
+    pub strip_set_cookie: bool,
+}
+
+/// Why a fetched response must not be kept, or `None` to keep it.
+///
+/// `TooLarge`, `WriteError` and `Invalidated` depend on the body and the store
+/// and are decided by the caller.
+pub fn pass_reason(
+    status: StatusCode,
+    headers: &HeaderMap,
+    rules: KeepRules<'_>,
+) -> Option<PassReason> {
+    if !rules.statuses.contains(&status.as_u16()) {
+        return Some(PassReason::Status);
+    }
+    let directives = cdn_cache_control(headers).unwrap_or_else(|| cache_control(headers));
+    if let Some(reason) = directives.reason() {
+        return Some(reason);
+    }
+    if list_items(headers, &VARY).any(|item| item == b"*") {
+        return Some(PassReason::Vary);
+    }
+    if headers.contains_key(SET_COOKIE) && !rules.strip_set_cookie {
+        return Some(PassReason::SetCookie);
+    }
+    None
+}
+
+/// The header names an app's `Vary` lists, lower-cased and without
+/// duplicates; `*` and names that are not valid header names are left out.
+pub fn vary_names(headers: &HeaderMap) -> Vec<HeaderName> {
+    let mut names: Vec<HeaderName> = Vec::new();
+    // `*` is a valid token, so it is left out by hand; `from_bytes` refuses
+    // the other non-names and lower-cases the rest.
+    for item in list_items(headers, &VARY).filter(|item| *item != b"*") {
+        if let Ok(name) = HeaderName::from_bytes(item) {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    names
+}
+
+/// The directives that decide keeping, from whichever header decides.
+#[derive(Debug, Default)]
+struct Directives {
+    no_store: bool,
+    no_cache: bool,
+    private: bool,
+}
+
+impl Directives {
+    /// The most restrictive directive wins: no-store, then no-cache, then private.
+    fn reason(&self) -> Option<PassReason> {
+        if self.no_store {
+            Some(PassReason::NoStore)
+        } else if self.no_cache {
+            Some(PassReason::NoCache)
+        } else if self.private {
+            Some(PassReason::Private)
+        } else {
+            None
+        }
+    }
+}
+
+/// `CDN-Cache-Control` read as an RFC 8941 Dictionary, or `None` when it is
+/// absent or must be ignored whole (does not parse, or a non-integer age).
+fn cdn_cache_control(headers: &HeaderMap) -> Option<Directives> {
+    let mut lines = headers.get_all("cdn-cache-control").iter();
+    let first = lines.next()?;
+    let mut visitor = CdnVisitor::default();
+    let parsed = match lines.next() {
+        None => parse_dictionary(first.as_bytes(), &mut visitor),
+        Some(second) => {
+            // Structured fields are defined over the combined field value
+            // (RFC 8941 §4.2), so an empty or broken line spoils the whole.
+            let mut combined = first.as_bytes().to_vec();
+            for line in std::iter::once(second).chain(lines) {
+                combined.extend_from_slice(b", ");
+                combined.extend_from_slice(line.as_bytes());
+            }
+            parse_dictionary(&combined, &mut visitor)
+        }
+    };
+    let ages_ok = !visitor.max_age_bad && !visitor.s_maxage_bad;
+    (parsed && ages_ok).then_some(visitor.directives)
+}
+
+fn parse_dictionary(input: &[u8], visitor: &mut CdnVisitor) -> bool {
+    sfv::Parser::new(input)
+        .with_version(sfv::Version::Rfc8941)
+        .parse_dictionary_with_visitor(visitor)
+        .is_ok()
+}
+
+/// Collects the keep directives of a `CDN-Cache-Control` dictionary without
+/// building it. A directive counts whatever its value (`private="set-cookie"`
+/// is still private); a repeated age key is judged by its last value, as
+/// dictionary semantics say the last one wins.
+#[derive(Default)]
+struct CdnVisitor {
+    directives: Directives,
+    max_age_bad: bool,
+    s_maxage_bad: bool,
+}
+
+impl<'de> DictionaryVisitor<'de> for CdnVisitor {
+    type Error = Infallible;
+
+    fn entry(&mut self, key: &'de KeyRef) -> Result<impl EntryVisitor<'de>, Self::Error> {
+        let slot = match key.as_str() {
+            "no-store" => &mut self.directives.no_store,
+            "no-cache" => &mut self.directives.no_cache,
+            "private" => &mut self.directives.private,
+            "max-age" => return Ok(Some(NotInteger(&mut self.max_age_bad))),
+            "s-maxage" => return Ok(Some(NotInteger(&mut self.s_maxage_bad))),
+            _ => return Ok(None),
+        };
+        *slot = true;
+        Ok(None)
+    }
+}
+
+/// Records whether a dictionary member's value is anything but an Integer.
+struct NotInteger<'a>(&'a mut bool);
+
+impl<'de> ItemVisitor<'de> for NotInteger<'_> {
+    type Error = Infallible;
+
+    fn bare_item(
+        self,
+        bare_item: BareItemFromInput<'de>,
+    ) -> Result<impl ParameterVisitor<'de>, Self::Error> {
+        *self.0 = !matches!(bare_item, BareItemFromInput::Integer(_));
+        Ok(Ignored)
+    }
+}
+
+impl<'de> EntryVisitor<'de> for NotInteger<'_> {
+    fn inner_list(self) -> Result<impl InnerListVisitor<'de>, Self::Error> {
+        *self.0 = true;
+        Ok(Ignored)
+    }
+}
+
+/// `Cache-Control` read leniently, as caches in the field do: unknown or
+/// odd directives are skipped, names compare case-insensitively, and a value
+/// (`no-cache="set-cookie"`) does not change what a directive means.
+fn cache_control(headers: &HeaderMap) -> Directives {
+    let mut directives = Directives::default();
+    for item in list_items(headers, &CACHE_CONTROL) {
+        let name = match item.iter().position(|&b| b == b'=') {
+            Some(eq) => item[..eq].trim_ascii(),
+            None => item,
+        };
+        if name.eq_ignore_ascii_case(b"no-store") {
+            directives.no_store = true;
+        } else if name.eq_ignore_ascii_case(b"no-cache") {
+            directives.no_cache = true;
+        } else if name.eq_ignore_ascii_case(b"private") {
+            directives.private = true;
+        }
+    }
+    directives
+}
+
+/// The trimmed, non-empty members of a comma-separated header over all its
+/// field lines. Commas inside a quoted string (`private="a, b"`) do not split.
+fn list_items<'h>(headers: &'h HeaderMap, name: &HeaderName) -> impl Iterator<Item = &'h [u8]> {
+    headers
+        .get_all(name)
+        .iter()
+        .flat_map(|line| SplitList {
+            rest: line.as_bytes(),
+        })
+        .map(<[u8]>::trim_ascii)
+        .filter(|item| !item.is_empty())
+}
+
+/// Splits one field line at commas outside quoted strings; a backslash inside
+/// quotes escapes the next byte. An unterminated quote runs to the line's end.
+struct SplitList<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for SplitList<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let (mut quoted, mut escaped) = (false, false);
+        let end = self.rest.iter().position(|&b| {
+            if escaped {
+                escaped = false;
+            } else if quoted {
+                match b {
+                    b'\\' => escaped = true,
+                    b'"' => quoted = false,
+                    _ => {}
+                }
+            } else if b == b'"' {
+                quoted = true;
+            } else if b == b',' {
+                return true;
+            }
+            false
+        });
+        let (item, rest) = match end {
+            Some(i) => (&self.rest[..i], &self.rest[i + 1..]),
+            None => (self.rest, &[][..]),
+        };
+        self.rest = rest;
+        Some(item)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+    use PassReason::*;
+
+    const RULES: KeepRules<'static> = KeepRules {
+        statuses: &[200],
+        strip_set_cookie: false,
+    };
+
+    /// Field lines written `name: value | name: value`; `cc` and `cdn` stand
+    /// for `Cache-Control` and `CDN-Cache-Control`.
+    fn headers(lines: &str) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for line in lines.split(" | ") {
+            let (name, value) = line.split_once(": ").expect("name: value");
+            let name = match name {
+                "cc" => "cache-control",
+                "cdn" => "cdn-cache-control",
+                other => other,
+            };
+            let name = HeaderName::from_bytes(name.as_bytes()).expect("test header name");
+            map.append(
+                name,
+                HeaderValue::from_str(value).expect("test header value"),
+            );
+        }
+        map
+    }
+
+    /// Each case: the app's headers on a 200, and the expected decision.
+    fn check(cases: &[(&str, Option<PassReason>)]) {
+        for &(lines, expected) in cases {
+            let got = pass_reason(StatusCode::OK, &headers(lines), RULES);
+            assert_eq!(got, expected, "{lines}");
+        }
+    }
+
+    #[test]
+    fn reasons_have_their_spec_names() {
+        let names = PassReason::ALL.map(PassReason::as_str).join(" ");
+        let spec = "status no-store no-cache private vary set-cookie too-large \
+                    write-error invalidated";
+        assert_eq!(names, spec);
+    }
+
+    #[test]
+    fn unlisted_status_passes_before_anything_else() {
+        let h = headers("cc: no-store");
+        assert_eq!(pass_reason(StatusCode::FOUND, &h, RULES), Some(Status));
+        assert_eq!(pass_reason(StatusCode::OK, &HeaderMap::new(), RULES), None);
+    }
+
+    #[test]
+    fn cache_control_passes_no_store_then_no_cache_then_private() {
+        check(&[
+            ("cc: public, max-age=60", None),
+            ("cc: no-store", Some(NoStore)),
+            ("cc: No-Cache", Some(NoCache)),
+            ("cc: PRIVATE, max-age=5", Some(Private)),
+            ("cc: private, no-cache", Some(NoCache)),
+            ("cc: private, no-cache | cc: no-store", Some(NoStore)),
+            (r#"cc: no-cache="set-cookie""#, Some(NoCache)),
+            (r#"cc: private = "x""#, Some(Private)),
+            ("cc: no-storex, privately", None),
+        ]);
+    }
+
+    #[test]
+    fn quoted_commas_in_cache_control_do_not_split() {
+        check(&[
+            (r#"cc: private="a, no-store", max-age=5"#, Some(Private)),
+            (r#"cc: x="a\", no-store", public"#, None),
+            (r#"cc: no-cache="a,b", no-store"#, Some(NoStore)),
+        ]);
+    }
+
+    #[test]
+    fn cdn_cache_control_decides_alone_both_ways() {
+        check(&[
+            ("cc: no-store, private | cdn: max-age=60", None),
+            ("cc: no-store | cdn: ", None),
+            ("cc: public | cdn: no-store", Some(NoStore)),
+            ("cc: public | cdn: no-cache", Some(NoCache)),
+            (
+                r#"cc: public | cdn: max-age=5, private="set-cookie""#,
+                Some(Private),
+            ),
+            (
+                r#"cc: public | cdn: private, no-cache=("a" "b")"#,
+                Some(NoCache),
+            ),
+            // Lines make one dictionary, so an empty line is a trailing comma.
+            ("cdn: max-age=5 | cdn: private", Some(Private)),
+            ("cc: no-cache | cdn: s-maxage=5 | cdn: ", Some(NoCache)),
+            // Of a repeated key, the last value is the one that counts.
+            ("cc: private | cdn: max-age=x, max-age=5", None),
+            ("cc: private | cdn: max-age=5, max-age=x", Some(Private)),
+        ]);
+    }
+
+    #[test]
+    fn malformed_cdn_cache_control_is_ignored_whole() {
+        for cdn in [
+            "max-age=abc",
+            "max-age=1.5",
+            "s-maxage=\"5\"",
+            "max-age=(1)",
+            ",,=",
+            "No-Store",
+        ] {
+            check(&[
+                (&format!("cc: no-store | cdn: {cdn}"), Some(NoStore)),
+                (&format!("cdn: {cdn}"), None),
+            ]);
+        }
+    }
+
+    #[test]
+    fn vary_star_then_set_cookie_pass_after_cache_control() {
+        check(&[
+            ("vary: *", Some(Vary)),
+            ("vary: accept-encoding | vary: cookie ,  * ", Some(Vary)),
+            ("vary: accept-encoding, x-star*", None),
+            ("set-cookie: a=b", Some(SetCookie)),
+            ("set-cookie: a=b | vary: *", Some(Vary)),
+            ("set-cookie: a=b | vary: * | cc: private", Some(Private)),
+        ]);
+        let strip = KeepRules {
+            strip_set_cookie: true,
+            ..RULES
+        };
+        let h = headers("set-cookie: a=b");
+        assert_eq!(pass_reason(StatusCode::OK, &h, strip), None);
+    }
+
+    #[test]
+    fn vary_names_are_lowercase_unique_and_valid() {
+        let h = headers("vary: Accept-Language, *, X-Theme | vary: x-theme, bad name,");
+        let names: Vec<_> = vary_names(&h).iter().map(HeaderName::to_string).collect();
+        assert_eq!(names, ["accept-language", "x-theme"]);
+        assert!(vary_names(&HeaderMap::new()).is_empty());
+    }
+}

@@ -1,0 +1,121 @@
+//! Pass-through: every request that is not a preload request goes to the
+//! app as it came, streamed both ways, with hop-by-hop headers removed and
+//! `X-Forwarded-*` set. WebSocket (and any HTTP/1.1) upgrades are spliced
+//! through once the app answers 101.
+//!
+//! The proxy never keeps anything; it only drops snapshots when an unsafe
+//! method succeeds on a snapshot route (that is the invalidation module's
+//! business, called from the router).
+
+use std::net::SocketAddr;
+
+use http::header::{self, HeaderValue};
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+
+use crate::body::Body;
+use crate::fetch::upstream_uri;
+use crate::headers::{self, X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO};
+use crate::serve::plain;
+use crate::state::App;
+
+/// Forwards `req` to the app and streams its answer back.
+pub async fn forward(app: &App, mut req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    let upgrade = headers::is_upgrade(req.headers());
+    let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
+    let (mut parts, body) = req.into_parts();
+
+    let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let config = app.config();
+    parts.uri = match upstream_uri(&config.upstream.url, target) {
+        Ok(uri) => uri,
+        Err(_) => return plain(StatusCode::BAD_REQUEST, "bad request target"),
+    };
+    drop(config);
+    headers::strip_hop_by_hop(&mut parts.headers, upgrade);
+    set_forwarded(&mut parts.headers, peer);
+    parts.version = http::Version::HTTP_11;
+
+    let upstream_req = Request::from_parts(parts, Body::Incoming(body));
+    let mut res = match app.client.request(upstream_req).await {
+        Ok(res) => res,
+        Err(err) if err.is_connect() => {
+            tracing::warn!(error = %err, "pass-through: upstream unreachable");
+            return plain(StatusCode::BAD_GATEWAY, "upstream unreachable");
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "pass-through failed");
+            return plain(StatusCode::BAD_GATEWAY, "bad gateway");
+        }
+    };
+
+    if res.status() == StatusCode::SWITCHING_PROTOCOLS {
+        if let Some(client_upgrade) = client_upgrade {
+            let upstream_upgrade = hyper::upgrade::on(&mut res);
+            tokio::spawn(async move {
+                let (Ok(client), Ok(upstream)) = (client_upgrade.await, upstream_upgrade.await) else {
+                    tracing::debug!("upgrade abandoned by one side");
+                    return;
+                };
+                let mut client = TokioIo::new(client);
+                let mut upstream = TokioIo::new(upstream);
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+            });
+        }
+        let (mut parts, _) = res.into_parts();
+        headers::strip_hop_by_hop(&mut parts.headers, true);
+        return Response::from_parts(parts, Body::Empty);
+    }
+
+    let (mut parts, body) = res.into_parts();
+    headers::strip_hop_by_hop(&mut parts.headers, false);
+    Response::from_parts(parts, Body::Incoming(body))
+}
+
+/// Appends the peer to `X-Forwarded-For`; sets `X-Forwarded-Proto` and
+/// `X-Forwarded-Host` unless a front proxy already did (behind nginx they
+/// carry what the visitor used, which the app wants to see).
+fn set_forwarded(headers: &mut http::HeaderMap, peer: SocketAddr) {
+    let ip = peer.ip().to_string();
+    let forwarded_for = match headers.get(X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+        Some(prior) => format!("{prior}, {ip}"),
+        None => ip,
+    };
+    if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
+        headers.insert(X_FORWARDED_FOR, value);
+    }
+    if !headers.contains_key(X_FORWARDED_PROTO) {
+        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+    }
+    if !headers.contains_key(X_FORWARDED_HOST) {
+        if let Some(host) = headers.get(header::HOST).cloned() {
+            headers.insert(X_FORWARDED_HOST, host);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_for_appends_the_peer() {
+        let mut h = http::HeaderMap::new();
+        h.insert(X_FORWARDED_FOR, HeaderValue::from_static("10.0.0.1"));
+        h.insert(header::HOST, HeaderValue::from_static("example.org"));
+        set_forwarded(&mut h, "127.0.0.1:5000".parse().unwrap());
+        assert_eq!(h.get(X_FORWARDED_FOR).unwrap(), "10.0.0.1, 127.0.0.1");
+        assert_eq!(h.get(X_FORWARDED_PROTO).unwrap(), "http");
+        assert_eq!(h.get(X_FORWARDED_HOST).unwrap(), "example.org");
+    }
+
+    #[test]
+    fn a_front_proxys_proto_is_kept() {
+        let mut h = http::HeaderMap::new();
+        h.insert(X_FORWARDED_PROTO, HeaderValue::from_static("https"));
+        set_forwarded(&mut h, "127.0.0.1:5000".parse().unwrap());
+        assert_eq!(h.get(X_FORWARDED_PROTO).unwrap(), "https");
+        assert_eq!(h.get(X_FORWARDED_FOR).unwrap(), "127.0.0.1");
+    }
+}

@@ -1,0 +1,68 @@
+//! Which part of the daemon answers a request: admin, preload, or
+//! pass-through. One match, in the order the contract gives.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http::{Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+
+use crate::admin;
+use crate::body::Body;
+use crate::key::MAX_TARGET;
+use crate::proxy;
+use crate::serve::{self, plain};
+use crate::state::App;
+
+/// The listener a request came in on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    /// Visitors (through nginx or a load balancer).
+    Main,
+    /// Operators and the app's hooks; token optional.
+    Admin,
+}
+
+impl Listener {
+    pub fn name(self) -> &'static str {
+        match self {
+            Listener::Main => "main",
+            Listener::Admin => "admin",
+        }
+    }
+}
+
+pub async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr, listener: Listener) -> Response<Body> {
+    let target_len = req.uri().path_and_query().map_or(1, |pq| pq.as_str().len());
+    if target_len > MAX_TARGET {
+        return plain(StatusCode::URI_TOO_LONG, "request target too long");
+    }
+    let path = req.uri().path();
+    if path.starts_with(admin::PREFIX) || path == app.config().invalidate.path {
+        return admin::handle(&app, req, listener).await;
+    }
+    if listener == Listener::Admin {
+        return plain(StatusCode::NOT_FOUND, "not an admin endpoint");
+    }
+
+    let config = app.config();
+    let raw_target = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
+    let under_prefix = raw_target
+        .strip_prefix(config.preload.prefix.as_str())
+        .filter(|rest| rest.starts_with('/'));
+    if let Some(target) = under_prefix {
+        let target = target.to_string();
+        drop(config);
+        let (parts, _) = req.into_parts();
+        return serve::preload(&app, &parts, &target).await;
+    }
+    let readable = req.method() == Method::GET || req.method() == Method::HEAD;
+    let snapshot_route = config.route_for(path).is_some_and(|r| r.snapshot);
+    drop(config);
+    if readable && snapshot_route {
+        let (parts, _) = req.into_parts();
+        let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str()).to_string();
+        return serve::preload(&app, &parts, &target).await;
+    }
+    proxy::forward(&app, req, peer).await
+}

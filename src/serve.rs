@@ -1,0 +1,230 @@
+//! Preload requests: resolve the target to a key, then HIT, STALE, or a
+//! miss handed to [`crate::miss`]. The HIT path is [`snapshot_response`]:
+//! it reads a snapshot that is already in memory and builds headers, nothing
+//! more.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{request, Method, Response, StatusCode};
+
+use crate::body::Body;
+use crate::conditional::{self, RangeAnswer};
+use crate::config::Config;
+use crate::headers::X_PRELOAD_CACHE;
+use crate::key::{self, Key, QueryRules, TargetError};
+use crate::miss;
+use crate::state::App;
+use crate::store::Snapshot;
+
+/// How a snapshot response was produced (`X-Preload-Cache`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheStatus {
+    Hit,
+    Miss,
+    Stale,
+}
+
+impl CacheStatus {
+    fn header(self) -> HeaderValue {
+        HeaderValue::from_static(match self {
+            CacheStatus::Hit => "HIT",
+            CacheStatus::Miss => "MISS",
+            CacheStatus::Stale => "STALE",
+        })
+    }
+}
+
+/// A preload request resolved: what to fetch and under which key.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub canonical: String,
+    pub key: Key,
+    /// Index of the matching `[[route]]`, if any.
+    pub route: Option<usize>,
+    /// The route's vary headers with the visitor's values, forwarded on fetch.
+    pub vary: Vec<(HeaderName, HeaderValue)>,
+}
+
+/// Validates and canonicalizes `raw` (the upstream target) and computes its
+/// key. Errors become 400 / 414 before anything reaches the app.
+pub fn resolve(config: &Config, headers: &HeaderMap, raw: &str) -> Result<Target, TargetError> {
+    let rules = QueryRules {
+        sort_query: config.preload.sort_query,
+        ignore_query: &config.preload.ignore_query,
+    };
+    let canonical = key::canonical_target(raw, rules)?;
+    let path = canonical.split('?').next().unwrap_or("/");
+    let route = config.routes.iter().position(|r| r.matcher.matches(path));
+    let mut vary = Vec::new();
+    let mut key_parts: Vec<(&HeaderName, Vec<u8>)> = Vec::new();
+    for name in route.map_or(&[][..], |i| &config.routes[i].vary[..]) {
+        let value = joined_value(headers, name);
+        key_parts.push((name, value.as_ref().map_or_else(Vec::new, |v| v.as_bytes().to_vec())));
+        if let Some(value) = value {
+            vary.push((name.clone(), value));
+        }
+    }
+    let key_refs: Vec<(&HeaderName, &[u8])> = key_parts.iter().map(|(n, v)| (*n, v.as_slice())).collect();
+    let key = Key::new(&canonical, &key_refs);
+    Ok(Target {
+        canonical,
+        key,
+        route,
+        vary,
+    })
+}
+
+/// A header's field lines joined with ", " (one value as the app would see it).
+fn joined_value(headers: &HeaderMap, name: &HeaderName) -> Option<HeaderValue> {
+    let mut values = headers.get_all(name).iter();
+    let first = values.next()?;
+    let mut joined = first.as_bytes().to_vec();
+    for v in values {
+        joined.extend_from_slice(b", ");
+        joined.extend_from_slice(v.as_bytes());
+    }
+    HeaderValue::from_bytes(&joined).ok()
+}
+
+/// Serves a preload request for the upstream target `raw`.
+pub async fn preload(app: &Arc<App>, req: &request::Parts, raw: &str) -> Response<Body> {
+    if req.method != Method::GET && req.method != Method::HEAD {
+        let mut res = plain(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD are allowed here");
+        res.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return res;
+    }
+    let config = app.config();
+    let target = match resolve(&config, &req.headers, raw) {
+        Ok(target) => target,
+        Err(err) => return target_error(&err),
+    };
+    let grace = config.cache.grace;
+    drop(config);
+
+    let now = SystemTime::now();
+    let found = app.store.get(&target.key);
+    let stale = match found {
+        Some(snap) => match freshness(&snap, now, grace) {
+            Freshness::Fresh => return snapshot_response(&snap, CacheStatus::Hit, req, now),
+            Freshness::Stale => {
+                miss::refresh_in_background(app, target);
+                return snapshot_response(&snap, CacheStatus::Stale, req, now);
+            }
+            Freshness::Expired => None,
+        },
+        None => None,
+    };
+    if only_if_cached(&req.headers) {
+        return plain(StatusCode::GATEWAY_TIMEOUT, "not cached (only-if-cached)");
+    }
+    miss::fetch(app, target, req, stale).await
+}
+
+enum Freshness {
+    Fresh,
+    /// Past its expiry but within `grace`: serve STALE while refetching.
+    Stale,
+    /// Past expiry and grace: as good as missing.
+    Expired,
+}
+
+fn freshness(snap: &Snapshot, now: SystemTime, grace: Duration) -> Freshness {
+    match snap.meta.expires {
+        Some(expires) if now >= expires => {
+            if now < expires + grace {
+                Freshness::Stale
+            } else {
+                Freshness::Expired
+            }
+        }
+        _ => Freshness::Fresh,
+    }
+}
+
+/// True when the visitor's `Cache-Control` says `only-if-cached`. (Its
+/// other directives cannot force a refetch, so they are not read.)
+fn only_if_cached(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|d| d.trim().eq_ignore_ascii_case("only-if-cached"))
+}
+
+/// A kept snapshot as a response: 200 (or its status), 206/416 for a
+/// range on HIT/STALE, 304 when the visitor's copy is current. HEAD gets
+/// the headers alone.
+pub fn snapshot_response(snap: &Snapshot, status: CacheStatus, req: &request::Parts, now: SystemTime) -> Response<Body> {
+    let meta = &snap.meta;
+    let mut headers = HeaderMap::with_capacity(meta.headers.len() + 6);
+    for (name, value) in &meta.headers {
+        headers.append(name.clone(), value.clone());
+    }
+    headers.insert(header::ETAG, meta.etag.clone());
+    headers.insert(header::LAST_MODIFIED, meta.last_modified.clone());
+    headers.insert(X_PRELOAD_CACHE, status.header());
+    let from_cache = status != CacheStatus::Miss;
+    if from_cache {
+        let held = now.duration_since(meta.taken).unwrap_or_default().as_secs();
+        headers.insert(header::AGE, HeaderValue::from(meta.age + held));
+        headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    } else if meta.age > 0 {
+        headers.insert(header::AGE, HeaderValue::from(meta.age));
+    }
+
+    let mut code = StatusCode::from_u16(meta.status).unwrap_or(StatusCode::OK);
+    if code.is_success() && conditional::not_modified(&req.headers, &meta.etag, &meta.last_modified) {
+        for name in [header::CONTENT_TYPE, header::CONTENT_ENCODING, header::CONTENT_LANGUAGE] {
+            headers.remove(name);
+        }
+        return build(StatusCode::NOT_MODIFIED, headers, Body::Empty);
+    }
+    let len = snap.body.len() as u64;
+    let mut body = snap.body.clone();
+    if from_cache && code == StatusCode::OK {
+        match conditional::range(&req.headers, len, &meta.etag, &meta.last_modified) {
+            RangeAnswer::Full => {}
+            RangeAnswer::Partial { start, end } => {
+                code = StatusCode::PARTIAL_CONTENT;
+                body = body.slice(start as usize..=end as usize);
+                let range = format!("bytes {start}-{end}/{len}");
+                headers.insert(header::CONTENT_RANGE, HeaderValue::from_str(&range).expect("digits and ASCII"));
+            }
+            RangeAnswer::Unsatisfiable => {
+                let range = format!("bytes */{len}");
+                headers.insert(header::CONTENT_RANGE, HeaderValue::from_str(&range).expect("digits and ASCII"));
+                return build(StatusCode::RANGE_NOT_SATISFIABLE, headers, Body::Empty);
+            }
+        }
+    }
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    let body = if req.method == Method::HEAD { Body::Empty } else { Body::full(body) };
+    build(code, headers, body)
+}
+
+fn build(status: StatusCode, headers: HeaderMap, body: Body) -> Response<Body> {
+    let mut res = Response::new(body);
+    *res.status_mut() = status;
+    *res.headers_mut() = headers;
+    res
+}
+
+/// A short plain-text answer of the daemon's own.
+pub fn plain(status: StatusCode, message: &str) -> Response<Body> {
+    let mut res = Response::new(Body::full(format!("{message}\n")));
+    *res.status_mut() = status;
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    res
+}
+
+/// 400 or 414 for a target refused before any upstream contact.
+pub fn target_error(err: &TargetError) -> Response<Body> {
+    match err {
+        TargetError::TooLong => plain(StatusCode::URI_TOO_LONG, "request target too long"),
+        TargetError::Invalid(reason) => plain(StatusCode::BAD_REQUEST, &format!("bad request target: {reason}")),
+    }
+}

@@ -1,0 +1,157 @@
+//! Listeners: accept with a bound on open connections, serve HTTP/1.1 with
+//! hyper, and drain within `shutdown_timeout` when told to stop.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::router::{self, Listener};
+use crate::shutdown::Shutdown;
+use crate::state::App;
+
+/// A daemon whose store is open and whose sockets are bound, ready to serve.
+pub struct Daemon {
+    pub app: Arc<App>,
+    listeners: Vec<Bound>,
+}
+
+impl Daemon {
+    /// Opens the store (rebuilding its index from disk) and binds every
+    /// listener. Nothing is accepted until [`Daemon::serve`].
+    pub async fn start(config: Config) -> Result<Daemon, Error> {
+        let listen = config.server.listen.clone();
+        let admin = config.server.admin_listen;
+        let app = tokio::task::spawn_blocking(move || App::new(config))
+            .await
+            .map_err(|e| Error::Runtime(format!("opening the store: {e}")))??;
+        let listeners = bind(&listen, admin).await?;
+        Ok(Daemon {
+            app: Arc::new(app),
+            listeners,
+        })
+    }
+
+    /// The bound address of the first listener of `kind`.
+    pub fn addr(&self, kind: Listener) -> Option<SocketAddr> {
+        self.listeners.iter().find(|b| b.kind == kind).map(|b| b.addr)
+    }
+
+    /// Serves until `shutdown`, then drains within `shutdown_timeout`.
+    pub async fn serve(self, shutdown: Shutdown) {
+        serve(self.app, self.listeners, shutdown).await;
+    }
+}
+
+/// The largest request head accepted; a larger one gets 431 (SPEC §3).
+const MAX_HEAD: usize = 64 * 1024;
+/// Header fields accepted; more get 431.
+const MAX_HEADERS: usize = 100;
+
+/// A bound listening socket and what it serves.
+pub struct Bound {
+    pub listener: TcpListener,
+    pub kind: Listener,
+    pub addr: SocketAddr,
+}
+
+/// Binds every listen address of the config (main listeners, then admin).
+pub async fn bind(main: &[SocketAddr], admin: Option<SocketAddr>) -> std::io::Result<Vec<Bound>> {
+    let mut bound = Vec::new();
+    let all = main
+        .iter()
+        .map(|a| (*a, Listener::Main))
+        .chain(admin.map(|a| (a, Listener::Admin)));
+    for (addr, kind) in all {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
+        let addr = listener.local_addr()?;
+        bound.push(Bound { listener, kind, addr });
+    }
+    Ok(bound)
+}
+
+/// Serves every listener until shutdown, then drains.
+pub async fn serve(app: Arc<App>, listeners: Vec<Bound>, shutdown: Shutdown) {
+    let mut tasks = Vec::new();
+    for bound in listeners {
+        tracing::info!("listening on http://{} ({})", bound.addr, bound.kind.name());
+        tasks.push(tokio::spawn(accept_loop(Arc::clone(&app), bound, shutdown.clone())));
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+}
+
+async fn accept_loop(app: Arc<App>, bound: Bound, mut shutdown: Shutdown) {
+    let config = app.config();
+    let max = config.server.max_connections.max(1);
+    let drain_timeout = config.server.shutdown_timeout;
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.server.header_timeout)
+        .max_headers(MAX_HEADERS)
+        .max_header_size(MAX_HEAD);
+    drop(config);
+    let builder = Arc::new(builder);
+    let slots = Arc::new(Semaphore::new(max));
+    let Bound { listener, kind, .. } = bound;
+
+    loop {
+        // Beyond max_connections, stop accepting: new connections wait in
+        // the kernel's backlog until one closes.
+        let permit = tokio::select! {
+            permit = Arc::clone(&slots).acquire_owned() => permit.expect("connection semaphore is never closed"),
+            _ = shutdown.wait() => break,
+        };
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = shutdown.wait() => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(err) => {
+                // Out of descriptors (EMFILE/ENFILE) or a connection that
+                // died in the backlog: pause briefly, keep serving.
+                tracing::warn!(error = %err, "accept failed; pausing");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let app = Arc::clone(&app);
+        let builder = Arc::clone(&builder);
+        let mut conn_shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let app = Arc::clone(&app);
+                async move { Ok::<_, std::convert::Infallible>(router::handle(app, req, peer, kind).await) }
+            });
+            let conn = builder.serve_connection(TokioIo::new(stream), service).with_upgrades();
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = conn_shutdown.wait() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    // Every open connection holds a slot: all slots back means drained.
+    let drained = tokio::time::timeout(drain_timeout, slots.acquire_many(max as u32)).await;
+    if drained.is_err() {
+        tracing::warn!("shutdown_timeout reached with connections still open");
+    }
+}

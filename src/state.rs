@@ -1,0 +1,66 @@
+//! The shared `App` handle: the one owner of the daemon's state, given by
+//! `Arc` to every connection and background task (mini-redis's `Db`).
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
+use http::HeaderName;
+
+use crate::config::Config;
+use crate::fetch::{self, Fetcher, HttpClient};
+use crate::flight::Flights;
+use crate::miss::Outcome;
+use crate::store::{Store, StoreError, StoreSettings};
+
+pub struct App {
+    /// Reloadable settings, swapped whole.
+    config: ArcSwap<Config>,
+    pub store: Store,
+    pub fetcher: Fetcher,
+    /// The pooled client the pass-through proxy uses.
+    pub client: HttpClient,
+    pub flights: Arc<Flights<Outcome>>,
+    /// (route index, header) pairs already warned about: an app `Vary`
+    /// naming a header the route does not vary on.
+    warned_vary: Mutex<HashSet<(usize, HeaderName)>>,
+}
+
+impl App {
+    /// Opens the store (blocking: it rebuilds the index from disk) and
+    /// builds the upstream client.
+    pub fn new(config: Config) -> Result<App, StoreError> {
+        let store = Store::open(StoreSettings {
+            dir: config.cache.dir.clone(),
+            max_size: config.cache.max_size,
+            memory: config.cache.memory,
+        })?;
+        let client = fetch::client(config.upstream.connect_timeout);
+        Ok(App {
+            fetcher: Fetcher::new(client.clone(), config.upstream.max_fetches),
+            client,
+            store,
+            flights: Arc::new(Flights::default()),
+            warned_vary: Mutex::new(HashSet::new()),
+            config: ArcSwap::from_pointee(config),
+        })
+    }
+
+    /// The configuration in force now.
+    pub fn config(&self) -> arc_swap::Guard<Arc<Config>> {
+        self.config.load()
+    }
+
+    /// Replaces the configuration (reload).
+    pub fn set_config(&self, config: Config) {
+        self.config.store(Arc::new(config));
+    }
+
+    /// True the first time a route/header pair is seen: the caller logs.
+    pub fn first_vary_warning(&self, route: usize, header: &HeaderName) -> bool {
+        self.warned_vary
+            .lock()
+            .expect("vary warning set poisoned")
+            .insert((route, header.clone()))
+    }
+}

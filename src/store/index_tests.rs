@@ -1,0 +1,108 @@
+//! Tests of the in-memory index: bookkeeping, tags, LRU order, memory.
+
+use super::*;
+
+fn key(n: u32) -> Key {
+    let mut k = [0u8; 32];
+    k[..4].copy_from_slice(&n.to_be_bytes());
+    k[31] = 0x5a;
+    Key(k)
+}
+
+fn entry(n: u32, size: u64, tags: &[&str]) -> NewEntry {
+    NewEntry {
+        key: key(n),
+        target: format!("/events/{n:08}/some/longer/path/for/size"),
+        tags: tags.iter().map(|t| t.to_string()).collect(),
+        size,
+        taken_ms: 1_000 + u64::from(n),
+        expires_ms: None,
+        generation: 1,
+    }
+}
+
+#[test]
+fn insert_get_remove_keep_bytes() {
+    let mut idx = Index::default();
+    idx.insert(entry(1, 100, &["a"]), 1);
+    idx.insert(entry(2, 50, &[]), 2);
+    assert_eq!((idx.len(), idx.bytes()), (2, 150));
+    assert_eq!(idx.get(&key(1)).map(|e| e.size), Some(100));
+    assert_eq!(idx.get(&key(1)).and_then(Entry::expires_ms), None);
+    // Replacing keeps one entry and its new size.
+    idx.insert(entry(1, 10, &["b"]), 3);
+    assert_eq!((idx.len(), idx.bytes()), (2, 60));
+    assert_eq!(idx.get(&key(1)).map(|e| e.serial), Some(3));
+    assert!(idx.keys_with_tag("a").is_empty());
+    assert_eq!(idx.keys_with_tag("b"), [key(1)]);
+    assert!(idx.remove(&key(1)).is_some());
+    assert!(idx.remove(&key(1)).is_none());
+    assert_eq!((idx.len(), idx.bytes()), (1, 50));
+    assert!(idx.keys_with_tag("b").is_empty());
+}
+
+#[test]
+fn tags_map_to_keys_and_names() {
+    let mut idx = Index::default();
+    idx.insert(entry(1, 1, &["events", "home"]), 1);
+    idx.insert(entry(2, 1, &["events"]), 2);
+    let mut keys = idx.keys_with_tag("events");
+    keys.sort();
+    assert_eq!(keys, [key(1), key(2)]);
+    let e = idx.get(&key(1)).expect("present");
+    assert_eq!(idx.tag_names(e), ["events", "home"]);
+    idx.remove(&key(2));
+    assert_eq!(idx.keys_with_tag("events"), [key(1)]);
+}
+
+#[test]
+fn pop_lru_follows_touches() {
+    let mut idx = Index::default();
+    for n in 0..5 {
+        idx.insert(entry(n, 1, &[]), u64::from(n) + 1);
+    }
+    idx.get(&key(0)).expect("present").touch(10);
+    idx.get(&key(1)).expect("present").touch(11);
+    let order: Vec<Key> = std::iter::from_fn(|| idx.pop_lru().map(|e| e.key)).collect();
+    assert_eq!(order, [key(2), key(3), key(4), key(0), key(1)]);
+    assert_eq!((idx.len(), idx.bytes()), (0, 0));
+}
+
+#[test]
+fn remove_below_drops_old_generations() {
+    let mut idx = Index::default();
+    idx.insert(entry(1, 1, &["t"]), 1);
+    let mut newer = entry(2, 1, &["t"]);
+    newer.generation = 5;
+    idx.insert(newer, 2);
+    assert_eq!(idx.max_generation(), 5);
+    assert_eq!(idx.remove_below(5), [key(1)]);
+    assert_eq!(idx.keys_with_tag("t"), [key(2)]);
+}
+
+#[test]
+fn slots_are_reused() {
+    let mut idx = Index::default();
+    for round in 0..3u64 {
+        for n in 0..2000 {
+            idx.insert(entry(n, 1, &[]), round * 10_000 + u64::from(n) + 1);
+        }
+        for n in 0..2000 {
+            idx.remove(&key(n));
+        }
+    }
+    assert_eq!(idx.slab.chunks.len(), 2);
+    assert_eq!(idx.len(), 0);
+}
+
+#[test]
+fn memory_per_entry_is_small_at_100k() {
+    assert_eq!(std::mem::size_of::<Option<Entry>>(), 120);
+    let n = 100_000u32;
+    let mut idx = Index::default();
+    for i in 0..n {
+        idx.insert(entry(i, 1000, &["events.Event"]), u64::from(i) + 1);
+    }
+    let per = idx.approx_bytes() / n as usize;
+    assert!(per <= 300, "{per} bytes per entry");
+}

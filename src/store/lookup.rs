@@ -1,0 +1,82 @@
+//! The read path: index (read lock, one atomic to record the use), then the
+//! hot set, then the file.
+//!
+//! A file that is gone or does not decode as the snapshot of the key asked
+//! for is dropped from the index and the lookup is a miss: never a wrong
+//! body. An I/O error that says nothing about the file (out of descriptors,
+//! say) is a miss that keeps the snapshot.
+
+use std::io;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::key::Key;
+
+use super::{layout, read_lock, snapshot, time, write_lock, Found, Snapshot, Store};
+
+impl Store {
+    /// The snapshot of `key`, if there is one.
+    pub fn get(&self, key: &Key) -> Option<Arc<Snapshot>> {
+        self.lookup(key).map(|found| found.snapshot)
+    }
+
+    /// The snapshot of `key` and whether it was soft-invalidated.
+    pub fn lookup(&self, key: &Key) -> Option<Found> {
+        let sh = &*self.shared;
+        let (serial, stale_since) = {
+            let index = read_lock(&sh.index);
+            let entry = index.get(key)?;
+            entry.touch(sh.tick());
+            (entry.serial, entry.stale_since_ms())
+        };
+        let snapshot = match sh.hot.get(key, serial) {
+            Some(snapshot) => snapshot,
+            None => self.load(key, serial)?,
+        };
+        Some(Found { snapshot, stale_since: stale_since.map(time) })
+    }
+
+    /// Reads and decodes the file of `key`, indexed under `serial`.
+    fn load(&self, key: &Key, serial: u64) -> Option<Arc<Snapshot>> {
+        let sh = &*self.shared;
+        let path = layout::snapshot_path(&sh.dir, key);
+        let reason = match std::fs::read(&path) {
+            Ok(file) => match snapshot::decode(Bytes::from(file)) {
+                Ok(snapshot) if snapshot.key == *key => {
+                    let snapshot = Arc::new(snapshot);
+                    // Worth caching only if still current; a stale insert
+                    // would be ignored anyway (serials must match).
+                    if read_lock(&sh.index).get(key).is_some_and(|e| e.serial == serial) {
+                        sh.hot.insert(serial, snapshot.clone());
+                    }
+                    return Some(snapshot);
+                }
+                Ok(_) => "the key inside differs".to_string(),
+                Err(e) => e.to_string(),
+            },
+            Err(e) if e.kind() == io::ErrorKind::NotFound => "file is gone".to_string(),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "cannot read snapshot");
+                return None;
+            }
+        };
+        tracing::warn!(path = %path.display(), reason, "dropping unreadable snapshot");
+        self.drop_broken(key, serial);
+        None
+    }
+
+    /// Drops the entry of `key` if it is still the one that failed to load,
+    /// and its file with it.
+    fn drop_broken(&self, key: &Key, serial: u64) {
+        let sh = &*self.shared;
+        let _stripe = sh.stripe(key);
+        let mut index = write_lock(&sh.index);
+        if index.get(key).is_some_and(|e| e.serial == serial) {
+            index.remove(key);
+            drop(index);
+            sh.hot.remove(key);
+            let _ = std::fs::remove_file(layout::snapshot_path(&sh.dir, key));
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! The write path: encode, stage the file (the slow part, no lock held),
+//! then under the key's stripe lock rename it into place and index it; then
+//! evict down to `max_size`.
+//!
+//! A failed write leaves no file and no index entry behind. A snapshot is
+//! visible only once its file is in place: the rename comes before the
+//! index update, so a reader never finds an entry without its file.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use super::index::NewEntry;
+use super::{layout, snapshot, write, write_lock, Meta, Snapshot, Store, StoreError};
+
+impl Store {
+    /// Keeps `snapshot` (replacing any of the same key, atomically) and
+    /// returns it as now visible. Its times are rounded to the millisecond
+    /// and its generation set to the current one.
+    pub fn put(&self, mut snapshot: Snapshot) -> Result<Arc<Snapshot>, StoreError> {
+        let sh = &*self.shared;
+        round_times(&mut snapshot.meta);
+        snapshot.meta.generation = self.generation();
+        let header = snapshot::encode_header(&snapshot).map_err(StoreError::Encode)?;
+        let size = header.len() as u64 + snapshot.body.len() as u64;
+        if size > sh.max_size {
+            return Err(StoreError::TooLarge { size, max: sh.max_size });
+        }
+        let key = snapshot.key;
+        let dir = layout::fanout_dir(&sh.dir, &key);
+        let ready = &sh.fanout_ready[layout::fanout_index(&key)];
+        if !ready.load(Ordering::Relaxed) {
+            std::fs::create_dir_all(&dir).map_err(StoreError::Write)?;
+            ready.store(true, Ordering::Relaxed);
+        }
+        let staged = write::stage(&dir, &[&header, &snapshot.body]).map_err(StoreError::Write)?;
+        let entry = NewEntry {
+            key,
+            target: snapshot.meta.target.clone(),
+            tags: snapshot.meta.tags.clone(),
+            size,
+            taken_ms: snapshot::to_ms(snapshot.meta.taken),
+            expires_ms: snapshot.meta.expires.map(snapshot::to_ms),
+            generation: snapshot.meta.generation,
+        };
+        let snapshot = Arc::new(snapshot);
+
+        {
+            let _stripe = sh.stripe(&key);
+            let path = layout::snapshot_path(&sh.dir, &key);
+            if let Err(e) = staged.publish(&path) {
+                // Whether the rename or the directory fsync failed, make the
+                // index and the disk agree: neither has the key any more.
+                let _ = std::fs::remove_file(&path);
+                write_lock(&sh.index).remove(&key);
+                sh.hot.remove(&key);
+                return Err(StoreError::Write(e));
+            }
+            let mut index = write_lock(&sh.index);
+            if entry.generation < self.generation() {
+                // A bump dropped everything while this was being written;
+                // the bump's reaper may have run already, so remove it here.
+                drop(index);
+                let _ = std::fs::remove_file(&path);
+                return Err(StoreError::Outdated);
+            }
+            let serial = sh.tick();
+            index.insert(entry, serial);
+            drop(index);
+            sh.hot.insert(serial, snapshot.clone());
+        }
+        self.evict_to_fit();
+        Ok(snapshot)
+    }
+
+    /// Evicts least recently used snapshots until the total is within
+    /// `max_size`; returns how many. Files are unlinked after the index lock
+    /// is released, each under its stripe lock unless the key came back.
+    pub(super) fn evict_to_fit(&self) -> usize {
+        let sh = &*self.shared;
+        if super::read_lock(&sh.index).bytes() <= sh.max_size {
+            return 0;
+        }
+        let victims: Vec<_> = {
+            let mut index = write_lock(&sh.index);
+            std::iter::from_fn(|| {
+                if index.bytes() > sh.max_size {
+                    index.pop_lru()
+                } else {
+                    None
+                }
+            })
+            .map(|e| e.key)
+            .collect()
+        };
+        for key in &victims {
+            sh.hot.remove(key);
+            sh.unlink_if_absent(key);
+        }
+        if !victims.is_empty() {
+            tracing::debug!(evicted = victims.len(), "evicted least recently used snapshots");
+        }
+        victims.len()
+    }
+}
+
+/// Rounds the times to what the file keeps, so that what `put` returns is
+/// what a later `get` reads.
+fn round_times(meta: &mut Meta) {
+    let round = |t| snapshot::from_ms(snapshot::to_ms(t)).unwrap_or(t);
+    meta.taken = round(meta.taken);
+    meta.expires = meta.expires.map(round);
+}

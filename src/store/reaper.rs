@@ -1,0 +1,104 @@
+//! The background remover: one thread that unlinks the files of snapshots
+//! already dropped from the index (a generation bump can drop a million at
+//! once; the caller must not wait for a million unlinks).
+//!
+//! It owns only its thread. What "unlink" means (which file, under which
+//! lock, whether a newer snapshot took the key meanwhile) is the closure
+//! `Store` gives it. Dropping the reaper stops it between two files and
+//! joins it; files it did not get to are removed at the next start, since
+//! their generation is below the persisted one.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
+
+use crate::key::Key;
+
+type Keys = Box<dyn Iterator<Item = Key> + Send>;
+
+enum Job {
+    Unlink(Keys),
+    /// Answered once every job sent before it is done.
+    Barrier(mpsc::Sender<()>),
+}
+
+pub(crate) struct Reaper {
+    jobs: Option<mpsc::Sender<Job>>,
+    thread: Option<JoinHandle<()>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Reaper {
+    pub(crate) fn spawn(unlink: impl Fn(&Key) + Send + 'static) -> std::io::Result<Reaper> {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::Builder::new().name("preloadd-store-reaper".into()).spawn(
+            move || {
+                for job in rx {
+                    match job {
+                        Job::Unlink(keys) => {
+                            for key in keys {
+                                if stopped.load(Ordering::Relaxed) {
+                                    break;
+                                }
+                                unlink(&key);
+                            }
+                        }
+                        Job::Barrier(done) => {
+                            let _ = done.send(());
+                        }
+                    }
+                }
+            },
+        )?;
+        Ok(Reaper { jobs: Some(tx), thread: Some(thread), stop })
+    }
+
+    /// Queues the removal of these keys' files.
+    pub(crate) fn unlink(&self, keys: impl Iterator<Item = Key> + Send + 'static) {
+        self.send(Job::Unlink(Box::new(keys)));
+    }
+
+    /// Waits until everything queued so far is done.
+    pub(crate) fn wait(&self) {
+        let (tx, rx) = mpsc::channel();
+        self.send(Job::Barrier(tx));
+        let _ = rx.recv();
+    }
+
+    fn send(&self, job: Job) {
+        if let Some(jobs) = &self.jobs {
+            if jobs.send(job).is_err() {
+                tracing::warn!("store reaper is gone; old files are removed at next start");
+            }
+        }
+    }
+}
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.jobs = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[test]
+    fn unlinks_in_the_background_and_waits() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s = seen.clone();
+        let reaper = Reaper::spawn(move |k| s.lock().expect("lock").push(*k)).expect("spawn");
+        reaper.unlink(vec![Key([1; 32]), Key([2; 32])].into_iter());
+        reaper.wait();
+        assert_eq!(seen.lock().expect("lock").len(), 2);
+        drop(reaper);
+    }
+}

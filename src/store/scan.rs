@@ -1,0 +1,166 @@
+//! The start-up walk of `cache.dir`: find every snapshot file, read only its
+//! header, and hand the index what it needs. Cleans as it goes: temp-file
+//! leftovers, files that do not decode, files whose size differs from what
+//! their header declares (torn), files under the wrong name, and files of a
+//! generation below the persisted minimum are removed.
+//!
+//! Fan-out directories are shared among a few threads: the work is one
+//! open, fstat, read and close per file, mostly waiting on the kernel.
+//! The walk assumes the store is the only writer of `cache.dir` and never
+//! reads a body.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::key::Key;
+
+use super::index::NewEntry;
+use super::layout::{self, TEMP_PREFIX};
+use super::snapshot::{self, FIXED_LEN};
+
+/// Bytes read at once from each file: enough for nearly every header.
+const FIRST_READ: usize = 4096;
+
+#[derive(Debug, Default)]
+pub(crate) struct Scan {
+    pub entries: Vec<NewEntry>,
+    /// Files removed as unreadable, torn, misplaced or too old.
+    pub removed: usize,
+}
+
+/// Walks `root`, keeping files of generation `min_generation` or above.
+pub(crate) fn scan(root: &Path, min_generation: u64) -> io::Result<Scan> {
+    let mut dirs = Vec::new();
+    for item in std::fs::read_dir(root)? {
+        let item = item?;
+        let name = item.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(TEMP_PREFIX) {
+            remove_temp(&item.path());
+        } else if layout::is_fanout_name(&name) && item.file_type()?.is_dir() {
+            dirs.push(item.path());
+        }
+    }
+
+    let threads = std::thread::available_parallelism()
+        .map_or(4, |n| n.get() * 2)
+        .clamp(2, 16)
+        .min(dirs.len().max(1));
+    let next = AtomicUsize::new(0);
+    let results: Vec<io::Result<Scan>> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut out = Scan::default();
+                    let mut buf = Vec::with_capacity(FIRST_READ);
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(dir) = dirs.get(i) else { return Ok(out) };
+                        scan_dir(dir, min_generation, &mut buf, &mut out)?;
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().unwrap_or_else(|_| Err(io::Error::other("scan thread panicked"))))
+            .collect()
+    });
+
+    let mut all = Scan::default();
+    for part in results {
+        let part = part?;
+        all.entries.extend(part.entries);
+        all.removed += part.removed;
+    }
+    Ok(all)
+}
+
+fn scan_dir(dir: &Path, min_generation: u64, buf: &mut Vec<u8>, out: &mut Scan) -> io::Result<()> {
+    let fanout = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    for item in std::fs::read_dir(dir)? {
+        let item = item?;
+        let path = item.path();
+        let name = item.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(TEMP_PREFIX) {
+            remove_temp(&path);
+            out.removed += 1;
+            continue;
+        }
+        let Some(key) = layout::parse_hex(&name) else {
+            tracing::debug!(path = %path.display(), "not a snapshot file name; left alone");
+            continue;
+        };
+        if !name.starts_with(fanout.as_str()) {
+            remove(&path, "snapshot file in the wrong fan-out directory");
+            out.removed += 1;
+            continue;
+        }
+        match read_head(&path, &key, buf) {
+            Ok(entry) if entry.generation < min_generation => {
+                tracing::debug!(path = %path.display(), "dropped by a generation bump");
+                let _ = std::fs::remove_file(&path);
+                out.removed += 1;
+            }
+            Ok(entry) => out.entries.push(entry),
+            Err(reason) => {
+                remove(&path, &reason);
+                out.removed += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads and checks one file's header; the error is why it is discarded.
+fn read_head(path: &Path, key: &Key, buf: &mut Vec<u8>) -> Result<NewEntry, String> {
+    let mut file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
+    let size = file.metadata().map_err(|e| format!("cannot stat: {e}"))?.len();
+    let first = usize::try_from(size).unwrap_or(usize::MAX).min(FIRST_READ);
+    buf.clear();
+    buf.resize(first, 0);
+    file.read_exact(buf).map_err(|e| format!("cannot read: {e}"))?;
+    let header_len = snapshot::header_len(&buf[..first.min(FIXED_LEN)]).map_err(|e| e.to_string())?;
+    if header_len > buf.len() {
+        if header_len as u64 > size {
+            return Err(format!("torn: {size} bytes, header alone is {header_len}"));
+        }
+        let had = buf.len();
+        buf.resize(header_len, 0);
+        file.read_exact(&mut buf[had..]).map_err(|e| format!("cannot read: {e}"))?;
+    }
+    let head = snapshot::decode_head(&buf[..header_len]).map_err(|e| e.to_string())?;
+    if head.total_len != size {
+        return Err(format!("torn: {size} bytes, header says {}", head.total_len));
+    }
+    if head.key != *key {
+        return Err("the key inside differs from the file name".into());
+    }
+    Ok(NewEntry {
+        key: head.key,
+        target: head.target,
+        tags: head.tags,
+        size,
+        taken_ms: head.taken_ms,
+        expires_ms: head.expires_ms,
+        generation: head.generation,
+    })
+}
+
+fn remove(path: &Path, reason: &str) {
+    tracing::warn!(path = %path.display(), reason, "removing file from cache dir");
+    if let Err(e) = std::fs::remove_file(path) {
+        tracing::warn!(path = %path.display(), error = %e, "could not remove");
+    }
+}
+
+/// A temp file left by an interrupted write: expected after a crash.
+fn remove_temp(path: &Path) {
+    tracing::info!(path = %path.display(), "removing temp file left by an interrupted write");
+    if let Err(e) = std::fs::remove_file(path) {
+        tracing::warn!(path = %path.display(), error = %e, "could not remove");
+    }
+}

@@ -1,0 +1,188 @@
+//! Atomic publish of a file: write to a temp file in the destination's own
+//! directory, write everything, fsync, rename into place, fsync the
+//! directory.
+//!
+//! Why each step: the temp file lives in the same directory so the rename
+//! cannot cross file systems (it is then atomic: readers see the old file or
+//! the new one, never a mix); the data fsync comes before the rename so a
+//! crash cannot leave a renamed file whose blocks never reached the disk;
+//! the directory fsync makes the rename itself durable. On any error the
+//! temp file is removed, so a full disk leaves nothing behind.
+//!
+//! This module never decides what goes in a file nor where (see `layout`),
+//! and never touches the index.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::layout::TEMP_PREFIX;
+
+/// A temp file, written and flushed, waiting to be renamed into place.
+/// Dropping it without `publish` removes the file.
+#[derive(Debug)]
+pub(crate) struct Staged {
+    temp: PathBuf,
+    dir: PathBuf,
+    published: bool,
+}
+
+/// Writes `parts`, in order, to a new temp file in `dir` and fsyncs it.
+pub(crate) fn stage(dir: &Path, parts: &[&[u8]]) -> io::Result<Staged> {
+    let (file, temp) = create_temp(dir)?;
+    // From here on the guard owns the temp file: any early return removes it.
+    let staged = Staged {
+        temp,
+        dir: dir.to_path_buf(),
+        published: false,
+    };
+    write_parts(file, parts)?;
+    Ok(staged)
+}
+
+impl Staged {
+    /// Renames the temp file to `dest` (in the same directory) and fsyncs the
+    /// directory. If that fsync fails the new file is removed too: a rename
+    /// whose durability is unknown must not look like a kept snapshot.
+    pub(crate) fn publish(mut self, dest: &Path) -> io::Result<()> {
+        std::fs::rename(&self.temp, dest)?;
+        self.published = true;
+        if let Err(e) = sync_dir(&self.dir) {
+            let _ = std::fs::remove_file(dest);
+            return Err(e);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.published {
+            if let Err(e) = std::fs::remove_file(&self.temp) {
+                tracing::warn!(path = %self.temp.display(), error = %e, "could not remove temp file");
+            }
+        }
+    }
+}
+
+/// Stage and publish in one go (small files such as the marker files).
+pub(crate) fn write_atomic(dir: &Path, dest: &Path, parts: &[&[u8]]) -> io::Result<()> {
+    stage(dir, parts)?.publish(dest)
+}
+
+/// Fsyncs a directory, making renames and unlinks in it durable.
+pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Creates a fresh temp file. Names are unique within the process (pid and a
+/// counter); `create_new` guards against anything left over anyway.
+fn create_temp(dir: &Path) -> io::Result<(File, PathBuf)> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    loop {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = dir.join(format!("{TEMP_PREFIX}{}-{n}", std::process::id()));
+        match OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(file) => return Ok((file, path)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn write_parts(mut file: File, parts: &[&[u8]]) -> io::Result<()> {
+    let mut written = 0usize;
+    for part in parts {
+        fail_point::check(written, part.len())?;
+        file.write_all(part)?;
+        written += part.len();
+    }
+    // sync_data covers the length too, which is all a reader needs.
+    file.sync_data()
+}
+
+/// Test-only fault injection: make the next writes on this thread fail once
+/// more than N bytes would have been written, as a full disk does.
+#[cfg(test)]
+pub(crate) mod fail_point {
+    use std::cell::Cell;
+    use std::io;
+
+    thread_local! {
+        static FAIL_AFTER: Cell<Option<usize>> = const { Cell::new(None) };
+    }
+
+    /// Arms (or with `None` disarms) the failure for this thread.
+    pub(crate) fn fail_after(limit: Option<usize>) {
+        FAIL_AFTER.with(|c| c.set(limit));
+    }
+
+    pub(super) fn check(written: usize, len: usize) -> io::Result<()> {
+        match FAIL_AFTER.with(Cell::get) {
+            Some(limit) if written + len > limit => Err(io::Error::from_raw_os_error(libc::ENOSPC)),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(not(test))]
+mod fail_point {
+    #[inline(always)]
+    pub(super) fn check(_written: usize, _len: usize) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .expect("read_dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn publish_replaces_atomically_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let dest = dir.path().join("f");
+        write_atomic(dir.path(), &dest, &[b"old"]).expect("first");
+        write_atomic(dir.path(), &dest, &[b"new ", b"content"]).expect("second");
+        assert_eq!(std::fs::read(&dest).expect("read"), b"new content");
+        assert_eq!(names(dir.path()), ["f"]);
+    }
+
+    #[test]
+    fn failed_write_removes_the_temp_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        fail_point::fail_after(Some(4));
+        let err = stage(dir.path(), &[b"abc", b"defgh"]).expect_err("must fail");
+        fail_point::fail_after(None);
+        assert!(super::super::layout::is_disk_full(&err));
+        assert!(names(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn failed_rename_removes_the_temp_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // A non-empty directory in the way makes rename fail.
+        let dest = dir.path().join("d");
+        std::fs::create_dir(&dest).expect("mkdir");
+        std::fs::write(dest.join("x"), b"x").expect("w");
+        let staged = stage(dir.path(), &[b"abc"]).expect("stage");
+        assert!(staged.publish(&dest).is_err());
+        assert_eq!(names(dir.path()), ["d"]);
+    }
+
+    #[test]
+    fn dropped_stage_removes_the_temp_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        drop(stage(dir.path(), &[b"abc"]).expect("stage"));
+        assert!(names(dir.path()).is_empty());
+    }
+}

@@ -1,0 +1,203 @@
+//! A real upstream app for the tests: a hyper server on 127.0.0.1:0 that
+//! counts every request it gets and behaves as its query string asks:
+//!
+//! - `delay=MS`: answer after MS milliseconds
+//! - `status=N`: answer with status N
+//! - `cc=VALUE` / `cdn=VALUE`: send `Cache-Control` / `CDN-Cache-Control`
+//! - `cookie=1`: send a Set-Cookie
+//! - `vary=VALUE`: send `Vary`
+//! - `tags=a,b`: send `X-Preload-Tags`
+//! - `size=N`: a body of N bytes
+//! - `etag=VALUE`, `lm=VALUE`, `age=N`: send those headers
+//!
+//! `/echo` answers with the request's method, headers and body, one per
+//! line; `/ws` accepts an upgrade and echoes bytes.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+#[derive(Default)]
+pub struct Seen {
+    pub count: AtomicUsize,
+    /// Requests by path and query.
+    pub targets: Mutex<HashMap<String, usize>>,
+    /// Headers of every request, in order.
+    pub headers: Mutex<Vec<http::HeaderMap>>,
+}
+
+pub struct Upstream {
+    pub addr: SocketAddr,
+    pub seen: Arc<Seen>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Upstream {
+    pub async fn start() -> Upstream {
+        Self::start_on("127.0.0.1:0").await
+    }
+
+    pub async fn start_on(addr: &str) -> Upstream {
+        let listener = TcpListener::bind(addr).await.expect("bind upstream");
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(Seen::default());
+        let task_seen = Arc::clone(&seen);
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { continue };
+                let seen = Arc::clone(&task_seen);
+                tokio::spawn(async move {
+                    let service = service_fn(move |req| {
+                        let seen = Arc::clone(&seen);
+                        async move { Ok::<_, Infallible>(answer(req, &seen).await) }
+                    });
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .with_upgrades()
+                        .await;
+                });
+            }
+        });
+        Upstream { addr, seen, task }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Requests received so far.
+    pub fn count(&self) -> usize {
+        self.seen.count.load(Ordering::SeqCst)
+    }
+
+    /// Requests received for one path-and-query.
+    pub fn count_of(&self, target: &str) -> usize {
+        *self.seen.targets.lock().unwrap().get(target).unwrap_or(&0)
+    }
+
+    pub fn last_headers(&self) -> http::HeaderMap {
+        self.seen.headers.lock().unwrap().last().cloned().unwrap_or_default()
+    }
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn query_map(req: &Request<Incoming>) -> HashMap<String, String> {
+    req.uri()
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), percent_decode(v)))
+        .collect()
+}
+
+fn percent_decode(v: &str) -> String {
+    let bytes = v.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+async fn answer(mut req: Request<Incoming>, seen: &Seen) -> Response<Full<Bytes>> {
+    seen.count.fetch_add(1, Ordering::SeqCst);
+    let target = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
+    *seen.targets.lock().unwrap().entry(target.clone()).or_default() += 1;
+    seen.headers.lock().unwrap().push(req.headers().clone());
+    let q = query_map(&req);
+
+    if req.uri().path() == "/ws" {
+        let on_upgrade = hyper::upgrade::on(&mut req);
+        tokio::spawn(async move {
+            if let Ok(upgraded) = on_upgrade.await {
+                let mut io = TokioIo::new(upgraded);
+                let mut buf = [0u8; 1024];
+                while let Ok(n) = io.read(&mut buf).await {
+                    if n == 0 || io.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        return Response::builder()
+            .status(101)
+            .header("connection", "upgrade")
+            .header("upgrade", "echo")
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+    }
+    if let Some(ms) = q.get("delay").and_then(|v| v.parse().ok()) {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+    if req.uri().path() == "/echo" {
+        let mut text = format!("{} {}\n", req.method(), target);
+        for (name, value) in req.headers() {
+            text.push_str(&format!("{}: {}\n", name, String::from_utf8_lossy(value.as_bytes())));
+        }
+        let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        text.push_str("\n");
+        text.push_str(&String::from_utf8_lossy(&body));
+        return Response::builder()
+            .header("content-type", "text/plain")
+            .header("set-cookie", "session=abc")
+            .body(Full::new(Bytes::from(text)))
+            .unwrap();
+    }
+
+    let n = seen.count.load(Ordering::SeqCst);
+    let body = match q.get("size").and_then(|v| v.parse::<usize>().ok()) {
+        Some(size) => Bytes::from((0..size).map(|i| b'a' + (i % 26) as u8).collect::<Vec<_>>()),
+        None => Bytes::from(format!("<html>page {target} #{n}</html>\n")),
+    };
+    let mut res = Response::builder()
+        .status(q.get("status").and_then(|s| s.parse::<u16>().ok()).unwrap_or(200))
+        .header("content-type", "text/html; charset=utf-8");
+    let headers = [
+        ("cc", "cache-control"),
+        ("cdn", "cdn-cache-control"),
+        ("vary", "vary"),
+        ("tags", "x-preload-tags"),
+        ("etag", "etag"),
+        ("lm", "last-modified"),
+        ("age", "age"),
+    ];
+    for (param, header) in headers {
+        if let Some(v) = q.get(param) {
+            res = res.header(header, v.as_str());
+        }
+    }
+    if q.contains_key("cookie") {
+        res = res.header("set-cookie", "id=1; Path=/");
+    }
+    res.body(Full::new(body)).unwrap()
+}
