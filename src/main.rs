@@ -9,7 +9,10 @@ fn main() -> ExitCode {
     match cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("preloadd: {err}");
+            // One line per problem (a config may have several).
+            for line in err.to_string().lines() {
+                eprintln!("preloadd: {line}");
+            }
             ExitCode::from(err.exit_code())
         }
     }

@@ -7,7 +7,7 @@ use crate::error::Error;
 
 pub fn check(config_path: &Path) -> Result<(), Error> {
     let config = config::load(config_path)?;
-    print!("{config:#?}");
+    print!("{}", config.render());
     eprintln!("{}: ok", config_path.display());
     Ok(())
 }

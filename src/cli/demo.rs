@@ -64,8 +64,8 @@ fn walkthrough(app: &str, main: &str, admin: &str) -> String {
          \n      again: X-Preload-Cache: HIT, a millisecond; the page shows the same render time\
          \n  curl -s -D - http://{main}/events/1/\
          \n      /events/* is a route with snapshot = true: served from snapshots without the prefix\
-         \n  curl -s http://{main}/_preload/about/?b=2&a=1  and  ?a=1&b=2\
-         \n      the same page: query parameters are sorted into one key\
+         \n  curl -s -D - 'http://{main}/_preload/about/?b=2&a=1'   then   '...?a=1&b=2'\
+         \n      the same snapshot (HIT): query parameters are sorted into one key\
          \n  curl -s -D - http://{main}/\
          \n      not a preload URL: passed through to the app every time\
          \n\nCtrl-C stops the daemon and removes the demo's cache dir."

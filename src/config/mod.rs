@@ -1,16 +1,23 @@
 //! Configuration: `preload.toml` in, one validated [`Config`] out.
 //!
-//! `file.rs` holds the strict TOML shape (unknown keys are errors, every
-//! error keeps its line and column), `units.rs` the value newtypes that
-//! validate inside their deserializers (durations, sizes, cron expressions,
-//! route matchers, globs, time zones), `validate.rs` the checks that need
-//! more than one value. [`load`] is the one loader that `run`, `check` and
+//! `file.rs` holds the strict TOML shape and the defaults (unknown keys are
+//! errors, every error keeps its line and column); `units.rs`, `net.rs` and
+//! `matchers.rs` the value newtypes that validate inside their
+//! deserializers (durations, sizes, cron expressions, time zones, addresses,
+//! the upstream URL, header names, route matchers, globs); `validate.rs` the
+//! checks that need more than one value, with `token.rs` (where the token
+//! comes from) and `cluster.rs`; `position.rs` turns spans into
+//! `FILE:LINE:COL: key` lines; `render.rs` prints the effective config for
+//! `preloadd check`. [`load`] is the one loader that `run`, `check` and
 //! reload share; nothing downstream re-parses a string from the file.
 
+mod cluster;
 mod file;
+mod matchers;
 mod net;
 mod position;
 mod render;
+mod token;
 mod units;
 mod validate;
 

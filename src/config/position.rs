@@ -12,7 +12,8 @@ use std::path::Path;
 pub(crate) struct Problems<'a> {
     path: &'a Path,
     text: &'a str,
-    lines: Vec<String>,
+    /// Each line with its byte offset in the file (`None`: no position).
+    lines: Vec<(Option<usize>, String)>,
 }
 
 impl<'a> Problems<'a> {
@@ -27,36 +28,34 @@ impl<'a> Problems<'a> {
     /// A problem at `span`. An empty span at offset 0 is a default value
     /// that appears nowhere in the file: the line then has no position.
     pub(crate) fn at(&mut self, span: Range<usize>, key: &str, message: impl AsRef<str>) {
-        let line = if span.end == 0 {
-            self.unplaced(key, message.as_ref())
-        } else {
-            line_at(
-                self.path,
-                self.text,
-                span.start,
-                Some(key),
-                message.as_ref(),
-            )
-        };
-        self.lines.push(line);
+        if span.end == 0 {
+            return self.nowhere(key, message);
+        }
+        let line = line_at(
+            self.path,
+            self.text,
+            span.start,
+            Some(key),
+            message.as_ref(),
+        );
+        self.lines.push((Some(span.start), line));
     }
 
     /// A problem with no place in the file (a missing key, the environment).
     pub(crate) fn nowhere(&mut self, key: &str, message: impl AsRef<str>) {
-        let line = self.unplaced(key, message.as_ref());
-        self.lines.push(line);
-    }
-
-    fn unplaced(&self, key: &str, message: &str) -> String {
-        format!(
+        let line = format!(
             "{}: key `{key}`: {}",
             self.path.display(),
-            one_line(message)
-        )
+            one_line(message.as_ref())
+        );
+        self.lines.push((None, line));
     }
 
-    pub(crate) fn into_lines(self) -> Vec<String> {
-        self.lines
+    /// The lines in the order of the file, those without a position (such
+    /// as a missing required key) first.
+    pub(crate) fn into_lines(mut self) -> Vec<String> {
+        self.lines.sort_by_key(|(offset, _)| *offset);
+        self.lines.into_iter().map(|(_, line)| line).collect()
     }
 }
 

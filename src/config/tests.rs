@@ -249,34 +249,20 @@ fn missing_upstream_url_is_reported_without_a_position() {
 }
 
 #[test]
-fn every_problem_is_reported_one_line_each() {
+fn every_problem_is_reported_one_line_each_in_file_order() {
     let text = "[server]\nmax_connections = 0\n[upstream]\nmax_fetches = 0\n[preload]\nprefix = \"nope\"\n";
     let e = problems(text, None);
     let lines: Vec<&str> = e.lines().collect();
-    assert_eq!(lines.len(), 4, "{e}");
-    assert!(
-        lines.iter().any(|l| l
-            .starts_with("preload.toml:2:19: key `server.max_connections`: must be at least 1")),
-        "{e}"
-    );
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with("preload.toml:4:15: key `upstream.max_fetches`")),
-        "{e}"
-    );
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with("preload.toml:6:10: key `preload.prefix`")),
-        "{e}"
-    );
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with("preload.toml:3:1: key `upstream.url`: required")),
-        "{e}"
-    );
+    let expected = [
+        "preload.toml:2:19: key `server.max_connections`: must be at least 1",
+        "preload.toml:3:1: key `upstream.url`: required",
+        "preload.toml:4:15: key `upstream.max_fetches`: must be at least 1",
+        "preload.toml:6:10: key `preload.prefix`: \"nope\" must start with \"/\"",
+    ];
+    assert_eq!(lines.len(), expected.len(), "{e}");
+    for (line, start) in lines.iter().zip(expected) {
+        assert!(line.starts_with(start), "expected `{start}...`, got:\n{e}");
+    }
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Value newtypes of `preload.toml` that validate inside their
 //! deserializers, so that a bad value is reported by the toml parser with
-//! its line and column: durations, byte sizes, cron expressions, route
-//! matchers, query-name globs and time zones.
+//! its line and column: durations, byte sizes, cron expressions and time
+//! zones (route matchers and query-name globs are in `matchers.rs`).
 //!
 //! Each type checks one value on its own; checks that need another key
 //! belong to `validate.rs`. Each has a `Display` that prints it back in a
@@ -13,6 +13,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use serde::de::{self, Deserialize, Deserializer, Visitor};
+
+pub use super::matchers::{Glob, RouteMatch};
 
 /// Deserializes a string through `FromStr`. `expecting` is what serde says
 /// when the value is not a string at all ("expected a duration ...").
@@ -239,135 +241,6 @@ deserialize_via_from_str!(
 impl fmt::Display for CronSchedule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text)
-    }
-}
-
-/// Characters that never belong in a configured path: the path is compared
-/// with request paths as received, so these could never match.
-pub(crate) fn path_problem(p: &str) -> Option<&'static str> {
-    if !p.starts_with('/') {
-        Some("must start with \"/\"")
-    } else if p.contains(['?', '#']) {
-        Some("must be a path only, without \"?\" or \"#\"")
-    } else if p.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        Some("must not contain spaces or control characters")
-    } else {
-        None
-    }
-}
-
-/// A route matcher: an exact path, or a prefix ending in "*".
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RouteMatch {
-    Exact(String),
-    /// The prefix without its "*" ("/events/*" is `Prefix("/events/")`).
-    Prefix(String),
-}
-
-impl RouteMatch {
-    pub fn matches(&self, path: &str) -> bool {
-        match self {
-            RouteMatch::Exact(p) => p == path,
-            RouteMatch::Prefix(p) => path.starts_with(p.as_str()),
-        }
-    }
-}
-
-impl FromStr for RouteMatch {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let (path, prefix) = match s.strip_suffix('*') {
-            Some(p) => (p, true),
-            None => (s, false),
-        };
-        if let Some(why) = path_problem(path) {
-            return Err(format!("route match {s:?} {why}"));
-        }
-        if path.contains('*') {
-            return Err(format!(
-                "route match {s:?}: \"*\" is only allowed at the end (a prefix)"
-            ));
-        }
-        let path = path.to_string();
-        Ok(if prefix {
-            RouteMatch::Prefix(path)
-        } else {
-            RouteMatch::Exact(path)
-        })
-    }
-}
-deserialize_via_from_str!(
-    RouteMatch,
-    "a path string, like \"/about/\" or \"/events/*\""
-);
-
-impl fmt::Display for RouteMatch {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RouteMatch::Exact(p) => f.write_str(p),
-            RouteMatch::Prefix(p) => write!(f, "{p}*"),
-        }
-    }
-}
-
-/// A query-parameter name glob: `*` matches any run of characters
-/// (also none), `?` exactly one; everything else matches itself, case
-/// included.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Glob(pub String);
-
-impl Glob {
-    pub fn matches(&self, name: &str) -> bool {
-        let pattern: Vec<char> = self.0.chars().collect();
-        let name: Vec<char> = name.chars().collect();
-        let (mut p, mut n) = (0, 0);
-        // Where the last "*" was and the name position it currently
-        // swallows up to: on a mismatch, let that star take one more
-        // character and retry. Linear in practice, never exponential.
-        let mut star: Option<(usize, usize)> = None;
-        while n < name.len() {
-            match pattern.get(p) {
-                Some('*') => {
-                    star = Some((p, n));
-                    p += 1;
-                }
-                Some(&c) if c == '?' || c == name[n] => {
-                    p += 1;
-                    n += 1;
-                }
-                _ => match star {
-                    Some((sp, sn)) => {
-                        star = Some((sp, sn + 1));
-                        p = sp + 1;
-                        n = sn + 1;
-                    }
-                    None => return false,
-                },
-            }
-        }
-        pattern[p..].iter().all(|&c| c == '*')
-    }
-}
-
-impl FromStr for Glob {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        if s.is_empty() {
-            return Err("empty parameter name pattern".to_string());
-        }
-        if s.contains(['&', '=']) || s.chars().any(char::is_control) {
-            return Err(format!(
-                "parameter name pattern {s:?} must not contain \"&\", \"=\" or control characters"
-            ));
-        }
-        Ok(Glob(s.to_string()))
-    }
-}
-deserialize_via_from_str!(Glob, "a parameter name pattern string, like \"utm_*\"");
-
-impl fmt::Display for Glob {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 

@@ -4,28 +4,26 @@
 //! uses.
 //!
 //! Every problem is collected, one line each with file, line, column and
-//! key, so an operator fixes a file in one pass. Besides the config text,
-//! the only thing read here is `token_file` (and the host name for a
-//! default cluster node name). `cache.dir` is never created nor probed
+//! key, so an operator fixes a file in one pass. The token (`token.rs`)
+//! and `[cluster]` (`cluster.rs`) have files of their own. `cache.dir` is
+//! never created nor probed
 //! here: the store does that when it opens, and `check` must not leave
 //! directories behind.
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use http::HeaderName;
 use toml::Spanned;
 
 use super::file::{
-    RawCache, RawCluster, RawConfig, RawInvalidate, RawPreload, RawRoute, RawSchedule, RawServer,
-    RawUpstream,
+    RawCache, RawConfig, RawInvalidate, RawPreload, RawRoute, RawSchedule, RawServer, RawUpstream,
 };
+use super::matchers::path_problem;
 use super::position::{line_col, Problems};
-use super::units::{path_problem, Dur};
-use super::{
-    Cache, Cluster, Config, ConfigError, Invalidate, Preload, Route, Schedule, Server, Upstream,
-};
+use super::units::Dur;
+use super::{Cache, Config, ConfigError, Invalidate, Preload, Route, Schedule, Server, Upstream};
 
 /// The admin endpoints live under this path on every listener.
 const ADMIN_PATHS: &str = "/_preloadd/";
@@ -50,7 +48,7 @@ pub(crate) fn build(
         .into_iter()
         .map(|s| schedule(&mut p, s))
         .collect();
-    let cluster = raw.cluster.and_then(|c| cluster(&mut p, c));
+    let cluster = raw.cluster.and_then(|c| super::cluster::build(&mut p, c));
 
     if let Some(addr) = server.admin_listen {
         if !addr.ip().is_loopback() && invalidate.token.is_none() {
@@ -86,7 +84,7 @@ pub(crate) fn build(
 }
 
 /// A count that must be at least 1.
-fn at_least_one(p: &mut Problems<'_>, v: &Spanned<i64>, key: &str) -> u64 {
+pub(crate) fn at_least_one(p: &mut Problems<'_>, v: &Spanned<i64>, key: &str) -> u64 {
     let n = *v.get_ref();
     if n < 1 {
         p.at(v.span(), key, format!("must be at least 1 (got {n})"));
@@ -148,7 +146,11 @@ fn upstream(
     };
     let span = url.span();
     let url = url.into_inner().0;
-    let authority = url.authority()?.clone();
+    let Some(authority) = url.authority().cloned() else {
+        // `UpstreamUrl` guarantees one; still, never refuse without a line.
+        p.at(span, "upstream.url", "has no host");
+        return None;
+    };
     // An upstream that is preloadd itself would send every miss around in
     // a loop until the fetch limit is reached.
     let ip = authority
@@ -197,25 +199,16 @@ fn cache(p: &mut Problems<'_>, raw: RawCache) -> Cache {
             "cache.max_object_size",
             "must be more than 0, or nothing could be kept",
         );
-    } else if max_object_size > max_size && max_size > 0 {
-        // Point at the key the operator wrote; the other may be a default.
+    } else if max_object_size > max_size && max_size > 0 && raw.max_object_size.span().end != 0 {
+        // Written by the operator: say so. The default is lowered to fit.
         let (big, small) = (raw.max_object_size.get_ref(), raw.max_size.get_ref());
-        if raw.max_object_size.span().end == 0 {
-            p.at(
-                raw.max_size.span(),
-                "cache.max_size",
-                format!("{small} is smaller than `cache.max_object_size` ({big}); lower that too"),
-            );
-        } else {
-            p.at(
-                raw.max_object_size.span(),
-                "cache.max_object_size",
-                format!(
-                    "{big} is larger than `cache.max_size` ({small}); one snapshot could not fit"
-                ),
-            );
-        }
+        p.at(
+            raw.max_object_size.span(),
+            "cache.max_object_size",
+            format!("{big} is larger than `cache.max_size` ({small}); one snapshot could not fit"),
+        );
     }
+    let max_object_size = max_object_size.min(max_size);
     let statuses_span = raw.statuses.span();
     let raw_statuses = raw.statuses.into_inner();
     if raw_statuses.is_empty() {
@@ -352,79 +345,12 @@ fn invalidate(
     }
     Invalidate {
         path,
-        token: token(p, raw.token, raw.token_file, env_token, base),
+        token: super::token::resolve(p, raw.token, raw.token_file, env_token, base),
         models: non_empty(p, raw.models, "invalidate.models"),
         daily: raw.daily,
         timezone: raw.timezone,
         rewarm: raw.rewarm,
         rewarm_concurrency: count(p, &raw.rewarm_concurrency, "invalidate.rewarm_concurrency"),
-    }
-}
-
-/// The token is sent as `Authorization: Bearer TOKEN`, so it must fit in a
-/// header value without quoting.
-fn token_problem(t: &str) -> Option<&'static str> {
-    if t.is_empty() {
-        Some("is empty")
-    } else if !t.bytes().all(|b| b.is_ascii_graphic()) {
-        Some("must be printable ASCII without spaces (it is sent in an Authorization header)")
-    } else {
-        None
-    }
-}
-
-/// `$PRELOADD_TOKEN` wins over `token` and `token_file`; when it is set the
-/// file is not read, so a file meant for another host cannot stop a start.
-fn token(
-    p: &mut Problems<'_>,
-    token: Option<Spanned<String>>,
-    file: Option<Spanned<PathBuf>>,
-    env_token: Option<String>,
-    base: &Path,
-) -> Option<String> {
-    if let (Some(_), Some(f)) = (&token, &file) {
-        p.at(
-            f.span(),
-            "invalidate.token_file",
-            "both `token` and `token_file` are set; keep one",
-        );
-    }
-    if let Some(t) = env_token {
-        if let Some(why) = token_problem(&t) {
-            p.nowhere("invalidate.token", format!("$PRELOADD_TOKEN {why}"));
-        }
-        return Some(t);
-    }
-    if let Some(t) = token {
-        if let Some(why) = token_problem(t.get_ref()) {
-            p.at(t.span(), "invalidate.token", why);
-        }
-        return Some(t.into_inner());
-    }
-    let f = file?;
-    // Relative to the config file, so a unit file and a `check` from another
-    // directory read the same token.
-    let full = base.join(f.get_ref());
-    match std::fs::read_to_string(&full) {
-        Ok(s) => {
-            let t = s.trim().to_string();
-            if let Some(why) = token_problem(&t) {
-                p.at(
-                    f.span(),
-                    "invalidate.token_file",
-                    format!("the token in {} {why}", full.display()),
-                );
-            }
-            Some(t)
-        }
-        Err(e) => {
-            p.at(
-                f.span(),
-                "invalidate.token_file",
-                format!("cannot read {}: {e}", full.display()),
-            );
-            None
-        }
     }
 }
 
@@ -465,65 +391,6 @@ fn schedule(p: &mut Problems<'_>, raw: RawSchedule) -> Schedule {
         urls: raw.urls.into_iter().map(Spanned::into_inner).collect(),
         soft: raw.soft,
     }
-}
-
-fn cluster(p: &mut Problems<'_>, raw: RawCluster) -> Option<Cluster> {
-    let redis = raw.redis?;
-    let url = redis.get_ref();
-    if url.starts_with("rediss://") {
-        p.at(
-            redis.span(),
-            "cluster.redis",
-            "TLS to Redis is not supported yet; use redis:// on a trusted network",
-        );
-    } else if !matches!(url.strip_prefix("redis://"), Some(rest) if !rest.is_empty()) {
-        p.at(
-            redis.span(),
-            "cluster.redis",
-            format!("{url:?} is not a Redis URL; write it like \"redis://127.0.0.1:6379/0\""),
-        );
-    }
-    if raw.stream.get_ref().trim().is_empty() {
-        p.at(raw.stream.span(), "cluster.stream", "must not be empty");
-    }
-    let node = match raw.node {
-        Some(n) => {
-            if n.get_ref().is_empty()
-                || n.get_ref()
-                    .chars()
-                    .any(|c| c.is_whitespace() || c.is_control())
-            {
-                p.at(
-                    n.span(),
-                    "cluster.node",
-                    "must be a non-empty name without spaces",
-                );
-            }
-            n.into_inner()
-        }
-        None => host_name(),
-    };
-    Some(Cluster {
-        redis: redis.into_inner(),
-        stream: raw.stream.into_inner(),
-        node,
-        max_len: at_least_one(p, &raw.max_len, "cluster.max_len"),
-    })
-}
-
-/// The default node name: the host name, so that logs and metrics of a
-/// cluster tell the machines apart without configuration.
-fn host_name() -> String {
-    std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .or_else(|| {
-            std::env::var("HOSTNAME")
-                .ok()
-                .filter(|s| !s.trim().is_empty())
-        })
-        .unwrap_or_else(|| "preloadd".to_string())
 }
 
 #[cfg(test)]

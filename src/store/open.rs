@@ -24,6 +24,7 @@ impl Store {
         layout::check_format(&dir).map_err(dir_error)?;
         let generation = layout::read_generation(&dir).map_err(dir_error)?;
         let scan = scan::scan(&dir, generation).map_err(dir_error)?;
+        eprintln!("TIMING scan {:?}", started.elapsed());
 
         // No recency survives a restart; the oldest taken go first.
         let mut entries = scan.entries;
@@ -35,6 +36,7 @@ impl Store {
             clock += 1;
         }
 
+        eprintln!("TIMING index {:?}", started.elapsed());
         let shared = Arc::new(Shared {
             dir: dir.clone(),
             max_size: settings.max_size,
