@@ -11,7 +11,11 @@ use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use subtle::ConstantTimeEq;
 
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+
 use crate::body::Body;
+use crate::invalidate::{self, webhook, webhook::WebhookRules};
+use crate::key::QueryRules;
 use crate::router::Listener;
 use crate::serve::plain;
 use crate::state::App;
@@ -36,9 +40,67 @@ pub async fn handle(app: &Arc<App>, req: Request<Incoming>, listener: Listener) 
         }
         _ => {}
     }
-    match req.uri().path() {
+    let path = req.uri().path();
+    if path == app.config().invalidate.path {
+        return webhook(app, req).await;
+    }
+    match path {
         "/_preloadd/health" => health(app, req.method()),
         _ => plain(StatusCode::NOT_FOUND, "no such admin endpoint"),
+    }
+}
+
+/// Largest webhook body accepted; a larger one gets 413.
+const MAX_WEBHOOK_BODY: usize = 1024 * 1024;
+
+/// `POST {invalidate.path}`: parse, apply, reply `{"invalidated": N}` once
+/// the dropped pages are gone for good.
+async fn webhook(app: &Arc<App>, req: Request<Incoming>) -> Response<Body> {
+    if req.method() != Method::POST {
+        return method_not_allowed("POST");
+    }
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = match Limited::new(req.into_body(), MAX_WEBHOOK_BODY)
+        .collect()
+        .await
+    {
+        Ok(body) => body.to_bytes(),
+        Err(err) if err.is::<LengthLimitError>() => {
+            return plain(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalidation body over 1 MiB",
+            )
+        }
+        Err(_) => return plain(StatusCode::BAD_REQUEST, "could not read the body"),
+    };
+    let selector = {
+        let config = app.config();
+        let rules = WebhookRules {
+            preload_prefix: &config.preload.prefix,
+            query: QueryRules {
+                sort_query: config.preload.sort_query,
+                ignore_query: &config.preload.ignore_query,
+            },
+            models: &config.invalidate.models,
+        };
+        match webhook::parse(content_type.as_deref(), &body, &rules) {
+            Ok(selector) => selector,
+            Err(err) => return plain(StatusCode::BAD_REQUEST, &err.to_string()),
+        }
+    };
+    match invalidate::run(app, selector).await {
+        Ok(count) => json(StatusCode::OK, &serde_json::json!({ "invalidated": count })),
+        Err(err) => {
+            tracing::error!(error = %err, "invalidation failed");
+            plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "invalidation failed; see the daemon's log",
+            )
+        }
     }
 }
 
@@ -68,14 +130,17 @@ fn health(app: &App, method: &Method) -> Response<Body> {
 pub fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
     let mut res = Response::new(Body::full(format!("{value}\n")));
     *res.status_mut() = status;
-    res.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     res
 }
 
 pub fn method_not_allowed(allow: &'static str) -> Response<Body> {
     let mut res = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
-    res.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
+    res.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
     res
 }
 
@@ -87,10 +152,16 @@ mod tests {
     fn bearer_token_must_match_exactly() {
         let mut h = HeaderMap::new();
         assert!(!authorized(&h, "s3cret"));
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer s3cret"));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer s3cret"),
+        );
         assert!(authorized(&h, "s3cret"));
         assert!(!authorized(&h, "s3cre"));
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic s3cret"));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Basic s3cret"),
+        );
         assert!(!authorized(&h, "s3cret"));
     }
 }

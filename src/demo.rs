@@ -38,10 +38,20 @@ async fn page(req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path().to_string();
     let (status, title, content) = match path.as_str() {
         "/" => (StatusCode::OK, "Home", links()),
-        "/about/" => (StatusCode::OK, "About", "<p>A page that rarely changes.</p>".to_string()),
+        "/about/" => (
+            StatusCode::OK,
+            "About",
+            "<p>A page that rarely changes.</p>".to_string(),
+        ),
         "/events/" => (StatusCode::OK, "Events", event_list()),
-        p if p.starts_with("/events/") => (StatusCode::OK, "Event", format!("<p>Event page {p}</p>")),
-        _ => (StatusCode::NOT_FOUND, "Not found", "<p>No such page.</p>".to_string()),
+        p if p.starts_with("/events/") => {
+            (StatusCode::OK, "Event", format!("<p>Event page {p}</p>"))
+        }
+        _ => (
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "<p>No such page.</p>".to_string(),
+        ),
     };
     tokio::time::sleep(RENDER_TIME).await;
     let rendered = httpdate::fmt_http_date(SystemTime::now());
@@ -54,7 +64,10 @@ async fn page(req: Request<Incoming>) -> Response<Body> {
     let mut res = Response::new(Body::full(html));
     *res.status_mut() = status;
     let headers = res.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
     if path.starts_with("/events/") {
         headers.insert("x-preload-tags", HeaderValue::from_static("events.Event"));
     }

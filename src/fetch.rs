@@ -122,11 +122,23 @@ impl Fetcher {
 
     /// Fetches `req.target` anonymously. The whole fetch (waiting for a
     /// fetch slot excepted) is bounded by `fetch_timeout`.
-    pub async fn fetch(&self, req: FetchRequest<'_>, settings: &FetchSettings<'_>) -> Result<Fetched, FetchError> {
-        let _permit = self.limit.acquire().await.expect("fetch semaphore is never closed");
+    pub async fn fetch(
+        &self,
+        req: FetchRequest<'_>,
+        settings: &FetchSettings<'_>,
+    ) -> Result<Fetched, FetchError> {
+        let _permit = self
+            .limit
+            .acquire()
+            .await
+            .expect("fetch semaphore is never closed");
         let request = build_request(req, settings)?;
         let fetch = async {
-            let response = self.client.request(request).await.map_err(FetchError::from_client)?;
+            let response = self
+                .client
+                .request(request)
+                .await
+                .map_err(FetchError::from_client)?;
             let (parts, body) = response.into_parts();
             let body = read_limited(&parts, body, settings.max_object_size).await?;
             Ok(Fetched { parts, body })
@@ -137,7 +149,10 @@ impl Fetcher {
     }
 }
 
-fn build_request(req: FetchRequest<'_>, settings: &FetchSettings<'_>) -> Result<Request<Body>, FetchError> {
+fn build_request(
+    req: FetchRequest<'_>,
+    settings: &FetchSettings<'_>,
+) -> Result<Request<Body>, FetchError> {
     let uri = upstream_uri(settings.upstream, req.target)
         .map_err(|e| FetchError::Invalid(format!("target {}: {e}", req.target)))?;
     let mut request = Request::builder().method(Method::GET).uri(uri);
@@ -164,7 +179,11 @@ pub fn upstream_uri(upstream: &Uri, target: &str) -> Result<Uri, http::Error> {
     Ok(Uri::from_parts(parts)?)
 }
 
-async fn read_limited(parts: &http::response::Parts, mut body: Incoming, max: u64) -> Result<FetchedBody, FetchError> {
+async fn read_limited(
+    parts: &http::response::Parts,
+    mut body: Incoming,
+    max: u64,
+) -> Result<FetchedBody, FetchError> {
     let declared = parts
         .headers
         .get(CONTENT_LENGTH)
@@ -177,7 +196,9 @@ async fn read_limited(parts: &http::response::Parts, mut body: Incoming, max: u6
     let mut total: u64 = 0;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| FetchError::Invalid(source_chain(&e)))?;
-        let Ok(data) = frame.into_data() else { continue };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
         total += data.len() as u64;
         chunks.push_back(data);
         if total > max {
@@ -212,7 +233,13 @@ mod tests {
     #[test]
     fn timeouts_are_504_and_the_rest_502() {
         assert_eq!(FetchError::Timeout.status(), StatusCode::GATEWAY_TIMEOUT);
-        assert_eq!(FetchError::Invalid("x".into()).status(), StatusCode::BAD_GATEWAY);
-        assert_eq!(FetchError::Unreachable("x".into()).status(), StatusCode::BAD_GATEWAY);
+        assert_eq!(
+            FetchError::Invalid("x".into()).status(),
+            StatusCode::BAD_GATEWAY
+        );
+        assert_eq!(
+            FetchError::Unreachable("x".into()).status(),
+            StatusCode::BAD_GATEWAY
+        );
     }
 }

@@ -15,9 +15,13 @@ use tokio::sync::watch;
 
 use crate::key::Key;
 
+/// A flight in progress: its id (so a late leader never ends a newer
+/// flight) and the channel its outcome is published on.
+type InProgress<T> = (u64, watch::Receiver<Option<T>>);
+
 /// The table of fetches in progress, by key.
 pub struct Flights<T> {
-    in_progress: Mutex<HashMap<Key, (u64, watch::Receiver<Option<T>>)>>,
+    in_progress: Mutex<HashMap<Key, InProgress<T>>>,
     next_id: AtomicU64,
 }
 
@@ -79,7 +83,10 @@ impl<T: Clone> Flights<T> {
 
     /// Fetches in progress.
     pub fn len(&self) -> usize {
-        self.in_progress.lock().expect("flight table lock poisoned").len()
+        self.in_progress
+            .lock()
+            .expect("flight table lock poisoned")
+            .len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -108,8 +115,15 @@ impl<T> Drop for Leader<T> {
     fn drop(&mut self) {
         // After `finish` this is a no-op; otherwise followers see the
         // channel close once `tx` drops and join again.
-        let mut map = self.flights.in_progress.lock().expect("flight table lock poisoned");
-        if map.get(&self.key).is_some_and(|(current, _)| *current == self.id) {
+        let mut map = self
+            .flights
+            .in_progress
+            .lock()
+            .expect("flight table lock poisoned");
+        if map
+            .get(&self.key)
+            .is_some_and(|(current, _)| *current == self.id)
+        {
             map.remove(&self.key);
         }
     }

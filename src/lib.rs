@@ -28,6 +28,7 @@ pub mod error;
 pub mod fetch;
 pub mod flight;
 pub mod headers;
+pub mod invalidate;
 pub mod key;
 pub mod miss;
 pub mod policy;

@@ -21,7 +21,7 @@ use crate::headers::{self, X_PRELOAD_CACHE, X_PRELOAD_REASON};
 use crate::policy::{self, KeepRules, PassReason};
 use crate::serve::{self, CacheStatus, Target};
 use crate::state::App;
-use crate::store::{Meta, Snapshot};
+use crate::store::{Meta, Snapshot, StoreError};
 
 /// What one fetch produced, shared by the leader with its followers.
 #[derive(Clone)]
@@ -46,17 +46,22 @@ pub struct Passed {
     pub reason: PassReason,
 }
 
-/// Answers a preload request that found no fresh snapshot. `stale` is a
-/// snapshot within `grace`, served if the app fails.
-pub async fn fetch(app: &Arc<App>, target: Target, req: &request::Parts, stale: Option<Arc<Snapshot>>) -> Response<Body> {
+/// Answers a preload request that found no usable snapshot (a stale one
+/// within `grace` is served by the caller while a refetch runs).
+pub async fn fetch(app: &Arc<App>, target: Target, req: &request::Parts) -> Response<Body> {
     loop {
         match app.flights.join(target.key) {
             Role::Leader(leader) => {
                 // The previous flight may have stored the page between our
                 // store lookup and the join.
-                if let Some(snap) = app.store.get(&target.key) {
+                let now = SystemTime::now();
+                if let Some(found) = app
+                    .store
+                    .lookup(&target.key)
+                    .filter(|f| serve::is_fresh(f, now))
+                {
                     drop(leader);
-                    return serve::snapshot_response(&snap, CacheStatus::Hit, req, SystemTime::now());
+                    return serve::snapshot_response(&found.snapshot, CacheStatus::Hit, req, now);
                 }
                 let task_app = Arc::clone(app);
                 let task_target = target.clone();
@@ -67,13 +72,13 @@ pub async fn fetch(app: &Arc<App>, target: Target, req: &request::Parts, stale: 
                 });
                 return match task.await {
                     Ok((_, Some(own))) => own,
-                    Ok((outcome, None)) => respond(outcome, req, stale.as_deref(), true),
+                    Ok((outcome, None)) => respond(outcome, req, true),
                     Err(_) => serve::plain(StatusCode::BAD_GATEWAY, "snapshot fetch failed"),
                 };
             }
             Role::Follower(follower) => match follower.outcome().await {
                 Some(Outcome::TooLarge) => return pass_through_large(app, &target).await,
-                Some(outcome) => return respond(outcome, req, stale.as_deref(), false),
+                Some(outcome) => return respond(outcome, req, false),
                 None => continue,
             },
         }
@@ -95,6 +100,8 @@ pub fn refresh_in_background(app: &Arc<App>, target: Target) {
 /// leader's own response when it cannot be shared (a streamed large page).
 pub async fn fetch_and_keep(app: &Arc<App>, target: &Target) -> (Outcome, Option<Response<Body>>) {
     let config = app.config();
+    // Invalidations recorded from now on overtake this fetch.
+    let since = app.invalidations.seq();
     let fetched = match fetch_once(app, &config, target).await {
         Ok(fetched) => fetched,
         Err(err) => {
@@ -106,7 +113,13 @@ pub async fn fetch_and_keep(app: &Arc<App>, target: &Target) -> (Outcome, Option
     let body = match body {
         FetchedBody::Complete(body) => body,
         FetchedBody::TooLarge(read, rest) => {
-            let res = pass_response(parts.status, parts.headers, Body::Prefixed(read, rest), PassReason::TooLarge, true);
+            let res = pass_response(
+                parts.status,
+                parts.headers,
+                Body::Prefixed(read, rest),
+                PassReason::TooLarge,
+                true,
+            );
             return (Outcome::TooLarge, Some(res));
         }
     };
@@ -121,18 +134,40 @@ pub async fn fetch_and_keep(app: &Arc<App>, target: &Target) -> (Outcome, Option
     let snapshot = build_snapshot(&config, target, parts.status, &parts.headers, body.clone());
     // The write fsyncs: keep it off the runtime's worker threads.
     let writer = Arc::clone(app);
-    let written = tokio::task::spawn_blocking(move || writer.store.put(snapshot))
-        .await
-        .map_err(|e| e.to_string())
-        .and_then(|r| r.map_err(|e| e.to_string()));
+    let written = tokio::task::spawn_blocking(move || {
+        let (target, tags) = (snapshot.meta.target.clone(), snapshot.meta.tags.clone());
+        writer.store.put_if(snapshot, || {
+            writer.invalidations.admit(since, &target, &tags)
+        })
+    })
+    .await
+    .map_err(|e| StoreError::Write(std::io::Error::other(e.to_string())))
+    .and_then(|r| r);
     match written {
         Ok(kept) => (Outcome::Kept(kept), None),
+        Err(StoreError::Refused | StoreError::Outdated) => {
+            tracing::debug!(target = %target.canonical, "an invalidation overtook the fetch; not kept");
+            (
+                passed(parts.status, parts.headers, body, PassReason::Invalidated),
+                None,
+            )
+        }
+        Err(StoreError::TooLarge { .. }) => (
+            passed(parts.status, parts.headers, body, PassReason::TooLarge),
+            None,
+        ),
         Err(err) => {
             tracing::warn!(target = %target.canonical, error = %err, "snapshot not written");
             match config.cache.on_write_error {
-                OnWriteError::Serve => (passed(parts.status, parts.headers, body, PassReason::WriteError), None),
+                OnWriteError::Serve => (
+                    passed(parts.status, parts.headers, body, PassReason::WriteError),
+                    None,
+                ),
                 OnWriteError::Fail => (
-                    Outcome::Failed(StatusCode::SERVICE_UNAVAILABLE, "snapshot could not be written".into()),
+                    Outcome::Failed(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "snapshot could not be written".into(),
+                    ),
                     None,
                 ),
             }
@@ -172,28 +207,38 @@ async fn pass_through_large(app: &App, target: &Target) -> Response<Body> {
     }
 }
 
-async fn fetch_and_keep_uncoordinated(app: &App, target: &Target) -> Result<Response<Body>, FetchError> {
+async fn fetch_and_keep_uncoordinated(
+    app: &App,
+    target: &Target,
+) -> Result<Response<Body>, FetchError> {
     let config = app.config();
     let Fetched { parts, body } = fetch_once(app, &config, target).await?;
     let body = match body {
         FetchedBody::Complete(bytes) => Body::full(bytes),
         FetchedBody::TooLarge(read, rest) => Body::Prefixed(read, rest),
     };
-    Ok(pass_response(parts.status, parts.headers, body, PassReason::TooLarge, true))
+    Ok(pass_response(
+        parts.status,
+        parts.headers,
+        body,
+        PassReason::TooLarge,
+        true,
+    ))
 }
 
-fn respond(outcome: Outcome, req: &request::Parts, stale: Option<&Snapshot>, leader: bool) -> Response<Body> {
+fn respond(outcome: Outcome, req: &request::Parts, leader: bool) -> Response<Body> {
     match outcome {
-        Outcome::Kept(snap) => serve::snapshot_response(&snap, CacheStatus::Miss, req, SystemTime::now()),
-        Outcome::Passed(p) => {
-            pass_response(p.status, p.headers.clone(), Body::full(p.body.clone()), p.reason, leader)
+        Outcome::Kept(snap) => {
+            serve::snapshot_response(&snap, CacheStatus::Miss, req, SystemTime::now())
         }
-        Outcome::Failed(status, message) => match stale {
-            Some(snap) if status != StatusCode::SERVICE_UNAVAILABLE => {
-                serve::snapshot_response(snap, CacheStatus::Stale, req, SystemTime::now())
-            }
-            _ => serve::plain(status, &message),
-        },
+        Outcome::Passed(p) => pass_response(
+            p.status,
+            p.headers.clone(),
+            Body::full(p.body.clone()),
+            p.reason,
+            leader,
+        ),
+        Outcome::Failed(status, message) => serve::plain(status, &message),
         // A follower never calls respond with TooLarge; a leader never gets it without its own response.
         Outcome::TooLarge => serve::plain(StatusCode::BAD_GATEWAY, "page too large to share"),
     }
@@ -202,7 +247,13 @@ fn respond(outcome: Outcome, req: &request::Parts, stale: Option<&Snapshot>, lea
 /// A fetched response passed on, marked PASS with its reason. Only the
 /// visitor whose request led the fetch receives the app's Set-Cookie: a
 /// cookie is never handed to several visitors.
-fn pass_response(status: StatusCode, mut headers: HeaderMap, body: Body, reason: PassReason, leader: bool) -> Response<Body> {
+fn pass_response(
+    status: StatusCode,
+    mut headers: HeaderMap,
+    body: Body,
+    reason: PassReason,
+    leader: bool,
+) -> Response<Body> {
     headers::strip_hop_by_hop(&mut headers, false);
     if !leader {
         headers.remove(header::SET_COOKIE);
@@ -232,7 +283,13 @@ fn kept_header(name: &HeaderName, tags_header: &HeaderName) -> bool {
         || name == tags_header)
 }
 
-fn build_snapshot(config: &Config, target: &Target, status: StatusCode, headers: &HeaderMap, body: Bytes) -> Snapshot {
+fn build_snapshot(
+    config: &Config,
+    target: &Target,
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Snapshot {
     let taken = SystemTime::now();
     let route = target.route.map(|i| &config.routes[i]);
     let tags_header = &config.preload.tags_header;
@@ -245,7 +302,11 @@ fn build_snapshot(config: &Config, target: &Target, status: StatusCode, headers:
         .collect();
 
     let mut tags: Vec<String> = route.map(|r| r.tags.clone()).unwrap_or_default();
-    for value in headers.get_all(tags_header).iter().filter_map(|v| v.to_str().ok()) {
+    for value in headers
+        .get_all(tags_header)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+    {
         for tag in value.split([' ', ',']).filter(|t| !t.is_empty()) {
             if !tags.iter().any(|t| t == tag) {
                 tags.push(tag.to_string());
@@ -259,7 +320,9 @@ fn build_snapshot(config: &Config, target: &Target, status: StatusCode, headers:
     let last_modified = headers
         .get(header::LAST_MODIFIED)
         .cloned()
-        .unwrap_or_else(|| HeaderValue::from_str(&httpdate::fmt_http_date(taken)).expect("HTTP-date is ASCII"));
+        .unwrap_or_else(|| {
+            HeaderValue::from_str(&httpdate::fmt_http_date(taken)).expect("HTTP-date is ASCII")
+        });
     let age = headers
         .get(header::AGE)
         .and_then(|v| v.to_str().ok())

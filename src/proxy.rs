@@ -54,7 +54,8 @@ pub async fn forward(app: &App, mut req: Request<Incoming>, peer: SocketAddr) ->
         if let Some(client_upgrade) = client_upgrade {
             let upstream_upgrade = hyper::upgrade::on(&mut res);
             tokio::spawn(async move {
-                let (Ok(client), Ok(upstream)) = (client_upgrade.await, upstream_upgrade.await) else {
+                let (Ok(client), Ok(upstream)) = (client_upgrade.await, upstream_upgrade.await)
+                else {
                     tracing::debug!("upgrade abandoned by one side");
                     return;
                 };

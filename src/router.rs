@@ -32,7 +32,12 @@ impl Listener {
     }
 }
 
-pub async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr, listener: Listener) -> Response<Body> {
+pub async fn handle(
+    app: Arc<App>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    listener: Listener,
+) -> Response<Body> {
     let target_len = req.uri().path_and_query().map_or(1, |pq| pq.as_str().len());
     if target_len > MAX_TARGET {
         return plain(StatusCode::URI_TOO_LONG, "request target too long");
@@ -61,7 +66,11 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>, peer: SocketAddr, lis
     drop(config);
     if readable && snapshot_route {
         let (parts, _) = req.into_parts();
-        let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str()).to_string();
+        let target = parts
+            .uri
+            .path_and_query()
+            .map_or("/", |pq| pq.as_str())
+            .to_string();
         return serve::preload(&app, &parts, &target).await;
     }
     proxy::forward(&app, req, peer).await

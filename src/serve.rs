@@ -16,7 +16,7 @@ use crate::headers::X_PRELOAD_CACHE;
 use crate::key::{self, Key, QueryRules, TargetError};
 use crate::miss;
 use crate::state::App;
-use crate::store::Snapshot;
+use crate::store::{Found, Snapshot};
 
 /// How a snapshot response was produced (`X-Preload-Cache`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,12 +61,18 @@ pub fn resolve(config: &Config, headers: &HeaderMap, raw: &str) -> Result<Target
     let mut key_parts: Vec<(&HeaderName, Vec<u8>)> = Vec::new();
     for name in route.map_or(&[][..], |i| &config.routes[i].vary[..]) {
         let value = joined_value(headers, name);
-        key_parts.push((name, value.as_ref().map_or_else(Vec::new, |v| v.as_bytes().to_vec())));
+        key_parts.push((
+            name,
+            value
+                .as_ref()
+                .map_or_else(Vec::new, |v| v.as_bytes().to_vec()),
+        ));
         if let Some(value) = value {
             vary.push((name.clone(), value));
         }
     }
-    let key_refs: Vec<(&HeaderName, &[u8])> = key_parts.iter().map(|(n, v)| (*n, v.as_slice())).collect();
+    let key_refs: Vec<(&HeaderName, &[u8])> =
+        key_parts.iter().map(|(n, v)| (*n, v.as_slice())).collect();
     let key = Key::new(&canonical, &key_refs);
     Ok(Target {
         canonical,
@@ -91,8 +97,12 @@ fn joined_value(headers: &HeaderMap, name: &HeaderName) -> Option<HeaderValue> {
 /// Serves a preload request for the upstream target `raw`.
 pub async fn preload(app: &Arc<App>, req: &request::Parts, raw: &str) -> Response<Body> {
     if req.method != Method::GET && req.method != Method::HEAD {
-        let mut res = plain(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD are allowed here");
-        res.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        let mut res = plain(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "only GET and HEAD are allowed here",
+        );
+        res.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         return res;
     }
     let config = app.config();
@@ -104,42 +114,50 @@ pub async fn preload(app: &Arc<App>, req: &request::Parts, raw: &str) -> Respons
     drop(config);
 
     let now = SystemTime::now();
-    let found = app.store.get(&target.key);
-    let stale = match found {
-        Some(snap) => match freshness(&snap, now, grace) {
-            Freshness::Fresh => return snapshot_response(&snap, CacheStatus::Hit, req, now),
+    let found = app.store.lookup(&target.key);
+    if let Some(found) = found {
+        match freshness(&found, now, grace) {
+            Freshness::Fresh => {
+                return snapshot_response(&found.snapshot, CacheStatus::Hit, req, now)
+            }
             Freshness::Stale => {
                 miss::refresh_in_background(app, target);
-                return snapshot_response(&snap, CacheStatus::Stale, req, now);
+                return snapshot_response(&found.snapshot, CacheStatus::Stale, req, now);
             }
-            Freshness::Expired => None,
-        },
-        None => None,
-    };
+            // Past grace: as good as missing.
+            Freshness::Expired => {}
+        }
+    }
     if only_if_cached(&req.headers) {
         return plain(StatusCode::GATEWAY_TIMEOUT, "not cached (only-if-cached)");
     }
-    miss::fetch(app, target, req, stale).await
+    miss::fetch(app, target, req).await
 }
 
 enum Freshness {
     Fresh,
     /// Past its expiry but within `grace`: serve STALE while refetching.
     Stale,
-    /// Past expiry and grace: as good as missing.
     Expired,
 }
 
-fn freshness(snap: &Snapshot, now: SystemTime, grace: Duration) -> Freshness {
-    match snap.meta.expires {
-        Some(expires) if now >= expires => {
-            if now < expires + grace {
-                Freshness::Stale
-            } else {
-                Freshness::Expired
-            }
-        }
-        _ => Freshness::Fresh,
+/// True when a snapshot may be served as HIT.
+pub fn is_fresh(found: &Found, now: SystemTime) -> bool {
+    matches!(freshness(found, now, Duration::ZERO), Freshness::Fresh)
+}
+
+/// `grace` counts from the moment a snapshot expired (route `ttl`) or was
+/// soft-invalidated, whichever came first.
+fn freshness(found: &Found, now: SystemTime, grace: Duration) -> Freshness {
+    let expired = found.snapshot.meta.expires.filter(|e| now >= *e);
+    let since = match (expired, found.stale_since) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    match since {
+        None => Freshness::Fresh,
+        Some(since) if now < since + grace => Freshness::Stale,
+        Some(_) => Freshness::Expired,
     }
 }
 
@@ -157,7 +175,12 @@ fn only_if_cached(headers: &HeaderMap) -> bool {
 /// A kept snapshot as a response: 200 (or its status), 206/416 for a
 /// range on HIT/STALE, 304 when the visitor's copy is current. HEAD gets
 /// the headers alone.
-pub fn snapshot_response(snap: &Snapshot, status: CacheStatus, req: &request::Parts, now: SystemTime) -> Response<Body> {
+pub fn snapshot_response(
+    snap: &Snapshot,
+    status: CacheStatus,
+    req: &request::Parts,
+    now: SystemTime,
+) -> Response<Body> {
     let meta = &snap.meta;
     let mut headers = HeaderMap::with_capacity(meta.headers.len() + 6);
     for (name, value) in &meta.headers {
@@ -176,8 +199,13 @@ pub fn snapshot_response(snap: &Snapshot, status: CacheStatus, req: &request::Pa
     }
 
     let mut code = StatusCode::from_u16(meta.status).unwrap_or(StatusCode::OK);
-    if code.is_success() && conditional::not_modified(&req.headers, &meta.etag, &meta.last_modified) {
-        for name in [header::CONTENT_TYPE, header::CONTENT_ENCODING, header::CONTENT_LANGUAGE] {
+    if code.is_success() && conditional::not_modified(&req.headers, &meta.etag, &meta.last_modified)
+    {
+        for name in [
+            header::CONTENT_TYPE,
+            header::CONTENT_ENCODING,
+            header::CONTENT_LANGUAGE,
+        ] {
             headers.remove(name);
         }
         return build(StatusCode::NOT_MODIFIED, headers, Body::Empty);
@@ -191,17 +219,27 @@ pub fn snapshot_response(snap: &Snapshot, status: CacheStatus, req: &request::Pa
                 code = StatusCode::PARTIAL_CONTENT;
                 body = body.slice(start as usize..=end as usize);
                 let range = format!("bytes {start}-{end}/{len}");
-                headers.insert(header::CONTENT_RANGE, HeaderValue::from_str(&range).expect("digits and ASCII"));
+                headers.insert(
+                    header::CONTENT_RANGE,
+                    HeaderValue::from_str(&range).expect("digits and ASCII"),
+                );
             }
             RangeAnswer::Unsatisfiable => {
                 let range = format!("bytes */{len}");
-                headers.insert(header::CONTENT_RANGE, HeaderValue::from_str(&range).expect("digits and ASCII"));
+                headers.insert(
+                    header::CONTENT_RANGE,
+                    HeaderValue::from_str(&range).expect("digits and ASCII"),
+                );
                 return build(StatusCode::RANGE_NOT_SATISFIABLE, headers, Body::Empty);
             }
         }
     }
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
-    let body = if req.method == Method::HEAD { Body::Empty } else { Body::full(body) };
+    let body = if req.method == Method::HEAD {
+        Body::Empty
+    } else {
+        Body::full(body)
+    };
     build(code, headers, body)
 }
 
@@ -216,8 +254,10 @@ fn build(status: StatusCode, headers: HeaderMap, body: Body) -> Response<Body> {
 pub fn plain(status: StatusCode, message: &str) -> Response<Body> {
     let mut res = Response::new(Body::full(format!("{message}\n")));
     *res.status_mut() = status;
-    res.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     res
 }
 
@@ -225,6 +265,9 @@ pub fn plain(status: StatusCode, message: &str) -> Response<Body> {
 pub fn target_error(err: &TargetError) -> Response<Body> {
     match err {
         TargetError::TooLong => plain(StatusCode::URI_TOO_LONG, "request target too long"),
-        TargetError::Invalid(reason) => plain(StatusCode::BAD_REQUEST, &format!("bad request target: {reason}")),
+        TargetError::Invalid(reason) => plain(
+            StatusCode::BAD_REQUEST,
+            &format!("bad request target: {reason}"),
+        ),
     }
 }

@@ -13,6 +13,7 @@ use tokio::sync::Semaphore;
 
 use crate::config::Config;
 use crate::error::Error;
+use crate::invalidate;
 use crate::router::{self, Listener};
 use crate::shutdown::Shutdown;
 use crate::state::App;
@@ -29,9 +30,15 @@ impl Daemon {
     pub async fn start(config: Config) -> Result<Daemon, Error> {
         let listen = config.server.listen.clone();
         let admin = config.server.admin_listen;
-        let app = tokio::task::spawn_blocking(move || App::new(config))
-            .await
-            .map_err(|e| Error::Runtime(format!("opening the store: {e}")))??;
+        // Opening rebuilds the index from disk; the catch-up applies what
+        // fell due while the daemon was down. Both before any request.
+        let app = tokio::task::spawn_blocking(move || {
+            let app = App::new(config)?;
+            invalidate::runner::catch_up(&app, chrono::Utc::now());
+            Ok::<_, Error>(app)
+        })
+        .await
+        .map_err(|e| Error::Runtime(format!("opening the store: {e}")))??;
         let listeners = bind(&listen, admin).await?;
         Ok(Daemon {
             app: Arc::new(app),
@@ -41,12 +48,21 @@ impl Daemon {
 
     /// The bound address of the first listener of `kind`.
     pub fn addr(&self, kind: Listener) -> Option<SocketAddr> {
-        self.listeners.iter().find(|b| b.kind == kind).map(|b| b.addr)
+        self.listeners
+            .iter()
+            .find(|b| b.kind == kind)
+            .map(|b| b.addr)
     }
 
     /// Serves until `shutdown`, then drains within `shutdown_timeout`.
+    /// The schedules run alongside.
     pub async fn serve(self, shutdown: Shutdown) {
+        let schedules = tokio::spawn(invalidate::runner::run(
+            Arc::clone(&self.app),
+            shutdown.clone(),
+        ));
         serve(self.app, self.listeners, shutdown).await;
+        schedules.abort();
     }
 }
 
@@ -74,7 +90,11 @@ pub async fn bind(main: &[SocketAddr], admin: Option<SocketAddr>) -> std::io::Re
             .await
             .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
         let addr = listener.local_addr()?;
-        bound.push(Bound { listener, kind, addr });
+        bound.push(Bound {
+            listener,
+            kind,
+            addr,
+        });
     }
     Ok(bound)
 }
@@ -84,7 +104,11 @@ pub async fn serve(app: Arc<App>, listeners: Vec<Bound>, shutdown: Shutdown) {
     let mut tasks = Vec::new();
     for bound in listeners {
         tracing::info!("listening on http://{} ({})", bound.addr, bound.kind.name());
-        tasks.push(tokio::spawn(accept_loop(Arc::clone(&app), bound, shutdown.clone())));
+        tasks.push(tokio::spawn(accept_loop(
+            Arc::clone(&app),
+            bound,
+            shutdown.clone(),
+        )));
     }
     for task in tasks {
         let _ = task.await;
@@ -134,9 +158,13 @@ async fn accept_loop(app: Arc<App>, bound: Bound, mut shutdown: Shutdown) {
         tokio::spawn(async move {
             let service = service_fn(move |req| {
                 let app = Arc::clone(&app);
-                async move { Ok::<_, std::convert::Infallible>(router::handle(app, req, peer, kind).await) }
+                async move {
+                    Ok::<_, std::convert::Infallible>(router::handle(app, req, peer, kind).await)
+                }
             });
-            let conn = builder.serve_connection(TokioIo::new(stream), service).with_upgrades();
+            let conn = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades();
             tokio::pin!(conn);
             tokio::select! {
                 _ = conn.as_mut() => {}

@@ -10,6 +10,7 @@ use http::HeaderName;
 use crate::config::Config;
 use crate::fetch::{self, Fetcher, HttpClient};
 use crate::flight::Flights;
+use crate::invalidate;
 use crate::miss::Outcome;
 use crate::store::{Store, StoreError, StoreSettings};
 
@@ -21,6 +22,8 @@ pub struct App {
     /// The pooled client the pass-through proxy uses.
     pub client: HttpClient,
     pub flights: Arc<Flights<Outcome>>,
+    /// Recent invalidations: the gate a fetch's snapshot passes to be kept.
+    pub invalidations: invalidate::log::Log,
     /// (route index, header) pairs already warned about: an app `Vary`
     /// naming a header the route does not vary on.
     warned_vary: Mutex<HashSet<(usize, HeaderName)>>,
@@ -41,6 +44,7 @@ impl App {
             client,
             store,
             flights: Arc::new(Flights::default()),
+            invalidations: invalidate::log::Log::default(),
             warned_vary: Mutex::new(HashSet::new()),
             config: ArcSwap::from_pointee(config),
         })

@@ -17,9 +17,19 @@ async fn if_none_match_and_if_modified_since_give_304() {
     assert_eq!(inm.status, 304);
     assert!(inm.body.is_empty());
     assert_eq!(inm.header("etag"), Some(etag.as_str()));
-    let weak = get(d.main, "/_preload/c", &[&format!("If-None-Match: \"zzz\", W/{etag}")]).await;
+    let weak = get(
+        d.main,
+        "/_preload/c",
+        &[&format!("If-None-Match: \"zzz\", W/{etag}")],
+    )
+    .await;
     assert_eq!(weak.status, 304, "weak comparison");
-    let ims = get(d.main, "/_preload/c", &[&format!("If-Modified-Since: {lm}")]).await;
+    let ims = get(
+        d.main,
+        "/_preload/c",
+        &[&format!("If-Modified-Since: {lm}")],
+    )
+    .await;
     assert_eq!(ims.status, 304);
     let other = get(d.main, "/_preload/c", &["If-None-Match: \"other\""]).await;
     assert_eq!(other.status, 200);
@@ -37,8 +47,14 @@ async fn the_apps_etag_and_last_modified_are_kept() {
     get(d.main, target, &[]).await;
     let hit = get(d.main, target, &[]).await;
     assert_eq!(hit.header("etag"), Some("\"v1\""));
-    assert_eq!(hit.header("last-modified"), Some("Tue, 15 Nov 1994 08:12:31 GMT"));
-    assert_eq!(get(d.main, target, &["If-None-Match: \"v1\""]).await.status, 304);
+    assert_eq!(
+        hit.header("last-modified"),
+        Some("Tue, 15 Nov 1994 08:12:31 GMT")
+    );
+    assert_eq!(
+        get(d.main, target, &["If-None-Match: \"v1\""]).await.status,
+        304
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -48,7 +64,11 @@ async fn ranges_on_hits() {
     let d = sb.daemon(&up, "");
     let target = "/_preload/r?size=100";
     let miss = get(d.main, target, &["Range: bytes=0-9"]).await;
-    assert_eq!((miss.status, miss.body.len()), (200, 100), "a MISS is always the full 200");
+    assert_eq!(
+        (miss.status, miss.body.len()),
+        (200, 100),
+        "a MISS is always the full 200"
+    );
 
     let part = get(d.main, target, &["Range: bytes=10-19"]).await;
     assert_eq!(part.status, 206);
@@ -86,7 +106,11 @@ async fn age_adds_the_apps_age_to_the_time_held() {
     let sb = Sandbox::new();
     let d = sb.daemon(&up, "");
     let miss = get(d.main, "/_preload/a?age=100", &[]).await;
-    assert_eq!(miss.header("age"), Some("100"), "MISS carries the app's Age as sent");
+    assert_eq!(
+        miss.header("age"),
+        Some("100"),
+        "MISS carries the app's Age as sent"
+    );
     let hit = get(d.main, "/_preload/a?age=100", &[]).await;
     let age: u64 = hit.header("age").unwrap().parse().unwrap();
     assert!((100..110).contains(&age), "{age}");

@@ -14,7 +14,11 @@ async fn assert_pass(d: &support::Daemon, up: &Upstream, target: &str, reason: &
         assert_eq!(reply.cache(), "PASS", "{target}");
         assert_eq!(reply.header("x-preload-reason"), Some(reason), "{target}");
     }
-    assert_eq!(up.count() - before, 2, "{target} reached the app both times");
+    assert_eq!(
+        up.count() - before,
+        2,
+        "{target} reached the app both times"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -53,7 +57,11 @@ async fn cdn_cache_control_overrides_cache_control() {
     assert_eq!(get(d.main, target, &[]).await.cache(), "MISS");
     let hit = get(d.main, target, &[]).await;
     assert_eq!(hit.cache(), "HIT");
-    assert_eq!(hit.header("cache-control"), Some("no-store"), "passed on as the app sent it");
+    assert_eq!(
+        hit.header("cache-control"),
+        Some("no-store"),
+        "passed on as the app sent it"
+    );
     // A CDN-Cache-Control that does not parse is ignored: Cache-Control decides.
     assert_pass(&d, &up, "/bad?cdn=max-age=abc&cc=no-store", "no-store").await;
 }
@@ -98,19 +106,43 @@ async fn on_write_error_fail_answers_503() {
 async fn snapshot_fetches_are_anonymous() {
     let up = Upstream::start().await;
     let sb = Sandbox::new();
-    let d = sb.daemon(&up, "[[route]]\nmatch = \"/i18n/*\"\nvary = [\"Accept-Language\"]\n");
-    let visitor = ["Cookie: session=secret", "Authorization: Bearer x", "Accept-Language: de", "X-Custom: 1"];
+    let d = sb.daemon(
+        &up,
+        "[[route]]\nmatch = \"/i18n/*\"\nvary = [\"Accept-Language\"]\n",
+    );
+    let visitor = [
+        "Cookie: session=secret",
+        "Authorization: Bearer x",
+        "Accept-Language: de",
+        "X-Custom: 1",
+    ];
 
     get(d.main, "/_preload/anon", &visitor).await;
     let h = up.last_headers();
-    assert!(h.get("cookie").is_none() && h.get("authorization").is_none() && h.get("x-custom").is_none());
-    assert!(h.get("accept-language").is_none(), "not a vary header of this route");
+    assert!(
+        h.get("cookie").is_none()
+            && h.get("authorization").is_none()
+            && h.get("x-custom").is_none()
+    );
+    assert!(
+        h.get("accept-language").is_none(),
+        "not a vary header of this route"
+    );
     assert_eq!(h.get("x-preload-fetch").unwrap(), "1");
-    assert!(h.get("user-agent").unwrap().to_str().unwrap().starts_with("preloadd/"));
+    assert!(h
+        .get("user-agent")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .starts_with("preloadd/"));
 
     get(d.main, "/_preload/i18n/page", &visitor).await;
     let h = up.last_headers();
-    assert_eq!(h.get("accept-language").unwrap(), "de", "the route's vary header is forwarded");
+    assert_eq!(
+        h.get("accept-language").unwrap(),
+        "de",
+        "the route's vary header is forwarded"
+    );
     assert!(h.get("cookie").is_none());
 }
 
@@ -118,10 +150,18 @@ async fn snapshot_fetches_are_anonymous() {
 async fn vary_headers_are_part_of_the_key() {
     let up = Upstream::start().await;
     let sb = Sandbox::new();
-    let d = sb.daemon(&up, "[[route]]\nmatch = \"/i18n/*\"\nvary = [\"Accept-Language\"]\n");
+    let d = sb.daemon(
+        &up,
+        "[[route]]\nmatch = \"/i18n/*\"\nvary = [\"Accept-Language\"]\n",
+    );
     let de = get(d.main, "/_preload/i18n/x", &["Accept-Language: de"]).await;
     let fr = get(d.main, "/_preload/i18n/x", &["Accept-Language: fr"]).await;
     assert_eq!((de.cache(), fr.cache()), ("MISS", "MISS"));
-    assert_eq!(get(d.main, "/_preload/i18n/x", &["Accept-Language: de"]).await.body, de.body);
+    assert_eq!(
+        get(d.main, "/_preload/i18n/x", &["Accept-Language: de"])
+            .await
+            .body,
+        de.body
+    );
     assert_eq!(up.count(), 2);
 }

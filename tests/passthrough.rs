@@ -15,10 +15,21 @@ async fn a_post_with_a_body_and_a_cookie_passes_through() {
     let up = Upstream::start().await;
     let sb = Sandbox::new();
     let d = sb.daemon(&up, "");
-    let reply = request(d.main, "POST", "/echo?x=1", &["Cookie: session=s1", "X-Custom: yes"], b"field=value").await;
+    let reply = request(
+        d.main,
+        "POST",
+        "/echo?x=1",
+        &["Cookie: session=s1", "X-Custom: yes"],
+        b"field=value",
+    )
+    .await;
     assert_eq!(reply.status, 200);
     assert!(reply.header("x-preload-cache").is_none());
-    assert_eq!(reply.header("set-cookie"), Some("session=abc"), "cookies flow back");
+    assert_eq!(
+        reply.header("set-cookie"),
+        Some("session=abc"),
+        "cookies flow back"
+    );
     let text = reply.text();
     assert!(text.starts_with("POST /echo?x=1\n"), "{text}");
     assert!(text.contains("cookie: session=s1"), "{text}");
@@ -27,7 +38,10 @@ async fn a_post_with_a_body_and_a_cookie_passes_through() {
     assert!(text.contains("x-forwarded-proto: http"), "{text}");
     assert!(text.contains("x-forwarded-host: test.local"), "{text}");
     assert!(text.ends_with("\nfield=value"), "{text}");
-    assert!(!text.contains("connection: close"), "hop-by-hop headers dropped: {text}");
+    assert!(
+        !text.contains("connection: close"),
+        "hop-by-hop headers dropped: {text}"
+    );
     // Passed through every time.
     request(d.main, "POST", "/echo", &[], b"again").await;
     assert_eq!(up.count(), 2);
@@ -43,12 +57,18 @@ async fn websocket_upgrades_are_spliced_through() {
         .await
         .unwrap();
     let mut buf = vec![0u8; 1024];
-    let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf)).await.unwrap().unwrap();
+    let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
     let head = String::from_utf8_lossy(&buf[..n]).to_string();
     assert!(head.starts_with("HTTP/1.1 101"), "{head}");
     s.write_all(b"ping").await.unwrap();
     let mut echo = [0u8; 4];
-    tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut echo)).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut echo))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(&echo, b"ping");
 }
 
@@ -57,13 +77,20 @@ async fn an_unreachable_app_is_502_and_a_slow_one_504() {
     let up = Upstream::start().await;
     let sb = Sandbox::new();
     // A port nothing listens on.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let text = support::config_text(&format!("http://{dead}"), &sb.cache_dir(), "", "");
     let d = support::Daemon::start(sb.dir.path(), &text);
     let reply = get(d.main, "/_preload/x", &[]).await;
     assert_eq!(reply.status, 502);
     assert!(reply.text().len() < 200);
-    assert_eq!(get(d.main, "/_preload/x", &[]).await.status, 502, "an error is never kept");
+    assert_eq!(
+        get(d.main, "/_preload/x", &[]).await.status,
+        502,
+        "an error is never kept"
+    );
     assert_eq!(get(d.main, "/plain", &[]).await.status, 502);
     drop(d);
 
@@ -71,5 +98,8 @@ async fn an_unreachable_app_is_502_and_a_slow_one_504() {
     let text = support::config_text(&up.url(), &sb.cache_dir(), "", "")
         .replace("fetch_timeout = \"5s\"", "fetch_timeout = \"300ms\"");
     let d = support::Daemon::start(sb.dir.path(), &text);
-    assert_eq!(get(d.main, "/_preload/slow?delay=2000", &[]).await.status, 504);
+    assert_eq!(
+        get(d.main, "/_preload/slow?delay=2000", &[]).await.status,
+        504
+    );
 }

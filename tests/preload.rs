@@ -19,7 +19,10 @@ async fn miss_then_hit_with_one_upstream_request() {
     let second = get(d.main, "/_preload/page/?a=1", &[]).await;
     assert_eq!(second.cache(), "HIT");
     assert_eq!(second.body, first.body);
-    assert_eq!(second.header("content-type"), Some("text/html; charset=utf-8"));
+    assert_eq!(
+        second.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
     assert!(second.header("etag").is_some() && second.header("last-modified").is_some());
     assert_eq!(up.count(), 1);
 }
@@ -31,11 +34,19 @@ async fn equivalent_targets_share_one_snapshot() {
     let d = sb.daemon(&up, "[preload]\nignore_query = [\"utm_*\"]\n");
 
     get(d.main, "/_preload/list?b=2&a=1", &[]).await;
-    for variant in ["/_preload/list?a=1&b=2", "/_preload/list?a=1&&b=2&c=&utm_source=x", "/_preload/%6Cist?b=2&a=1"] {
+    for variant in [
+        "/_preload/list?a=1&b=2",
+        "/_preload/list?a=1&&b=2&c=&utm_source=x",
+        "/_preload/%6Cist?b=2&a=1",
+    ] {
         assert_eq!(get(d.main, variant, &[]).await.cache(), "HIT", "{variant}");
     }
     assert_eq!(up.count(), 1);
-    assert_eq!(up.count_of("/list?a=1&b=2"), 1, "fetched at the canonical target");
+    assert_eq!(
+        up.count_of("/list?a=1&b=2"),
+        1,
+        "fetched at the canonical target"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -57,18 +68,28 @@ async fn concurrent_cold_requests_make_one_upstream_request() {
         bodies.push(reply.body);
     }
     assert_eq!(up.count(), 1);
-    assert!(bodies.iter().all(|b| *b == bodies[0]), "every waiter got the same body");
+    assert!(
+        bodies.iter().all(|b| *b == bodies[0]),
+        "every waiter got the same body"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn snapshot_route_serves_its_own_paths_and_passes_posts() {
     let up = Upstream::start().await;
     let sb = Sandbox::new();
-    let d = sb.daemon(&up, "[[route]]\nmatch = \"/events/*\"\n\n[[route]]\nmatch = \"/off/*\"\nsnapshot = false\n");
+    let d = sb.daemon(
+        &up,
+        "[[route]]\nmatch = \"/events/*\"\n\n[[route]]\nmatch = \"/off/*\"\nsnapshot = false\n",
+    );
 
     assert_eq!(get(d.main, "/events/1/", &[]).await.cache(), "MISS");
     assert_eq!(get(d.main, "/events/1/", &[]).await.cache(), "HIT");
-    assert_eq!(get(d.main, "/_preload/events/1/", &[]).await.cache(), "HIT", "same key with the prefix");
+    assert_eq!(
+        get(d.main, "/_preload/events/1/", &[]).await.cache(),
+        "HIT",
+        "same key with the prefix"
+    );
     let post = support::request(d.main, "POST", "/events/1/", &[], b"x=1").await;
     assert_eq!(post.cache(), "-", "a form POST passes through");
     assert_eq!(get(d.main, "/off/1/", &[]).await.cache(), "-");
@@ -100,7 +121,11 @@ async fn kill9_during_writes_never_leaves_a_wrong_snapshot() {
     let main = d.main;
     // 50 distinct pages of 0.5-1 MB whose answers arrive over ~500 ms.
     let target = |i: usize| format!("/big/{i}?delay={}&size={}", i * 10, 500_000 + i * 10_000);
-    let expected = |i: usize| -> Vec<u8> { (0..500_000 + i * 10_000).map(|j| b'a' + (j % 26) as u8).collect() };
+    let expected = |i: usize| -> Vec<u8> {
+        (0..500_000 + i * 10_000)
+            .map(|j| b'a' + (j % 26) as u8)
+            .collect()
+    };
     let requests: Vec<_> = (0..50)
         .map(|i| {
             let t = format!("/_preload{}", target(i));
@@ -118,13 +143,21 @@ async fn kill9_during_writes_never_leaves_a_wrong_snapshot() {
     for i in 0..50 {
         let reply = get(d.main, &format!("/_preload{}", target(i)), &[]).await;
         assert_eq!(reply.status, 200);
-        assert!(reply.body == expected(i), "page {i} ({}) has a wrong body", reply.cache());
+        assert!(
+            reply.body == expected(i),
+            "page {i} ({}) has a wrong body",
+            reply.cache()
+        );
         hits += usize::from(reply.cache() == "HIT");
     }
     assert!(hits > 0, "some pages were written before the kill");
     let leftovers = walk(&sb.cache_dir())
         .iter()
-        .filter(|p| p.rsplit('/').next().is_some_and(|name| name.starts_with(".tmp")))
+        .filter(|p| {
+            p.rsplit('/')
+                .next()
+                .is_some_and(|name| name.starts_with(".tmp"))
+        })
         .count();
     assert_eq!(leftovers, 0, "temporary files removed at start");
 }
@@ -152,7 +185,10 @@ async fn max_size_evicts_least_recently_used() {
     for i in 0..10 {
         get(d.main, &format!("/_preload/p{i}?size=20000"), &[]).await;
         // Keep page 0 recently used.
-        assert_eq!(get(d.main, "/_preload/p0?size=20000", &[]).await.status, 200);
+        assert_eq!(
+            get(d.main, "/_preload/p0?size=20000", &[]).await.status,
+            200
+        );
     }
     let on_disk: u64 = walk(&sb.cache_dir())
         .iter()
@@ -160,6 +196,14 @@ async fn max_size_evicts_least_recently_used() {
         .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
         .sum();
     assert!(on_disk <= 100 * 1024, "{on_disk} bytes on disk");
-    assert_eq!(get(d.main, "/_preload/p0?size=20000", &[]).await.cache(), "HIT", "recently used survives");
-    assert_eq!(get(d.main, "/_preload/p1?size=20000", &[]).await.cache(), "MISS", "least recently used went first");
+    assert_eq!(
+        get(d.main, "/_preload/p0?size=20000", &[]).await.cache(),
+        "HIT",
+        "recently used survives"
+    );
+    assert_eq!(
+        get(d.main, "/_preload/p1?size=20000", &[]).await.cache(),
+        "MISS",
+        "least recently used went first"
+    );
 }

@@ -32,7 +32,11 @@ async fn malformed_targets_get_400_and_never_reach_the_app() {
         assert_eq!(reply.status, 400, "{target}");
     }
     // Bytes no client should send: raw backslash, control characters, non-ASCII.
-    for raw in [&b"/_preload/a\\b"[..], b"/_preload/a\x01b", b"/_preload/caf\xc3\xa9"] {
+    for raw in [
+        &b"/_preload/a\\b"[..],
+        b"/_preload/a\x01b",
+        b"/_preload/caf\xc3\xa9",
+    ] {
         let mut req = b"GET ".to_vec();
         req.extend_from_slice(raw);
         req.extend_from_slice(b" HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
@@ -97,7 +101,12 @@ async fn only_if_cached_without_a_snapshot_is_504() {
     let reply = get(d.main, "/_preload/c", &["Cache-Control: only-if-cached"]).await;
     assert_eq!(reply.cache(), "HIT");
     // A visitor's no-cache cannot force a refetch.
-    let reply = get(d.main, "/_preload/c", &["Cache-Control: no-cache", "Pragma: no-cache"]).await;
+    let reply = get(
+        d.main,
+        "/_preload/c",
+        &["Cache-Control: no-cache", "Pragma: no-cache"],
+    )
+    .await;
     assert_eq!(reply.cache(), "HIT");
     assert_eq!(up.count(), 1);
 }

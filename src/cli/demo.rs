@@ -38,9 +38,16 @@ async fn run(cache_dir: PathBuf) -> Result<(), Error> {
     );
     let config = config::from_str(&PathBuf::from("demo.toml"), &text, None)?;
     let daemon = Daemon::start(config).await?;
-    let main = daemon.addr(Listener::Main).ok_or_else(|| Error::Runtime("no main listener".into()))?;
-    let admin = daemon.addr(Listener::Admin).ok_or_else(|| Error::Runtime("no admin listener".into()))?;
-    println!("{}", walkthrough(&app_addr.to_string(), &main.to_string(), &admin.to_string()));
+    let main = daemon
+        .addr(Listener::Main)
+        .ok_or_else(|| Error::Runtime("no main listener".into()))?;
+    let admin = daemon
+        .addr(Listener::Admin)
+        .ok_or_else(|| Error::Runtime("no admin listener".into()))?;
+    println!(
+        "{}",
+        walkthrough(&app_addr.to_string(), &main.to_string(), &admin.to_string())
+    );
 
     let (trigger, stop) = shutdown::channel();
     tokio::spawn(async move {

@@ -4,6 +4,7 @@
 
 mod check;
 mod demo;
+pub mod remote;
 mod run;
 mod url;
 
@@ -22,7 +23,12 @@ use crate::error::Error;
 #[command(name = "preloadd", version)]
 pub struct Cli {
     /// Configuration file.
-    #[arg(long, global = true, env = "PRELOADD_CONFIG", default_value = "preload.toml")]
+    #[arg(
+        long,
+        global = true,
+        env = "PRELOADD_CONFIG",
+        default_value = "preload.toml"
+    )]
     pub config: PathBuf,
     /// Log line format.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
@@ -58,6 +64,9 @@ pub enum Command {
         #[arg(long)]
         prefix: Option<String>,
     },
+    /// Drop (or, with --soft, mark stale) snapshots through the running
+    /// daemon's admin listener, and print how many.
+    Invalidate(remote::InvalidateArgs),
     /// Start a slow demo app with the daemon in front of it, and a walkthrough.
     Demo,
 }
@@ -67,7 +76,12 @@ pub fn run(cli: Cli) -> Result<(), Error> {
     match cli.command.unwrap_or(Command::Run) {
         Command::Run => run::run(&cli.config),
         Command::Check => check::check(&cli.config),
-        Command::Url { path, params, prefix } => url::url(&cli.config, prefix, &path, &params),
+        Command::Url {
+            path,
+            params,
+            prefix,
+        } => url::url(&cli.config, prefix, &path, &params),
+        Command::Invalidate(args) => remote::invalidate(&cli.config, &args.selector()),
         Command::Demo => demo::demo(),
     }
 }
@@ -94,5 +108,7 @@ pub fn init_logging(format: LogFormat, level: Option<&str>) {
 
 /// A multi-thread runtime with one worker per core the process may use.
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Error> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }

@@ -1,14 +1,47 @@
 //! Invalidation (SPEC §6): what a webhook, a schedule or `preloadd
-//! invalidate` names, and when schedules fire.
+//! invalidate` names, when schedules fire, and applying it to the store so
+//! that no dropped page is served as HIT once the caller is told it is done.
 //!
 //! [`selector`] is the one description of "what to drop" that every source
-//! produces and the store consumes; [`webhook`] turns a request body into
-//! one; [`schedule`] computes firing instants from `daily` and
-//! `[[schedule]]` without waiting on a clock.
-//!
-//! These modules decide *what* and *when*; they never touch the store, the
-//! network or the clock themselves, so each is tested with plain values.
+//! produces; [`webhook`] turns a request body into one; [`schedule`]
+//! computes firing instants without waiting on a clock; [`log`] is the gate
+//! that keeps a fetch which started before an invalidation from being
+//! stored as fresh; [`apply`] resolves a selector to snapshots and drops or
+//! softens them; [`runner`] fires schedules and catches up at start;
+//! [`rewarm`] refetches what was dropped.
 
+pub mod apply;
+pub mod log;
+pub mod rewarm;
+pub mod runner;
 pub mod schedule;
 pub mod selector;
 pub mod webhook;
+
+use std::sync::Arc;
+
+use crate::error::Error;
+use crate::state::App;
+
+use self::selector::Selector;
+
+/// Applies `selector` (off the runtime's threads: removals fsync), starts a
+/// rewarm when configured, and returns how many snapshots it dropped or
+/// softened. When this returns, the dropped pages are gone for good.
+pub async fn run(app: &Arc<App>, selector: Selector) -> Result<usize, Error> {
+    let rewarm = app.config().invalidate.rewarm;
+    let worker = Arc::clone(app);
+    let applied = tokio::task::spawn_blocking(move || {
+        apply::apply(
+            &worker.store,
+            &worker.invalidations,
+            &selector,
+            None,
+            rewarm,
+        )
+    })
+    .await
+    .map_err(|e| Error::Runtime(format!("invalidation task failed: {e}")))??;
+    rewarm::start(app, applied.targets);
+    Ok(applied.count)
+}

@@ -152,10 +152,22 @@ mod tests {
         };
         assert!(soft_only.is_empty());
         for s in [
-            Selector { all: true, ..Selector::default() },
-            Selector { tags: vec!["t".into()], ..Selector::default() },
-            Selector { urls: vec!["/a".into()], ..Selector::default() },
-            Selector { prefixes: vec!["/a".into()], ..Selector::default() },
+            Selector {
+                all: true,
+                ..Selector::default()
+            },
+            Selector {
+                tags: vec!["t".into()],
+                ..Selector::default()
+            },
+            Selector {
+                urls: vec!["/a".into()],
+                ..Selector::default()
+            },
+            Selector {
+                prefixes: vec!["/a".into()],
+                ..Selector::default()
+            },
         ] {
             assert!(!s.is_empty(), "{s:?}");
         }
@@ -163,7 +175,10 @@ mod tests {
 
     #[test]
     fn all_matches_everything() {
-        let s = Selector { all: true, ..Selector::default() };
+        let s = Selector {
+            all: true,
+            ..Selector::default()
+        };
         assert!(s.matches("/anything?x=1", &NO_TAGS));
     }
 
@@ -210,11 +225,17 @@ mod tests {
 
     #[test]
     fn prefixes_are_normalized_and_must_be_paths() {
-        assert_eq!(canonical_prefix("/caf%c3%a9/").as_deref(), Ok("/caf%C3%A9/"));
+        assert_eq!(
+            canonical_prefix("/caf%c3%a9/").as_deref(),
+            Ok("/caf%C3%A9/")
+        );
         assert_eq!(canonical_prefix("/%7Euser/").as_deref(), Ok("/~user/"));
         assert_eq!(canonical_prefix("events/"), Err(PrefixError::NoSlash));
         assert_eq!(canonical_prefix("/a?b=1"), Err(PrefixError::Query));
-        assert!(matches!(canonical_prefix("/a/../b"), Err(PrefixError::Target(_))));
+        assert!(matches!(
+            canonical_prefix("/a/../b"),
+            Err(PrefixError::Target(_))
+        ));
     }
 
     #[test]
@@ -225,10 +246,7 @@ mod tests {
             all: false,
             tags: vec!["news".into()],
             prefixes: vec!["/events/".into(), "/bad/../x".into()],
-            urls: vec![
-                "/e/?utm_source=x&b=2&a=1".into(),
-                "/%zz".into(),
-            ],
+            urls: vec!["/e/?utm_source=x&b=2&a=1".into(), "/%zz".into()],
             soft: true,
         };
         let ignore = [Glob("utm_*".into())];
@@ -257,7 +275,8 @@ mod tests {
             json,
             serde_json::json!({"all": false, "tags": ["t"], "urls": [], "prefixes": [], "soft": true})
         );
-        let back: Selector = serde_json::from_str(r#"{"tags": ["t"], "soft": true}"#).expect("read");
+        let back: Selector =
+            serde_json::from_str(r#"{"tags": ["t"], "soft": true}"#).expect("read");
         assert_eq!(back, s);
     }
 }

@@ -102,7 +102,11 @@ mod tests {
 
     impl Fake {
         fn new() -> Fake {
-            Fake { slots: RefCell::default(), clock: RefCell::new(0), lru: Lru::default() }
+            Fake {
+                slots: RefCell::default(),
+                clock: RefCell::new(0),
+                lru: Lru::default(),
+            }
         }
         fn tick(&self) -> u64 {
             *self.clock.borrow_mut() += 1;
@@ -110,7 +114,18 @@ mod tests {
         }
         fn put(&mut self, slot: u32) {
             let t = self.tick();
-            if self.slots.borrow_mut().insert(slot, Ticks { serial: t, last_used: t }).is_some() {
+            if self
+                .slots
+                .borrow_mut()
+                .insert(
+                    slot,
+                    Ticks {
+                        serial: t,
+                        last_used: t,
+                    },
+                )
+                .is_some()
+            {
                 self.lru.forget();
             }
             self.lru.push(t, slot);
@@ -174,8 +189,12 @@ mod tests {
             f.remove(s);
         }
         assert!(f.lru.needs_rebuild());
-        let live: Vec<(u64, u32)> =
-            f.slots.borrow().iter().map(|(&s, t)| (t.last_used, s)).collect();
+        let live: Vec<(u64, u32)> = f
+            .slots
+            .borrow()
+            .iter()
+            .map(|(&s, t)| (t.last_used, s))
+            .collect();
         f.lru.rebuild(live.into_iter());
         assert_eq!(f.lru.len(), 500);
         assert_eq!(f.evict(), Some(2500));

@@ -71,16 +71,19 @@ impl Entry {
     }
 
     fn ticks(&self) -> Ticks {
-        Ticks { serial: self.serial, last_used: self.last_used.load(Ordering::Relaxed) }
+        Ticks {
+            serial: self.serial,
+            last_used: self.last_used.load(Ordering::Relaxed),
+        }
     }
 }
 
-/// What is needed to index a snapshot.
+/// What is needed to index a snapshot (its tags come separately, as names
+/// to intern, so that no per-entry list of strings is ever built).
 #[derive(Debug, Clone)]
 pub(crate) struct NewEntry {
     pub key: Key,
-    pub target: String,
-    pub tags: Vec<String>,
+    pub target: Box<str>,
     pub size: u64,
     pub taken_ms: u64,
     pub expires_ms: Option<u64>,
@@ -101,7 +104,10 @@ pub(crate) struct Index {
 
 impl Index {
     pub(crate) fn with_capacity(n: usize) -> Index {
-        Index { map: HashMap::with_capacity(n), ..Index::default() }
+        Index {
+            map: HashMap::with_capacity(n),
+            ..Index::default()
+        }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -123,13 +129,18 @@ impl Index {
 
     /// Indexes a snapshot under a fresh, unique `serial` tick, replacing
     /// any entry of the same key.
-    pub(crate) fn insert(&mut self, new: NewEntry, serial: u64) {
+    pub(crate) fn insert<'a>(
+        &mut self,
+        new: NewEntry,
+        tags: impl IntoIterator<Item = &'a str>,
+        serial: u64,
+    ) {
         self.remove(&new.key);
-        let tags = &mut self.tags;
+        let table = &mut self.tags;
         let slot = self.slab.insert_with(|slot| Entry {
             key: new.key,
-            target: new.target.into_boxed_str(),
-            tags: new.tags.iter().map(|t| tags.add(t, slot)).collect(),
+            target: new.target,
+            tags: tags.into_iter().map(|t| table.add(t, slot)).collect(),
             size: new.size,
             taken_ms: new.taken_ms,
             expires_ms: new.expires_ms.unwrap_or(NEVER),
@@ -154,7 +165,11 @@ impl Index {
     /// Removes and returns the least recently used entry.
     pub(crate) fn pop_lru(&mut self) -> Option<Entry> {
         if self.lru.needs_rebuild() {
-            self.lru.rebuild(self.slab.iter().map(|(slot, e)| (e.ticks().last_used, slot)));
+            self.lru.rebuild(
+                self.slab
+                    .iter()
+                    .map(|(slot, e)| (e.ticks().last_used, slot)),
+            );
         }
         let slab = &self.slab;
         let slot = self.lru.pop(|slot| slab.get(slot).map(Entry::ticks))?;
@@ -174,8 +189,11 @@ impl Index {
 
     /// Removes every entry of a generation below `generation`.
     pub(crate) fn remove_below(&mut self, generation: u64) -> Vec<Key> {
-        let old: Vec<Key> =
-            self.iter().filter(|e| e.generation < generation).map(|e| e.key).collect();
+        let old: Vec<Key> = self
+            .iter()
+            .filter(|e| e.generation < generation)
+            .map(|e| e.key)
+            .collect();
         for key in &old {
             self.remove(key);
         }
@@ -191,11 +209,19 @@ impl Index {
     }
 
     pub(crate) fn keys_with_tag(&self, tag: &str) -> Vec<Key> {
-        self.tags.members(tag).filter_map(|slot| self.slab.get(slot)).map(|e| e.key).collect()
+        self.tags
+            .members(tag)
+            .filter_map(|slot| self.slab.get(slot))
+            .map(|e| e.key)
+            .collect()
     }
 
     pub(crate) fn tag_names(&self, entry: &Entry) -> Vec<String> {
-        entry.tags.iter().map(|&id| self.tags.name(id).to_owned()).collect()
+        entry
+            .tags
+            .iter()
+            .map(|&id| self.tags.name(id).to_owned())
+            .collect()
     }
 
     /// Approximate heap bytes held, from real capacities (allocator
@@ -205,7 +231,10 @@ impl Index {
         let map = self.map.capacity() * 8 / 7 * (std::mem::size_of::<(Key, u32)>() + 1);
         let slab = self.slab.chunks.len() * CHUNK * std::mem::size_of::<Option<Entry>>()
             + self.slab.free.capacity() * 4;
-        let heap: usize = self.iter().map(|e| round(e.target.len()) + round(e.tags.len() * 4)).sum();
+        let heap: usize = self
+            .iter()
+            .map(|e| round(e.target.len()) + round(e.tags.len() * 4))
+            .sum();
         // BTreeMap leaf: 11 u64 keys, 11 u32 values, ~16 bytes of header,
         // filled to about two thirds.
         let lru = self.lru.len() * (8 + 4 + 2) * 3 / 2;
@@ -228,11 +257,12 @@ impl Slab {
             self.chunks[c][i] = Some(make(slot));
             return slot;
         }
-        if self.chunks.last().map_or(true, |c| c.len() == CHUNK) {
+        if self.chunks.last().is_none_or(|c| c.len() == CHUNK) {
             self.chunks.push(Vec::with_capacity(CHUNK));
         }
         let c = self.chunks.len() - 1;
-        let slot = u32::try_from(c * CHUNK + self.chunks[c].len()).expect("fewer than 2^32 entries");
+        let slot =
+            u32::try_from(c * CHUNK + self.chunks[c].len()).expect("fewer than 2^32 entries");
         self.chunks[c].push(Some(make(slot)));
         slot
     }
@@ -251,9 +281,10 @@ impl Slab {
 
     fn iter(&self) -> impl Iterator<Item = (u32, &Entry)> {
         self.chunks.iter().enumerate().flat_map(|(c, chunk)| {
-            chunk.iter().enumerate().filter_map(move |(i, e)| {
-                e.as_ref().map(|e| ((c * CHUNK + i) as u32, e))
-            })
+            chunk
+                .iter()
+                .enumerate()
+                .filter_map(move |(i, e)| e.as_ref().map(|e| ((c * CHUNK + i) as u32, e)))
         })
     }
 }

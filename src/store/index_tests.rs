@@ -9,11 +9,10 @@ fn key(n: u32) -> Key {
     Key(k)
 }
 
-fn entry(n: u32, size: u64, tags: &[&str]) -> NewEntry {
+fn entry(n: u32, size: u64) -> NewEntry {
     NewEntry {
         key: key(n),
-        target: format!("/events/{n:08}/some/longer/path/for/size"),
-        tags: tags.iter().map(|t| t.to_string()).collect(),
+        target: format!("/events/{n:08}/some/longer/path/for/size").into(),
         size,
         taken_ms: 1_000 + u64::from(n),
         expires_ms: None,
@@ -21,16 +20,20 @@ fn entry(n: u32, size: u64, tags: &[&str]) -> NewEntry {
     }
 }
 
+fn add(idx: &mut Index, n: u32, size: u64, tags: &[&str], serial: u64) {
+    idx.insert(entry(n, size), tags.iter().copied(), serial);
+}
+
 #[test]
 fn insert_get_remove_keep_bytes() {
     let mut idx = Index::default();
-    idx.insert(entry(1, 100, &["a"]), 1);
-    idx.insert(entry(2, 50, &[]), 2);
+    add(&mut idx, 1, 100, &["a"], 1);
+    add(&mut idx, 2, 50, &[], 2);
     assert_eq!((idx.len(), idx.bytes()), (2, 150));
     assert_eq!(idx.get(&key(1)).map(|e| e.size), Some(100));
     assert_eq!(idx.get(&key(1)).and_then(Entry::expires_ms), None);
     // Replacing keeps one entry and its new size.
-    idx.insert(entry(1, 10, &["b"]), 3);
+    add(&mut idx, 1, 10, &["b"], 3);
     assert_eq!((idx.len(), idx.bytes()), (2, 60));
     assert_eq!(idx.get(&key(1)).map(|e| e.serial), Some(3));
     assert!(idx.keys_with_tag("a").is_empty());
@@ -44,8 +47,8 @@ fn insert_get_remove_keep_bytes() {
 #[test]
 fn tags_map_to_keys_and_names() {
     let mut idx = Index::default();
-    idx.insert(entry(1, 1, &["events", "home"]), 1);
-    idx.insert(entry(2, 1, &["events"]), 2);
+    add(&mut idx, 1, 1, &["events", "home"], 1);
+    add(&mut idx, 2, 1, &["events"], 2);
     let mut keys = idx.keys_with_tag("events");
     keys.sort();
     assert_eq!(keys, [key(1), key(2)]);
@@ -59,7 +62,7 @@ fn tags_map_to_keys_and_names() {
 fn pop_lru_follows_touches() {
     let mut idx = Index::default();
     for n in 0..5 {
-        idx.insert(entry(n, 1, &[]), u64::from(n) + 1);
+        add(&mut idx, n, 1, &[], u64::from(n) + 1);
     }
     idx.get(&key(0)).expect("present").touch(10);
     idx.get(&key(1)).expect("present").touch(11);
@@ -71,10 +74,10 @@ fn pop_lru_follows_touches() {
 #[test]
 fn remove_below_drops_old_generations() {
     let mut idx = Index::default();
-    idx.insert(entry(1, 1, &["t"]), 1);
-    let mut newer = entry(2, 1, &["t"]);
+    add(&mut idx, 1, 1, &["t"], 1);
+    let mut newer = entry(2, 1);
     newer.generation = 5;
-    idx.insert(newer, 2);
+    idx.insert(newer, ["t"], 2);
     assert_eq!(idx.max_generation(), 5);
     assert_eq!(idx.remove_below(5), [key(1)]);
     assert_eq!(idx.keys_with_tag("t"), [key(2)]);
@@ -85,7 +88,7 @@ fn slots_are_reused() {
     let mut idx = Index::default();
     for round in 0..3u64 {
         for n in 0..2000 {
-            idx.insert(entry(n, 1, &[]), round * 10_000 + u64::from(n) + 1);
+            add(&mut idx, n, 1, &[], round * 10_000 + u64::from(n) + 1);
         }
         for n in 0..2000 {
             idx.remove(&key(n));
@@ -101,7 +104,7 @@ fn memory_per_entry_is_small_at_100k() {
     let n = 100_000u32;
     let mut idx = Index::default();
     for i in 0..n {
-        idx.insert(entry(i, 1000, &["events.Event"]), u64::from(i) + 1);
+        add(&mut idx, i, 1000, &["events.Event"], u64::from(i) + 1);
     }
     let per = idx.approx_bytes() / n as usize;
     assert!(per <= 300, "{per} bytes per entry");

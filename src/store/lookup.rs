@@ -34,7 +34,10 @@ impl Store {
             Some(snapshot) => snapshot,
             None => self.load(key, serial)?,
         };
-        Some(Found { snapshot, stale_since: stale_since.map(time) })
+        Some(Found {
+            snapshot,
+            stale_since: stale_since.map(time),
+        })
     }
 
     /// Reads and decodes the file of `key`, indexed under `serial`.
@@ -47,7 +50,10 @@ impl Store {
                     let snapshot = Arc::new(snapshot);
                     // Worth caching only if still current; a stale insert
                     // would be ignored anyway (serials must match).
-                    if read_lock(&sh.index).get(key).is_some_and(|e| e.serial == serial) {
+                    if read_lock(&sh.index)
+                        .get(key)
+                        .is_some_and(|e| e.serial == serial)
+                    {
                         sh.hot.insert(serial, snapshot.clone());
                     }
                     return Some(snapshot);

@@ -39,7 +39,10 @@ struct Hot {
 
 impl HotSet {
     pub(crate) fn new(budget: u64) -> HotSet {
-        HotSet { budget, inner: RwLock::default() }
+        HotSet {
+            budget,
+            inner: RwLock::default(),
+        }
     }
 
     /// The snapshot of `key`, if held under this index `serial`.
@@ -61,7 +64,11 @@ impl HotSet {
         }
         let key = snapshot.key;
         let mut inner = write_lock(&self.inner);
-        let hot = Hot { snapshot, serial, referenced: AtomicBool::new(false) };
+        let hot = Hot {
+            snapshot,
+            serial,
+            referenced: AtomicBool::new(false),
+        };
         if let Some(old) = inner.map.insert(key, hot) {
             inner.bytes -= old.snapshot.body.len() as u64;
         }
@@ -97,8 +104,12 @@ impl HotSet {
 impl Inner {
     fn shrink_to(&mut self, budget: u64) {
         while self.bytes > budget {
-            let Some((key, serial)) = self.order.pop_front() else { break };
-            let Some(hot) = self.map.get(&key).filter(|h| h.serial == serial) else { continue };
+            let Some((key, serial)) = self.order.pop_front() else {
+                break;
+            };
+            let Some(hot) = self.map.get(&key).filter(|h| h.serial == serial) else {
+                continue;
+            };
             if hot.referenced.swap(false, Ordering::Relaxed) {
                 self.order.push_back((key, serial));
             } else if let Some(old) = self.map.remove(&key) {
@@ -109,7 +120,8 @@ impl Inner {
         // piling up when the budget is never reached.
         if self.order.len() > 2 * self.map.len() + 64 {
             let map = &self.map;
-            self.order.retain(|(k, s)| map.get(k).is_some_and(|h| h.serial == *s));
+            self.order
+                .retain(|(k, s)| map.get(k).is_some_and(|h| h.serial == *s));
         }
     }
 }

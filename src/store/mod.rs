@@ -100,6 +100,9 @@ pub enum StoreError {
     /// being written; it was taken before the drop and is not kept.
     #[error("snapshot dropped by an invalidation while it was written")]
     Outdated,
+    /// The gate of `put_if` refused it (an invalidation overtook the fetch).
+    #[error("snapshot refused: an invalidation overtook its fetch")]
+    Refused,
 }
 
 /// A snapshot found by `Store::lookup`.
@@ -162,6 +165,8 @@ struct Shared {
     bump: Mutex<()>,
     /// Fan-out directories known to exist.
     fanout_ready: Box<[AtomicBool]>,
+    /// Snapshots evicted since open (metrics).
+    evictions: AtomicU64,
 }
 
 impl Shared {
@@ -200,6 +205,16 @@ impl Store {
     /// Keys of the snapshots carrying `tag`; costs in proportion to them.
     pub fn keys_with_tag(&self, tag: &str) -> Vec<Key> {
         read_lock(&self.shared.index).keys_with_tag(tag)
+    }
+
+    /// The targets of these keys (those still indexed), in proportion to
+    /// their number.
+    pub fn targets_of(&self, keys: &[Key]) -> Vec<String> {
+        let index = read_lock(&self.shared.index);
+        keys.iter()
+            .filter_map(|k| index.get(k))
+            .map(|e| e.target.to_string())
+            .collect()
     }
 
     /// Keys of the snapshots `filter` accepts (e.g. by target prefix, or
@@ -247,7 +262,15 @@ impl Store {
     pub fn mark_stale(&self, keys: &[Key], when: SystemTime) -> usize {
         let ms = snapshot::to_ms(when);
         let index = read_lock(&self.shared.index);
-        keys.iter().filter_map(|k| index.get(k)).map(|e| e.mark_stale(ms)).count()
+        keys.iter()
+            .filter_map(|k| index.get(k))
+            .map(|e| e.mark_stale(ms))
+            .count()
+    }
+
+    /// Snapshots evicted to keep within `max_size` since open.
+    pub fn evictions(&self) -> u64 {
+        self.shared.evictions.load(Ordering::Relaxed)
     }
 
     /// Approximate memory held by the index, in bytes (for metrics).

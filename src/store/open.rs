@@ -4,6 +4,7 @@
 //!
 //! Opening never reads a body and never keeps a file it cannot vouch for.
 
+use std::cmp::Reverse;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
@@ -19,24 +20,42 @@ impl Store {
     pub fn open(settings: StoreSettings) -> Result<Store, StoreError> {
         let started = Instant::now();
         let dir = settings.dir;
-        let dir_error = |source| StoreError::Dir { dir: dir.clone(), source };
+        let dir_error = |source| StoreError::Dir {
+            dir: dir.clone(),
+            source,
+        };
         std::fs::create_dir_all(&dir).map_err(dir_error)?;
         layout::check_format(&dir).map_err(dir_error)?;
         let generation = layout::read_generation(&dir).map_err(dir_error)?;
         let scan = scan::scan(&dir, generation).map_err(dir_error)?;
-        eprintln!("TIMING scan {:?}", started.elapsed());
 
-        // No recency survives a restart; the oldest taken go first.
-        let mut entries = scan.entries;
-        entries.sort_unstable_by_key(|e| e.taken_ms);
-        let mut index = Index::with_capacity(entries.len());
+        // No recency survives a restart: the oldest taken go first. Each
+        // part is sorted newest first, then the parts are merged by popping
+        // the oldest of their last elements (no second copy of everything).
+        let mut parts = scan.parts;
+        let total = parts.iter().map(|p| p.entries.len()).sum();
+        for part in &mut parts {
+            part.entries
+                .sort_unstable_by_key(|l| Reverse(l.entry.taken_ms));
+        }
+        let mut index = Index::with_capacity(total);
         let mut clock = 1;
-        for entry in entries {
-            index.insert(entry, clock);
+        while let Some((_, i)) = parts
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| p.entries.last().map(|l| (l.entry.taken_ms, i)))
+            .min()
+        {
+            let part = &mut parts[i];
+            let Some(loaded) = part.entries.pop() else {
+                break;
+            };
+            let tags = part.tags(&loaded);
+            index.insert(loaded.entry, tags, clock);
             clock += 1;
         }
+        drop(parts);
 
-        eprintln!("TIMING index {:?}", started.elapsed());
         let shared = Arc::new(Shared {
             dir: dir.clone(),
             max_size: settings.max_size,
@@ -47,14 +66,21 @@ impl Store {
             generation: AtomicU64::new(generation),
             bump: Mutex::new(()),
             fanout_ready: (0..256).map(|_| AtomicBool::new(false)).collect(),
+            evictions: AtomicU64::new(0),
         });
         let reaper_shared = shared.clone();
         let reaper = Reaper::spawn(move |key| {
             reaper_shared.unlink_if_absent(key);
         })
-            .map_err(dir_error)?;
+        .map_err(dir_error)?;
         let store = Store { shared, reaper };
-        let evicted = store.evict_to_fit();
+        // Over the limit (it shrank): the victims leave the index now and
+        // their files in the background, so start-up does not wait for
+        // thousands of unlinks. Should the daemon stop first, the next start
+        // finds them again and evicts them again.
+        let victims = store.pick_victims();
+        let evicted = victims.len();
+        store.reaper.unlink(victims.into_iter());
         tracing::info!(
             dir = %dir.display(),
             snapshots = store.len(),

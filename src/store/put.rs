@@ -10,20 +10,38 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::index::NewEntry;
-use super::{layout, snapshot, write, write_lock, Meta, Snapshot, Store, StoreError};
+use crate::key::Key;
+
+use super::{layout, read_lock, snapshot, write, write_lock, Meta, Snapshot, Store, StoreError};
 
 impl Store {
     /// Keeps `snapshot` (replacing any of the same key, atomically) and
     /// returns it as now visible. Its times are rounded to the millisecond
     /// and its generation set to the current one.
-    pub fn put(&self, mut snapshot: Snapshot) -> Result<Arc<Snapshot>, StoreError> {
+    pub fn put(&self, snapshot: Snapshot) -> Result<Arc<Snapshot>, StoreError> {
+        self.put_if(snapshot, || Some(()))
+    }
+
+    /// `put`, with a gate: once the file is staged and just before it is
+    /// made visible, `admit` is asked; `None` discards the snapshot
+    /// (`StoreError::Refused`), `Some(guard)` is held until the snapshot is
+    /// in the index. Invalidation uses it so that a fetch overtaken by an
+    /// invalidation is never published (see `invalidate::log`).
+    pub fn put_if<G>(
+        &self,
+        mut snapshot: Snapshot,
+        admit: impl FnOnce() -> Option<G>,
+    ) -> Result<Arc<Snapshot>, StoreError> {
         let sh = &*self.shared;
         round_times(&mut snapshot.meta);
         snapshot.meta.generation = self.generation();
         let header = snapshot::encode_header(&snapshot).map_err(StoreError::Encode)?;
         let size = header.len() as u64 + snapshot.body.len() as u64;
         if size > sh.max_size {
-            return Err(StoreError::TooLarge { size, max: sh.max_size });
+            return Err(StoreError::TooLarge {
+                size,
+                max: sh.max_size,
+            });
         }
         let key = snapshot.key;
         let dir = layout::fanout_dir(&sh.dir, &key);
@@ -35,8 +53,7 @@ impl Store {
         let staged = write::stage(&dir, &[&header, &snapshot.body]).map_err(StoreError::Write)?;
         let entry = NewEntry {
             key,
-            target: snapshot.meta.target.clone(),
-            tags: snapshot.meta.tags.clone(),
+            target: snapshot.meta.target.as_str().into(),
             size,
             taken_ms: snapshot::to_ms(snapshot.meta.taken),
             expires_ms: snapshot.meta.expires.map(snapshot::to_ms),
@@ -45,6 +62,10 @@ impl Store {
         let snapshot = Arc::new(snapshot);
 
         {
+            let Some(_admitted) = admit() else {
+                drop(staged);
+                return Err(StoreError::Refused);
+            };
             let _stripe = sh.stripe(&key);
             let path = layout::snapshot_path(&sh.dir, &key);
             if let Err(e) = staged.publish(&path) {
@@ -64,7 +85,7 @@ impl Store {
                 return Err(StoreError::Outdated);
             }
             let serial = sh.tick();
-            index.insert(entry, serial);
+            index.insert(entry, snapshot.meta.tags.iter().map(String::as_str), serial);
             drop(index);
             sh.hot.insert(serial, snapshot.clone());
         }
@@ -73,33 +94,36 @@ impl Store {
     }
 
     /// Evicts least recently used snapshots until the total is within
-    /// `max_size`; returns how many. Files are unlinked after the index lock
-    /// is released, each under its stripe lock unless the key came back.
-    pub(super) fn evict_to_fit(&self) -> usize {
+    /// `max_size`. Files are unlinked after the index lock is released, each
+    /// under its stripe lock unless the key came back meanwhile.
+    fn evict_to_fit(&self) {
+        for key in self.pick_victims() {
+            self.shared.hot.remove(&key);
+            self.shared.unlink_if_absent(&key);
+        }
+    }
+
+    /// Drops least recently used entries from the index until the total is
+    /// within `max_size`; returns their keys, for the caller to unlink.
+    pub(super) fn pick_victims(&self) -> Vec<Key> {
         let sh = &*self.shared;
-        if super::read_lock(&sh.index).bytes() <= sh.max_size {
-            return 0;
+        if read_lock(&sh.index).bytes() <= sh.max_size {
+            return Vec::new();
         }
-        let victims: Vec<_> = {
-            let mut index = write_lock(&sh.index);
-            std::iter::from_fn(|| {
-                if index.bytes() > sh.max_size {
-                    index.pop_lru()
-                } else {
-                    None
-                }
-            })
-            .map(|e| e.key)
-            .collect()
-        };
-        for key in &victims {
-            sh.hot.remove(key);
-            sh.unlink_if_absent(key);
-        }
-        if !victims.is_empty() {
-            tracing::debug!(evicted = victims.len(), "evicted least recently used snapshots");
-        }
-        victims.len()
+        let mut index = write_lock(&sh.index);
+        let victims: Vec<Key> = std::iter::from_fn(|| {
+            if index.bytes() > sh.max_size {
+                index.pop_lru()
+            } else {
+                None
+            }
+        })
+        .map(|e| e.key)
+        .collect();
+        drop(index);
+        sh.evictions
+            .fetch_add(victims.len() as u64, Ordering::Relaxed);
+        victims
     }
 }
 

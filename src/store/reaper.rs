@@ -33,8 +33,9 @@ impl Reaper {
         let (tx, rx) = mpsc::channel::<Job>();
         let stop = Arc::new(AtomicBool::new(false));
         let stopped = stop.clone();
-        let thread = std::thread::Builder::new().name("preloadd-store-reaper".into()).spawn(
-            move || {
+        let thread = std::thread::Builder::new()
+            .name("preloadd-store-reaper".into())
+            .spawn(move || {
                 for job in rx {
                     match job {
                         Job::Unlink(keys) => {
@@ -50,9 +51,12 @@ impl Reaper {
                         }
                     }
                 }
-            },
-        )?;
-        Ok(Reaper { jobs: Some(tx), thread: Some(thread), stop })
+            })?;
+        Ok(Reaper {
+            jobs: Some(tx),
+            thread: Some(thread),
+            stop,
+        })
     }
 
     /// Queues the removal of these keys' files.

@@ -46,7 +46,10 @@ impl Store {
             }
             count += usize::from(found || unlinked);
         }
-        for key in keys.iter().filter(|k| dirs.remove(&layout::fanout_index(k))) {
+        for key in keys
+            .iter()
+            .filter(|k| dirs.remove(&layout::fanout_index(k)))
+        {
             let dir = layout::fanout_dir(&sh.dir, key);
             if let Err(e) = write::sync_dir(&dir) {
                 tracing::warn!(dir = %dir.display(), error = %e, "cannot fsync after removal");
@@ -82,7 +85,10 @@ impl Store {
             sh.hot.clear();
             self.reaper.unlink(old.into_iter());
         }
-        tracing::info!(generation, "store generation bumped; older snapshots dropped");
+        tracing::info!(
+            generation,
+            "store generation bumped; older snapshots dropped"
+        );
         Ok(())
     }
 

@@ -9,6 +9,7 @@
 //! The walk assumes the store is the only writer of `cache.dir` and never
 //! reads a body.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
@@ -23,9 +24,58 @@ use super::snapshot::{self, FIXED_LEN};
 /// Bytes read at once from each file: enough for nearly every header.
 const FIRST_READ: usize = 4096;
 
+/// What one worker found. Tags are interned per worker into one flat list
+/// rather than kept as strings per file: per-file allocations made on a
+/// worker thread and freed after it ends would stay behind as free memory
+/// in that thread's allocator arena, costing resident memory per snapshot.
+#[derive(Debug, Default)]
+pub(crate) struct Part {
+    pub entries: Vec<Loaded>,
+    names: Vec<Box<str>>,
+    ids: Vec<u32>,
+    by_name: HashMap<Box<str>, u32>,
+}
+
+/// One file's index data; its tags are a range of its part's `ids`.
+#[derive(Debug)]
+pub(crate) struct Loaded {
+    pub entry: NewEntry,
+    tags: (u32, u32),
+}
+
+impl Part {
+    /// The tag names of `loaded`, an entry of this part.
+    pub(crate) fn tags<'a>(&'a self, loaded: &Loaded) -> impl Iterator<Item = &'a str> + 'a {
+        let (start, len) = (loaded.tags.0 as usize, loaded.tags.1 as usize);
+        let ids = self.ids.get(start..start + len).unwrap_or_default();
+        ids.iter()
+            .map(|&id| self.names.get(id as usize).map_or("", |n| &**n))
+    }
+
+    fn push(&mut self, entry: NewEntry, tags: Vec<String>) {
+        let start = self.ids.len() as u32;
+        for tag in tags {
+            let next = self.by_name.len() as u32;
+            let id = *self.by_name.entry(tag.into_boxed_str()).or_insert(next);
+            self.ids.push(id);
+        }
+        let tags = (start, self.ids.len() as u32 - start);
+        self.entries.push(Loaded { entry, tags });
+    }
+
+    /// Moves the interned names into `names`, in id order.
+    fn finish(&mut self) {
+        let mut names: Vec<Box<str>> = vec![Box::from(""); self.by_name.len()];
+        for (name, id) in std::mem::take(&mut self.by_name) {
+            names[id as usize] = name;
+        }
+        self.names = names;
+    }
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct Scan {
-    pub entries: Vec<NewEntry>,
+    pub parts: Vec<Part>,
     /// Files removed as unreadable, torn, misplaced or too old.
     pub removed: usize,
 }
@@ -33,53 +83,74 @@ pub(crate) struct Scan {
 /// Walks `root`, keeping files of generation `min_generation` or above.
 pub(crate) fn scan(root: &Path, min_generation: u64) -> io::Result<Scan> {
     let mut dirs = Vec::new();
+    let mut removed = 0;
     for item in std::fs::read_dir(root)? {
         let item = item?;
         let name = item.file_name();
         let name = name.to_string_lossy();
         if name.starts_with(TEMP_PREFIX) {
             remove_temp(&item.path());
+            removed += 1;
         } else if layout::is_fanout_name(&name) && item.file_type()?.is_dir() {
             dirs.push(item.path());
         }
     }
 
+    // Twice the CPUs (at least 4): with a cold page cache the threads mostly
+    // wait on the disk, and more requests in flight keep it busy.
     let threads = std::thread::available_parallelism()
         .map_or(4, |n| n.get() * 2)
-        .clamp(2, 16)
+        .clamp(4, 16)
         .min(dirs.len().max(1));
     let next = AtomicUsize::new(0);
-    let results: Vec<io::Result<Scan>> = std::thread::scope(|s| {
+    let results: Vec<io::Result<(Part, usize)>> = std::thread::scope(|s| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 s.spawn(|| {
-                    let mut out = Scan::default();
+                    let mut part = Part::default();
+                    let mut removed = 0;
                     let mut buf = Vec::with_capacity(FIRST_READ);
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(dir) = dirs.get(i) else { return Ok(out) };
-                        scan_dir(dir, min_generation, &mut buf, &mut out)?;
+                    while let Some(dir) = dirs.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        removed += scan_dir(dir, min_generation, &mut buf, &mut part)?;
                     }
+                    part.finish();
+                    Ok((part, removed))
                 })
             })
             .collect();
         workers
             .into_iter()
-            .map(|w| w.join().unwrap_or_else(|_| Err(io::Error::other("scan thread panicked"))))
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|_| Err(io::Error::other("scan thread panicked")))
+            })
             .collect()
     });
 
-    let mut all = Scan::default();
-    for part in results {
-        let part = part?;
-        all.entries.extend(part.entries);
-        all.removed += part.removed;
+    let mut all = Scan {
+        parts: Vec::with_capacity(results.len()),
+        removed,
+    };
+    for result in results {
+        let (part, removed) = result?;
+        all.parts.push(part);
+        all.removed += removed;
     }
     Ok(all)
 }
 
-fn scan_dir(dir: &Path, min_generation: u64, buf: &mut Vec<u8>, out: &mut Scan) -> io::Result<()> {
-    let fanout = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+/// Scans one fan-out directory into `part`; returns how many files it removed.
+fn scan_dir(
+    dir: &Path,
+    min_generation: u64,
+    buf: &mut Vec<u8>,
+    part: &mut Part,
+) -> io::Result<usize> {
+    let mut removed = 0;
+    let fanout = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     for item in std::fs::read_dir(dir)? {
         let item = item?;
         let path = item.path();
@@ -87,7 +158,7 @@ fn scan_dir(dir: &Path, min_generation: u64, buf: &mut Vec<u8>, out: &mut Scan) 
         let name = name.to_string_lossy();
         if name.starts_with(TEMP_PREFIX) {
             remove_temp(&path);
-            out.removed += 1;
+            removed += 1;
             continue;
         }
         let Some(key) = layout::parse_hex(&name) else {
@@ -96,58 +167,67 @@ fn scan_dir(dir: &Path, min_generation: u64, buf: &mut Vec<u8>, out: &mut Scan) 
         };
         if !name.starts_with(fanout.as_str()) {
             remove(&path, "snapshot file in the wrong fan-out directory");
-            out.removed += 1;
+            removed += 1;
             continue;
         }
         match read_head(&path, &key, buf) {
-            Ok(entry) if entry.generation < min_generation => {
+            Ok((entry, _)) if entry.generation < min_generation => {
                 tracing::debug!(path = %path.display(), "dropped by a generation bump");
                 let _ = std::fs::remove_file(&path);
-                out.removed += 1;
+                removed += 1;
             }
-            Ok(entry) => out.entries.push(entry),
+            Ok((entry, tags)) => part.push(entry, tags),
             Err(reason) => {
                 remove(&path, &reason);
-                out.removed += 1;
+                removed += 1;
             }
         }
     }
-    Ok(())
+    Ok(removed)
 }
 
 /// Reads and checks one file's header; the error is why it is discarded.
-fn read_head(path: &Path, key: &Key, buf: &mut Vec<u8>) -> Result<NewEntry, String> {
+fn read_head(path: &Path, key: &Key, buf: &mut Vec<u8>) -> Result<(NewEntry, Vec<String>), String> {
     let mut file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
-    let size = file.metadata().map_err(|e| format!("cannot stat: {e}"))?.len();
+    let size = file
+        .metadata()
+        .map_err(|e| format!("cannot stat: {e}"))?
+        .len();
     let first = usize::try_from(size).unwrap_or(usize::MAX).min(FIRST_READ);
     buf.clear();
     buf.resize(first, 0);
-    file.read_exact(buf).map_err(|e| format!("cannot read: {e}"))?;
-    let header_len = snapshot::header_len(&buf[..first.min(FIXED_LEN)]).map_err(|e| e.to_string())?;
+    file.read_exact(buf)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    let header_len =
+        snapshot::header_len(&buf[..first.min(FIXED_LEN)]).map_err(|e| e.to_string())?;
     if header_len > buf.len() {
         if header_len as u64 > size {
             return Err(format!("torn: {size} bytes, header alone is {header_len}"));
         }
         let had = buf.len();
         buf.resize(header_len, 0);
-        file.read_exact(&mut buf[had..]).map_err(|e| format!("cannot read: {e}"))?;
+        file.read_exact(&mut buf[had..])
+            .map_err(|e| format!("cannot read: {e}"))?;
     }
     let head = snapshot::decode_head(&buf[..header_len]).map_err(|e| e.to_string())?;
     if head.total_len != size {
-        return Err(format!("torn: {size} bytes, header says {}", head.total_len));
+        return Err(format!(
+            "torn: {size} bytes, header says {}",
+            head.total_len
+        ));
     }
     if head.key != *key {
         return Err("the key inside differs from the file name".into());
     }
-    Ok(NewEntry {
+    let entry = NewEntry {
         key: head.key,
-        target: head.target,
-        tags: head.tags,
+        target: head.target.into_boxed_str(),
         size,
         taken_ms: head.taken_ms,
         expires_ms: head.expires_ms,
         generation: head.generation,
-    })
+    };
+    Ok((entry, head.tags))
 }
 
 fn remove(path: &Path, reason: &str) {

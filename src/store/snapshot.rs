@@ -180,7 +180,10 @@ pub fn decode(file: Bytes) -> Result<Snapshot, DecodeError> {
     let (head, rest) = parse(&file, true)?;
     let actual = file.len() as u64;
     if head.total_len != actual {
-        return Err(DecodeError::Torn { declared: head.total_len, actual });
+        return Err(DecodeError::Torn {
+            declared: head.total_len,
+            actual,
+        });
     }
     let rest = rest.ok_or(DecodeError::Invalid("meta"))?;
     // parse() checked that every variant lies inside total_len.
@@ -201,7 +204,11 @@ pub fn decode(file: Bytes) -> Result<Snapshot, DecodeError> {
         etag: rest.etag,
         last_modified: rest.last_modified,
     };
-    Ok(Snapshot { key: head.key, meta, body })
+    Ok(Snapshot {
+        key: head.key,
+        meta,
+        body,
+    })
 }
 
 struct Fixed {
@@ -243,7 +250,12 @@ fn fixed(buf: &[u8]) -> Result<Fixed, DecodeError> {
     if variant_count == 0 || header_len > MAX_HEADER || declared != header_len as u64 {
         return Err(DecodeError::Invalid("lengths"));
     }
-    Ok(Fixed { header_len, total_len, meta_len, variant_count })
+    Ok(Fixed {
+        header_len,
+        total_len,
+        meta_len,
+        variant_count,
+    })
 }
 
 fn parse(buf: &[u8], full: bool) -> Result<(Head, Option<Rest>), DecodeError> {
@@ -252,7 +264,10 @@ fn parse(buf: &[u8], full: bool) -> Result<(Head, Option<Rest>), DecodeError> {
         return Err(DecodeError::Truncated);
     }
     let meta_end = FIXED_LEN + f.meta_len;
-    let mut r = Reader { buf: &buf[..meta_end], pos: FIXED_LEN };
+    let mut r = Reader {
+        buf: &buf[..meta_end],
+        pos: FIXED_LEN,
+    };
     let mut key = [0u8; 32];
     key.copy_from_slice(r.take(32)?);
     let status = r.u16()?;
@@ -284,12 +299,21 @@ fn parse(buf: &[u8], full: bool) -> Result<(Head, Option<Rest>), DecodeError> {
         if r.remaining() != 0 {
             return Err(DecodeError::Invalid("meta length"));
         }
-        Some(Rest { status, age, etag, last_modified, headers })
+        Some(Rest {
+            status,
+            age,
+            etag,
+            last_modified,
+            headers,
+        })
     } else {
         None
     };
 
-    let mut r = Reader { buf: &buf[..f.header_len], pos: meta_end };
+    let mut r = Reader {
+        buf: &buf[..f.header_len],
+        pos: meta_end,
+    };
     let mut variants = Vec::with_capacity(f.variant_count);
     let mut end = f.header_len as u64;
     for i in 0..f.variant_count {
@@ -307,8 +331,14 @@ fn parse(buf: &[u8], full: bool) -> Result<(Head, Option<Rest>), DecodeError> {
         if (i == 0 && encoding != Encoding::Identity) || offset != end {
             return Err(DecodeError::Invalid("variant table"));
         }
-        end = offset.checked_add(len).ok_or(DecodeError::Invalid("variant length"))?;
-        variants.push(Variant { encoding, offset, len });
+        end = offset
+            .checked_add(len)
+            .ok_or(DecodeError::Invalid("variant length"))?;
+        variants.push(Variant {
+            encoding,
+            offset,
+            len,
+        });
     }
     if end != f.total_len {
         return Err(DecodeError::Invalid("variants do not end the file"));

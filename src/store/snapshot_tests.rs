@@ -87,7 +87,10 @@ fn torn_and_extended_files_are_rejected() {
     assert!(matches!(decode(short), Err(DecodeError::Torn { .. })));
     let mut long = file.clone();
     long.push(0);
-    assert!(matches!(decode(Bytes::from(long)), Err(DecodeError::Torn { .. })));
+    assert!(matches!(
+        decode(Bytes::from(long)),
+        Err(DecodeError::Torn { .. })
+    ));
     let cut = Bytes::copy_from_slice(&file[..40]);
     assert_eq!(decode(cut).err(), Some(DecodeError::Truncated));
 }
@@ -96,8 +99,14 @@ fn torn_and_extended_files_are_rejected() {
 fn other_versions_and_garbage_are_rejected() {
     let mut file = encode(&sample(1, b"x")).expect("encode");
     file[8] = 2;
-    assert_eq!(decode(Bytes::from(file)).err(), Some(DecodeError::Version(2)));
-    assert_eq!(decode(Bytes::from_static(b"hello")).err(), Some(DecodeError::Magic));
+    assert_eq!(
+        decode(Bytes::from(file)).err(),
+        Some(DecodeError::Version(2))
+    );
+    assert_eq!(
+        decode(Bytes::from_static(b"hello")).err(),
+        Some(DecodeError::Magic)
+    );
     assert_eq!(decode(Bytes::new()).err(), Some(DecodeError::Magic));
 }
 
@@ -133,7 +142,10 @@ fn header_value() -> impl Strategy<Value = HeaderValue> {
 
 fn snapshot() -> impl Strategy<Value = Snapshot> {
     let header = ("[a-z][a-z0-9-]{0,15}", header_value()).prop_map(|(n, v)| {
-        (HeaderName::from_bytes(n.as_bytes()).expect("strategy makes valid names"), v)
+        (
+            HeaderName::from_bytes(n.as_bytes()).expect("strategy makes valid names"),
+            v,
+        )
     });
     (
         any::<[u8; 32]>(),
@@ -141,30 +153,38 @@ fn snapshot() -> impl Strategy<Value = Snapshot> {
         proptest::collection::vec(header, 0..6),
         proptest::collection::vec(".{0,12}", 0..4),
         "/.{0,60}",
-        (any::<u32>(), proptest::option::of(any::<u32>()), any::<u64>(), any::<u64>()),
+        (
+            any::<u32>(),
+            proptest::option::of(any::<u32>()),
+            any::<u64>(),
+            any::<u64>(),
+        ),
         (header_value(), header_value()),
         proptest::collection::vec(any::<u8>(), 0..300),
     )
-        .prop_map(|(key, status, headers, tags, target, times, (etag, lm), body)| {
-            let (taken, expires, generation, age) = times;
-            let at = |s: u32| SystemTime::UNIX_EPOCH + Duration::from_millis(u64::from(s) * 997);
-            Snapshot {
-                key: Key(key),
-                meta: Meta {
-                    status,
-                    headers,
-                    tags,
-                    target,
-                    taken: at(taken),
-                    expires: expires.map(at),
-                    generation,
-                    age,
-                    etag,
-                    last_modified: lm,
-                },
-                body: Bytes::from(body),
-            }
-        })
+        .prop_map(
+            |(key, status, headers, tags, target, times, (etag, lm), body)| {
+                let (taken, expires, generation, age) = times;
+                let at =
+                    |s: u32| SystemTime::UNIX_EPOCH + Duration::from_millis(u64::from(s) * 997);
+                Snapshot {
+                    key: Key(key),
+                    meta: Meta {
+                        status,
+                        headers,
+                        tags,
+                        target,
+                        taken: at(taken),
+                        expires: expires.map(at),
+                        generation,
+                        age,
+                        etag,
+                        last_modified: lm,
+                    },
+                    body: Bytes::from(body),
+                }
+            },
+        )
 }
 
 proptest! {

@@ -30,7 +30,10 @@ impl TagTable {
         let id = match self.ids.get(name) {
             Some(&id) => id,
             None => {
-                let tag = Tag { name: name.into(), members: HashSet::new() };
+                let tag = Tag {
+                    name: name.into(),
+                    members: HashSet::new(),
+                };
                 let id = match self.free.pop() {
                     Some(id) => {
                         self.tags[id as usize] = Some(tag);
@@ -54,7 +57,9 @@ impl TagTable {
     /// Removes `slot` from tag `id`; a tag left without members is freed so
     /// that tags of dropped pages do not accumulate.
     pub(crate) fn remove(&mut self, id: TagId, slot: u32) {
-        let Some(entry) = self.tags.get_mut(id as usize) else { return };
+        let Some(entry) = self.tags.get_mut(id as usize) else {
+            return;
+        };
         let Some(tag) = entry else { return };
         tag.members.remove(&slot);
         if tag.members.is_empty() {

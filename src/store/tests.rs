@@ -10,7 +10,11 @@ use super::snapshot::tests::sample;
 use super::*;
 
 fn settings(dir: &Path, max_size: u64, memory: u64) -> StoreSettings {
-    StoreSettings { dir: dir.to_path_buf(), max_size, memory }
+    StoreSettings {
+        dir: dir.to_path_buf(),
+        max_size,
+        memory,
+    }
 }
 
 fn open(dir: &Path) -> Store {
@@ -43,7 +47,11 @@ fn files(dir: &Path) -> Vec<String> {
     for item in std::fs::read_dir(dir).expect("read_dir").flatten() {
         let name = item.file_name().to_string_lossy().into_owned();
         if item.path().is_dir() {
-            out.extend(files(&item.path()).into_iter().map(|f| format!("{name}/{f}")));
+            out.extend(
+                files(&item.path())
+                    .into_iter()
+                    .map(|f| format!("{name}/{f}")),
+            );
         } else {
             out.push(name);
         }
@@ -53,7 +61,10 @@ fn files(dir: &Path) -> Vec<String> {
 }
 
 fn temp_files(dir: &Path) -> Vec<String> {
-    files(dir).into_iter().filter(|f| f.contains(layout::TEMP_PREFIX)).collect()
+    files(dir)
+        .into_iter()
+        .filter(|f| f.contains(layout::TEMP_PREFIX))
+        .collect()
 }
 
 #[test]
@@ -73,7 +84,10 @@ fn put_then_get_round_trips() {
     let got = store.get(&key(1)).expect("get");
     assert_eq!((&got.meta, &got.body), (&put.meta, &put.body));
     assert_eq!(store.len(), 1);
-    assert_eq!(store.bytes(), std::fs::metadata(path(dir.path(), 1)).expect("stat").len());
+    assert_eq!(
+        store.bytes(),
+        std::fs::metadata(path(dir.path(), 1)).expect("stat").len()
+    );
     assert!(store.get(&key(2)).is_none());
     assert!(files(dir.path()).contains(&layout::FORMAT_FILE.to_string()));
 }
@@ -111,9 +125,13 @@ fn torn_and_garbage_files_are_removed_at_open() {
     let dir = tempfile::tempdir().expect("tempdir");
     {
         let store = open(dir.path());
-        store.put(snap(1, "a body long enough to cut")).expect("put");
+        store
+            .put(snap(1, "a body long enough to cut"))
+            .expect("put");
         store.put(snap(2, "fine")).expect("put");
-        store.put(snap(3, "to be replaced by garbage")).expect("put");
+        store
+            .put(snap(3, "to be replaced by garbage"))
+            .expect("put");
     }
     let torn = std::fs::read(path(dir.path(), 1)).expect("read");
     std::fs::write(path(dir.path(), 1), &torn[..torn.len() - 3]).expect("truncate");
@@ -269,9 +287,16 @@ fn listing_filters_and_soft_marks() {
     let when = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
     assert_eq!(store.mark_stale(&[key(1), key(9)], when), 1);
     store.mark_stale(&[key(1)], when + Duration::from_secs(5)); // earliest kept
-    assert_eq!(store.lookup(&key(1)).expect("found").stale_since, Some(when));
+    assert_eq!(
+        store.lookup(&key(1)).expect("found").stale_since,
+        Some(when)
+    );
     assert_eq!(store.lookup(&key(2)).expect("found").stale_since, None);
-    let info = store.entries().into_iter().find(|e| e.key == key(1)).expect("listed");
+    let info = store
+        .entries()
+        .into_iter()
+        .find(|e| e.key == key(1))
+        .expect("listed");
     assert_eq!((info.target.as_str(), info.tags.len()), ("/page/1", 2));
     assert_eq!(info.stale_since, Some(when));
     store.put(snap(1, "fresh")).expect("put");
@@ -304,7 +329,9 @@ fn a_failed_put_leaves_no_file_and_keeps_serving() {
     store.put(snap(1, "kept")).expect("put");
     // Disk full in the middle of the body.
     write::fail_point::fail_after(Some(100));
-    let err = store.put(snap(2, &"z".repeat(1000))).expect_err("disk full");
+    let err = store
+        .put(snap(2, &"z".repeat(1000)))
+        .expect_err("disk full");
     write::fail_point::fail_after(None);
     assert!(matches!(err, StoreError::Write(_)), "{err}");
     // Rename blocked by a non-empty directory where the file should go.
@@ -333,7 +360,10 @@ fn opening_2000_files_is_quick() {
     let store = open(dir.path());
     let took = started.elapsed();
     assert_eq!(store.len(), 2000);
-    assert_eq!(store.get(&key(1234)).expect("get").meta.target, "/page/1234");
+    assert_eq!(
+        store.get(&key(1234)).expect("get").meta.target,
+        "/page/1234"
+    );
     assert!(took < Duration::from_secs(5), "open took {took:?}");
 }
 
@@ -371,21 +401,48 @@ fn concurrent_readers_and_writers_never_see_a_wrong_body() {
 fn opening_100k_files_takes_under_a_second() {
     let dir = tempfile::tempdir().expect("tempdir");
     let base = snap(0, &"p".repeat(2000));
-    for n in 0..100_000u32 {
+    let perf = std::env::var("PERF_DIR").ok();
+    if let Some(d) = &perf {
+        if std::fs::read_dir(d).unwrap().count() > 10 {
+            let statm0 = std::fs::read_to_string("/proc/self/statm").unwrap();
+            eprintln!("statm0 {statm0}");
+            let st = Instant::now();
+            let store = Store::open(settings(Path::new(&d), u64::MAX, 0)).unwrap();
+            let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+            eprintln!("statm {} mem {}", statm.trim(), store.index_memory());
+            eprintln!("reopen {:?} {}", st.elapsed(), store.len());
+            return;
+        }
+    }
+    let dir_path = perf
+        .clone()
+        .map(std::path::PathBuf::from)
+        .unwrap_or(dir.path().to_path_buf());
+    let count: u32 = std::env::var("PERF_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    for n in 0..count {
         let mut s = base.clone();
         let mut k = [0u8; 32];
         k[..4].copy_from_slice(&n.to_le_bytes());
         s.key = Key(k);
         s.meta.target = format!("/events/{n:08}/some-longer-path-to-40b");
-        let p = layout::snapshot_path(dir.path(), &s.key);
+        let p = layout::snapshot_path(&dir_path, &s.key);
         std::fs::create_dir_all(p.parent().expect("fan-out")).expect("mkdir");
         std::fs::write(&p, snapshot::encode(&s).expect("encode")).expect("write");
+    }
+    if perf.is_some() {
+        return;
     }
     let started = Instant::now();
     let store = open(dir.path());
     let took = started.elapsed();
     let per = store.index_memory() / store.len();
-    eprintln!("open of {} files: {took:?}; index ~{per} bytes/entry", store.len());
+    eprintln!(
+        "open of {} files: {took:?}; index ~{per} bytes/entry",
+        store.len()
+    );
     assert_eq!(store.len(), 100_000);
     assert!(took < Duration::from_secs(1), "{took:?}");
 }

@@ -38,8 +38,15 @@ pub async fn get(addr: SocketAddr, target: &str, headers: &[&str]) -> Reply {
     request(addr, "GET", target, headers, b"").await
 }
 
-pub async fn request(addr: SocketAddr, method: &str, target: &str, headers: &[&str], body: &[u8]) -> Reply {
-    let mut head = format!("{method} {target} HTTP/1.1\r\nHost: test.local\r\nConnection: close\r\n");
+pub async fn request(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[&str],
+    body: &[u8],
+) -> Reply {
+    let mut head =
+        format!("{method} {target} HTTP/1.1\r\nHost: test.local\r\nConnection: close\r\n");
     for h in headers {
         head.push_str(h);
         head.push_str("\r\n");
@@ -76,7 +83,12 @@ fn parse(buf: &[u8], head_only: bool) -> Reply {
     let head = String::from_utf8_lossy(&buf[..end]).into_owned();
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap();
-    let status = status_line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let status = status_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     let headers: Vec<(String, String)> = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
@@ -92,15 +104,22 @@ fn parse(buf: &[u8], head_only: bool) -> Reply {
     } else {
         rest.to_vec()
     };
-    Reply { status, headers, body }
+    Reply {
+        status,
+        headers,
+        body,
+    }
 }
 
 fn dechunk(mut data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     loop {
-        let Some(line_end) = data.windows(2).position(|w| w == b"\r\n") else { break };
+        let Some(line_end) = data.windows(2).position(|w| w == b"\r\n") else {
+            break;
+        };
         let size_text = String::from_utf8_lossy(&data[..line_end]);
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap_or(0);
+        let size =
+            usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16).unwrap_or(0);
         data = &data[line_end + 2..];
         if size == 0 || data.len() < size {
             break;

@@ -69,7 +69,10 @@ impl Daemon {
                 Ok(line) => line,
                 Err(_) => {
                     let _ = child.kill();
-                    panic!("preloadd did not start listening; its log:\n{}", seen.join("\n"));
+                    panic!(
+                        "preloadd did not start listening; its log:\n{}",
+                        seen.join("\n")
+                    );
                 }
             };
             if let Some(rest) = line.split("listening on http://").nth(1) {
@@ -125,7 +128,10 @@ impl Daemon {
 }
 
 fn unsafe_sigterm(pid: u32) {
-    let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status();
 }
 
 impl Drop for Daemon {

@@ -56,10 +56,16 @@ impl Upstream {
         let seen = Arc::new(Seen::default());
         let task_seen = Arc::clone(&seen);
         let task = tokio::spawn(async move {
+            // Connections live in this task's set: dropping the upstream
+            // aborts them too, so pooled keep-alive connections die with it.
+            let mut connections = tokio::task::JoinSet::new();
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                while connections.try_join_next().is_some() {}
                 let seen = Arc::clone(&task_seen);
-                tokio::spawn(async move {
+                connections.spawn(async move {
                     let service = service_fn(move |req| {
                         let seen = Arc::clone(&seen);
                         async move { Ok::<_, Infallible>(answer(req, &seen).await) }
@@ -89,7 +95,13 @@ impl Upstream {
     }
 
     pub fn last_headers(&self) -> http::HeaderMap {
-        self.seen.headers.lock().unwrap().last().cloned().unwrap_or_default()
+        self.seen
+            .headers
+            .lock()
+            .unwrap()
+            .last()
+            .cloned()
+            .unwrap_or_default()
     }
 }
 
@@ -114,7 +126,9 @@ fn percent_decode(v: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
         match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
             (b'%', Some(b)) => {
                 out.push(b);
@@ -131,8 +145,17 @@ fn percent_decode(v: &str) -> String {
 
 async fn answer(mut req: Request<Incoming>, seen: &Seen) -> Response<Full<Bytes>> {
     seen.count.fetch_add(1, Ordering::SeqCst);
-    let target = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
-    *seen.targets.lock().unwrap().entry(target.clone()).or_default() += 1;
+    let target = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_default();
+    *seen
+        .targets
+        .lock()
+        .unwrap()
+        .entry(target.clone())
+        .or_default() += 1;
     seen.headers.lock().unwrap().push(req.headers().clone());
     let q = query_map(&req);
 
@@ -162,9 +185,18 @@ async fn answer(mut req: Request<Incoming>, seen: &Seen) -> Response<Full<Bytes>
     if req.uri().path() == "/echo" {
         let mut text = format!("{} {}\n", req.method(), target);
         for (name, value) in req.headers() {
-            text.push_str(&format!("{}: {}\n", name, String::from_utf8_lossy(value.as_bytes())));
+            text.push_str(&format!(
+                "{}: {}\n",
+                name,
+                String::from_utf8_lossy(value.as_bytes())
+            ));
         }
-        let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        let body = req
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
         text.push_str("\n");
         text.push_str(&String::from_utf8_lossy(&body));
         return Response::builder()
@@ -180,7 +212,11 @@ async fn answer(mut req: Request<Incoming>, seen: &Seen) -> Response<Full<Bytes>
         None => Bytes::from(format!("<html>page {target} #{n}</html>\n")),
     };
     let mut res = Response::builder()
-        .status(q.get("status").and_then(|s| s.parse::<u16>().ok()).unwrap_or(200))
+        .status(
+            q.get("status")
+                .and_then(|s| s.parse::<u16>().ok())
+                .unwrap_or(200),
+        )
         .header("content-type", "text/html; charset=utf-8");
     let headers = [
         ("cc", "cache-control"),
