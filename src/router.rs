@@ -9,7 +9,8 @@ use hyper::body::Incoming;
 
 use crate::admin;
 use crate::body::Body;
-use crate::key::MAX_TARGET;
+use crate::invalidate::{self, writes};
+use crate::key::{QueryRules, MAX_TARGET};
 use crate::proxy;
 use crate::serve::{self, plain};
 use crate::state::App;
@@ -73,5 +74,41 @@ pub async fn handle(
             .to_string();
         return serve::preload(&app, &parts, &target).await;
     }
+    if snapshot_route && !writes::is_safe(req.method()) {
+        return write_through(&app, req, peer).await;
+    }
     proxy::forward(&app, req, peer).await
+}
+
+/// An unsafe request on a snapshot route: passed through, and when the app
+/// accepts it, the snapshots it may have changed are dropped before the
+/// answer goes on to the client.
+async fn write_through(app: &Arc<App>, req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+    let target = req
+        .uri()
+        .path_and_query()
+        .map_or("/", |pq| pq.as_str())
+        .to_string();
+    let request_headers = req.headers().clone();
+    let res = proxy::forward(app, req, peer).await;
+    let selector = {
+        let config = app.config();
+        let rules = QueryRules {
+            sort_query: config.preload.sort_query,
+            ignore_query: &config.preload.ignore_query,
+        };
+        writes::selector(
+            &target,
+            res.status(),
+            &request_headers,
+            res.headers(),
+            rules,
+        )
+    };
+    if let Some(selector) = selector {
+        if let Err(err) = invalidate::run(app, selector).await {
+            tracing::error!(error = %err, target, "invalidation after a write failed");
+        }
+    }
+    res
 }

@@ -407,3 +407,40 @@ async fn preloadd_invalidate_calls_the_admin_listener() {
     assert_eq!(out.status.code(), Some(1), "daemon gone");
     assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_successful_write_on_a_snapshot_route_drops_its_pages() {
+    let up = Upstream::start().await;
+    let sb = Sandbox::new();
+    let d = sb.daemon(&up, "[[route]]\nmatch = \"/events/*\"\n");
+    let page = "/events/1/?poststatus=204";
+    let failing = "/events/2/?poststatus=403";
+    let moved = "/events/3/";
+    warm(&d, &[page, failing, moved]).await;
+
+    assert_eq!(request(d.main, "POST", page, &[], b"x=1").await.status, 204);
+    assert_eq!(
+        get(d.main, page, &[]).await.cache(),
+        "MISS",
+        "dropped before the answer went out"
+    );
+    assert_eq!(
+        request(d.main, "DELETE", failing, &[], b"").await.status,
+        403
+    );
+    assert_eq!(
+        get(d.main, failing, &[]).await.cache(),
+        "HIT",
+        "an error drops nothing"
+    );
+    let create = "/events/new?poststatus=303&location=http://test.local/events/3/";
+    assert_eq!(
+        request(d.main, "M-SEARCH", create, &[], b"").await.status,
+        303
+    );
+    assert_eq!(
+        get(d.main, moved, &[]).await.cache(),
+        "MISS",
+        "its Location is dropped too"
+    );
+}

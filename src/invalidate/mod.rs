@@ -17,6 +17,7 @@ pub mod runner;
 pub mod schedule;
 pub mod selector;
 pub mod webhook;
+pub mod writes;
 
 use std::sync::Arc;
 

@@ -14,35 +14,42 @@
 //! behind one `RwLock` and does every file operation outside it.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::key::Key;
 
 use super::evict::{Lru, Ticks};
+use super::slab::{Slab, CHUNK};
 use super::tags::{TagId, TagTable};
 
-/// `expires_ms` of an entry that never expires.
-const NEVER: u64 = u64::MAX;
-/// Slab chunk length: growth allocates one chunk, never a copy of all.
-const CHUNK: usize = 1024;
+/// Largest file the index can account for (sizes are kept in 32 bits).
+pub(crate) const MAX_FILE: u64 = u32::MAX as u64;
+/// `expires_s` of an entry that never expires.
+const NEVER: u32 = u32::MAX;
+/// An unused inline tag place.
+const NO_TAG: TagId = TagId::MAX;
 
-/// One snapshot as the index knows it.
+/// One snapshot as the index knows it: 96 bytes. Times are whole unix
+/// seconds, rounded down (so a filter on them errs towards dropping, never
+/// towards keeping); the file keeps the exact ones.
 #[derive(Debug)]
 pub(crate) struct Entry {
     pub key: Key,
     pub target: Box<str>,
-    pub tags: Box<[TagId]>,
-    /// Size of the file.
-    pub size: u64,
-    pub taken_ms: u64,
-    expires_ms: u64,
-    pub generation: u64,
+    /// The first two tags inline (`NO_TAG` when absent); more, rare, sit in
+    /// `Index::more_tags`. Saves a heap list per entry.
+    tags: [TagId; 2],
     /// Tick of the put (or load) that made this entry; tells one version of
     /// a key from the next (hot set, LRU garbage).
     pub serial: u64,
     last_used: AtomicU64,
-    /// Unix ms since the entry was soft-invalidated; 0 when fresh.
-    stale_since_ms: AtomicU64,
+    pub generation: u64,
+    /// Size of the file.
+    size: u32,
+    taken_s: u32,
+    expires_s: u32,
+    /// When the entry was soft-invalidated; 0 when fresh.
+    stale_since_s: AtomicU32,
 }
 
 impl Entry {
@@ -51,23 +58,32 @@ impl Entry {
         self.last_used.fetch_max(tick, Ordering::Relaxed);
     }
 
+    pub(crate) fn size(&self) -> u64 {
+        u64::from(self.size)
+    }
+
+    pub(crate) fn taken_ms(&self) -> u64 {
+        u64::from(self.taken_s) * 1000
+    }
+
     pub(crate) fn expires_ms(&self) -> Option<u64> {
-        Some(self.expires_ms).filter(|&ms| ms != NEVER)
+        Some(self.expires_s)
+            .filter(|&s| s != NEVER)
+            .map(|s| u64::from(s) * 1000)
     }
 
     pub(crate) fn stale_since_ms(&self) -> Option<u64> {
-        Some(self.stale_since_ms.load(Ordering::Relaxed)).filter(|&ms| ms != 0)
+        let s = self.stale_since_s.load(Ordering::Relaxed);
+        Some(s).filter(|&s| s != 0).map(|s| u64::from(s) * 1000)
     }
 
     /// Marks the entry stale at `ms` unless it already is (the earliest mark
     /// wins: `grace` counts from it). Callable under the read lock.
     pub(crate) fn mark_stale(&self, ms: u64) {
-        let _ = self.stale_since_ms.compare_exchange(
-            0,
-            ms.max(1),
-            Ordering::Relaxed,
-            Ordering::Relaxed,
-        );
+        let s = secs(ms).max(1);
+        let _ = self
+            .stale_since_s
+            .compare_exchange(0, s, Ordering::Relaxed, Ordering::Relaxed);
     }
 
     fn ticks(&self) -> Ticks {
@@ -78,12 +94,18 @@ impl Entry {
     }
 }
 
+/// Unix ms to whole seconds, rounded down, saturating below `NEVER`.
+fn secs(ms: u64) -> u32 {
+    u32::try_from(ms / 1000).unwrap_or(NEVER - 1).min(NEVER - 1)
+}
+
 /// What is needed to index a snapshot (its tags come separately, as names
 /// to intern, so that no per-entry list of strings is ever built).
 #[derive(Debug, Clone)]
 pub(crate) struct NewEntry {
     pub key: Key,
     pub target: Box<str>,
+    /// At most `MAX_FILE`.
     pub size: u64,
     pub taken_ms: u64,
     pub expires_ms: Option<u64>,
@@ -95,6 +117,8 @@ pub(crate) struct Index {
     map: HashMap<Key, u32>,
     slab: Slab,
     tags: TagTable,
+    /// Tags of entries with more than two, beyond the first two, by slot.
+    more_tags: HashMap<u32, Box<[TagId]>>,
     lru: Lru,
     bytes: u64,
     /// Highest generation ever inserted (never lowered), so a generation
@@ -136,22 +160,37 @@ impl Index {
         serial: u64,
     ) {
         self.remove(&new.key);
-        let table = &mut self.tags;
-        let slot = self.slab.insert_with(|slot| Entry {
-            key: new.key,
-            target: new.target,
-            tags: tags.into_iter().map(|t| table.add(t, slot)).collect(),
-            size: new.size,
-            taken_ms: new.taken_ms,
-            expires_ms: new.expires_ms.unwrap_or(NEVER),
-            generation: new.generation,
-            serial,
-            last_used: AtomicU64::new(serial),
-            stale_since_ms: AtomicU64::new(0),
+        let size = new.size.min(MAX_FILE);
+        let mut ids: Vec<TagId> = Vec::new();
+        let slot = self.slab.insert_with(|slot| {
+            for tag in tags {
+                let id = self.tags.add(tag, slot);
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+            Entry {
+                key: new.key,
+                target: new.target,
+                tags: [
+                    ids.first().copied().unwrap_or(NO_TAG),
+                    ids.get(1).copied().unwrap_or(NO_TAG),
+                ],
+                serial,
+                last_used: AtomicU64::new(serial),
+                generation: new.generation,
+                size: size as u32,
+                taken_s: secs(new.taken_ms),
+                expires_s: new.expires_ms.map_or(NEVER, secs),
+                stale_since_s: AtomicU32::new(0),
+            }
         });
+        if ids.len() > 2 {
+            self.more_tags.insert(slot, ids[2..].into());
+        }
         self.map.insert(new.key, slot);
         self.lru.push(serial, slot);
-        self.bytes += new.size;
+        self.bytes += size;
         self.max_generation = self.max_generation.max(new.generation);
     }
 
@@ -180,11 +219,31 @@ impl Index {
     }
 
     fn forget(&mut self, slot: u32, entry: &Entry) {
-        for &tag in entry.tags.iter() {
-            self.tags.remove(tag, slot);
+        let more = if entry.tags[1] != NO_TAG {
+            self.more_tags.remove(&slot)
+        } else {
+            None
+        };
+        for tag in entry.tags.iter().chain(more.iter().flatten()) {
+            self.tags.remove(*tag, slot);
         }
         self.lru.forget();
-        self.bytes -= entry.size;
+        self.bytes -= entry.size();
+    }
+
+    /// The tag ids of the entry in `slot`.
+    fn tag_ids<'a>(&'a self, slot: u32, entry: &'a Entry) -> impl Iterator<Item = TagId> + 'a {
+        let more = if entry.tags[1] != NO_TAG {
+            self.more_tags.get(&slot)
+        } else {
+            None
+        };
+        entry
+            .tags
+            .iter()
+            .chain(more.into_iter().flatten())
+            .copied()
+            .filter(|&t| t != NO_TAG)
     }
 
     /// Removes every entry of a generation below `generation`.
@@ -204,6 +263,16 @@ impl Index {
         self.slab.iter().map(|(_, e)| e)
     }
 
+    /// Every entry with its tag names.
+    pub(crate) fn iter_tagged(&self) -> impl Iterator<Item = (&Entry, Vec<&str>)> {
+        self.slab.iter().map(|(slot, e)| {
+            (
+                e,
+                self.tag_ids(slot, e).map(|id| self.tags.name(id)).collect(),
+            )
+        })
+    }
+
     pub(crate) fn into_keys(self) -> impl Iterator<Item = Key> {
         self.map.into_keys()
     }
@@ -216,14 +285,6 @@ impl Index {
             .collect()
     }
 
-    pub(crate) fn tag_names(&self, entry: &Entry) -> Vec<String> {
-        entry
-            .tags
-            .iter()
-            .map(|&id| self.tags.name(id).to_owned())
-            .collect()
-    }
-
     /// Approximate heap bytes held, from real capacities (allocator
     /// rounding estimated at 16 bytes).
     pub(crate) fn approx_bytes(&self) -> usize {
@@ -231,66 +292,23 @@ impl Index {
         let map = self.map.capacity() * 8 / 7 * (std::mem::size_of::<(Key, u32)>() + 1);
         let slab = self.slab.chunks.len() * CHUNK * std::mem::size_of::<Option<Entry>>()
             + self.slab.free.capacity() * 4;
-        let heap: usize = self
+        let targets: usize = self.iter().map(|e| round(e.target.len())).sum();
+        let more = self
+            .more_tags
+            .values()
+            .map(|t| 40 + round(t.len() * 4))
+            .sum::<usize>();
+        // BTreeMap leaf: 11 u64 keys, 11 u32 values, 16 bytes of header,
+        // filled to a little over half when keys arrive in order.
+        let lru = self.lru.len() * 160 / 6;
+        let members: usize = self
+            .slab
             .iter()
-            .map(|e| round(e.target.len()) + round(e.tags.len() * 4))
+            .map(|(s, e)| self.tag_ids(s, e).count())
             .sum();
-        // BTreeMap leaf: 11 u64 keys, 11 u32 values, ~16 bytes of header,
-        // filled to about two thirds.
-        let lru = self.lru.len() * (8 + 4 + 2) * 3 / 2;
-        let tags = self.iter().map(|e| e.tags.len()).sum::<usize>() * 8 + self.tags.len() * 160;
-        map + slab + heap + lru + tags
+        let tags = members * 8 + self.tags.len() * 160;
+        map + slab + targets + more + lru + tags
     }
-}
-
-/// Entries in fixed-size chunks, slots reused after removal.
-#[derive(Debug, Default)]
-struct Slab {
-    chunks: Vec<Vec<Option<Entry>>>,
-    free: Vec<u32>,
-}
-
-impl Slab {
-    fn insert_with(&mut self, make: impl FnOnce(u32) -> Entry) -> u32 {
-        if let Some(slot) = self.free.pop() {
-            let (c, i) = split(slot);
-            self.chunks[c][i] = Some(make(slot));
-            return slot;
-        }
-        if self.chunks.last().is_none_or(|c| c.len() == CHUNK) {
-            self.chunks.push(Vec::with_capacity(CHUNK));
-        }
-        let c = self.chunks.len() - 1;
-        let slot =
-            u32::try_from(c * CHUNK + self.chunks[c].len()).expect("fewer than 2^32 entries");
-        self.chunks[c].push(Some(make(slot)));
-        slot
-    }
-
-    fn get(&self, slot: u32) -> Option<&Entry> {
-        let (c, i) = split(slot);
-        self.chunks.get(c)?.get(i)?.as_ref()
-    }
-
-    fn take(&mut self, slot: u32) -> Option<Entry> {
-        let (c, i) = split(slot);
-        let entry = self.chunks.get_mut(c)?.get_mut(i)?.take()?;
-        self.free.push(slot);
-        Some(entry)
-    }
-
-    fn iter(&self) -> impl Iterator<Item = (u32, &Entry)> {
-        self.chunks.iter().enumerate().flat_map(|(c, chunk)| {
-            chunk
-                .iter()
-                .enumerate()
-                .filter_map(move |(i, e)| e.as_ref().map(|e| ((c * CHUNK + i) as u32, e)))
-        })
-    }
-}
-
-fn split(slot: u32) -> (usize, usize) {
-    (slot as usize / CHUNK, slot as usize % CHUNK)
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ fn insert_get_remove_keep_bytes() {
     add(&mut idx, 1, 100, &["a"], 1);
     add(&mut idx, 2, 50, &[], 2);
     assert_eq!((idx.len(), idx.bytes()), (2, 150));
-    assert_eq!(idx.get(&key(1)).map(|e| e.size), Some(100));
+    assert_eq!(idx.get(&key(1)).map(Entry::size), Some(100));
     assert_eq!(idx.get(&key(1)).and_then(Entry::expires_ms), None);
     // Replacing keeps one entry and its new size.
     add(&mut idx, 1, 10, &["b"], 3);
@@ -52,10 +52,31 @@ fn tags_map_to_keys_and_names() {
     let mut keys = idx.keys_with_tag("events");
     keys.sort();
     assert_eq!(keys, [key(1), key(2)]);
-    let e = idx.get(&key(1)).expect("present");
-    assert_eq!(idx.tag_names(e), ["events", "home"]);
+    assert_eq!(tags_of(&idx, 1), ["events", "home"]);
     idx.remove(&key(2));
     assert_eq!(idx.keys_with_tag("events"), [key(1)]);
+}
+
+fn tags_of(idx: &Index, n: u32) -> Vec<String> {
+    let (_, tags) = idx
+        .iter_tagged()
+        .find(|(e, _)| e.key == key(n))
+        .expect("present");
+    tags.into_iter().map(str::to_owned).collect()
+}
+
+#[test]
+fn more_than_two_tags_and_duplicates() {
+    let mut idx = Index::default();
+    add(&mut idx, 1, 1, &["a", "b", "a", "c", "d"], 1);
+    add(&mut idx, 2, 1, &["d"], 2);
+    assert_eq!(tags_of(&idx, 1), ["a", "b", "c", "d"]);
+    assert_eq!(idx.keys_with_tag("c"), [key(1)]);
+    idx.remove(&key(1));
+    assert!(idx.keys_with_tag("a").is_empty() && idx.keys_with_tag("c").is_empty());
+    assert_eq!(idx.keys_with_tag("d"), [key(2)]);
+    assert!(idx.more_tags.is_empty());
+    assert_eq!(idx.tags.len(), 1);
 }
 
 #[test]
@@ -100,7 +121,7 @@ fn slots_are_reused() {
 
 #[test]
 fn memory_per_entry_is_small_at_100k() {
-    assert_eq!(std::mem::size_of::<Option<Entry>>(), 120);
+    assert_eq!(std::mem::size_of::<Option<Entry>>(), 96);
     let n = 100_000u32;
     let mut idx = Index::default();
     for i in 0..n {

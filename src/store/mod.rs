@@ -24,6 +24,7 @@ mod put;
 mod reaper;
 mod remove;
 mod scan;
+mod slab;
 pub mod snapshot;
 mod tags;
 mod write;
@@ -227,8 +228,8 @@ impl Store {
                 filter(&EntryView {
                     key: &e.key,
                     target: &e.target,
-                    size: e.size,
-                    taken: time(e.taken_ms),
+                    size: e.size(),
+                    taken: time(e.taken_ms()),
                     expires: e.expires_ms().map(time),
                     generation: e.generation,
                     stale_since: e.stale_since_ms().map(time),
@@ -242,14 +243,14 @@ impl Store {
     pub fn entries(&self) -> Vec<EntryInfo> {
         let index = read_lock(&self.shared.index);
         index
-            .iter()
-            .map(|e| EntryInfo {
+            .iter_tagged()
+            .map(|(e, tags)| EntryInfo {
                 key: e.key,
                 target: e.target.to_string(),
-                size: e.size,
-                taken: time(e.taken_ms),
+                size: e.size(),
+                taken: time(e.taken_ms()),
                 expires: e.expires_ms().map(time),
-                tags: index.tag_names(e),
+                tags: tags.into_iter().map(str::to_owned).collect(),
                 stale_since: e.stale_since_ms().map(time),
             })
             .collect()

@@ -9,7 +9,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::index::NewEntry;
+use super::index::{NewEntry, MAX_FILE};
 use crate::key::Key;
 
 use super::{layout, read_lock, snapshot, write, write_lock, Meta, Snapshot, Store, StoreError};
@@ -37,11 +37,9 @@ impl Store {
         snapshot.meta.generation = self.generation();
         let header = snapshot::encode_header(&snapshot).map_err(StoreError::Encode)?;
         let size = header.len() as u64 + snapshot.body.len() as u64;
-        if size > sh.max_size {
-            return Err(StoreError::TooLarge {
-                size,
-                max: sh.max_size,
-            });
+        let max = sh.max_size.min(MAX_FILE);
+        if size > max {
+            return Err(StoreError::TooLarge { size, max });
         }
         let key = snapshot.key;
         let dir = layout::fanout_dir(&sh.dir, &key);

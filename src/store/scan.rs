@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::key::Key;
 
-use super::index::NewEntry;
+use super::index::{NewEntry, MAX_FILE};
 use super::layout::{self, TEMP_PREFIX};
 use super::snapshot::{self, FIXED_LEN};
 
@@ -193,6 +193,9 @@ fn read_head(path: &Path, key: &Key, buf: &mut Vec<u8>) -> Result<(NewEntry, Vec
         .metadata()
         .map_err(|e| format!("cannot stat: {e}"))?
         .len();
+    if size > MAX_FILE {
+        return Err(format!("{size} bytes: larger than any snapshot"));
+    }
     let first = usize::try_from(size).unwrap_or(usize::MAX).min(FIRST_READ);
     buf.clear();
     buf.resize(first, 0);

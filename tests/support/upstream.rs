@@ -8,7 +8,8 @@
 //! - `vary=VALUE`: send `Vary`
 //! - `tags=a,b`: send `X-Preload-Tags`
 //! - `size=N`: a body of N bytes
-//! - `etag=VALUE`, `lm=VALUE`, `age=N`: send those headers
+//! - `etag=VALUE`, `lm=VALUE`, `age=N`, `location=V`: send those headers
+//! - `poststatus=N`: the status for any method but GET and HEAD
 //!
 //! `/echo` answers with the request's method, headers and body, one per
 //! line; `/ws` accepts an upgrade and echoes bytes.
@@ -211,9 +212,15 @@ async fn answer(mut req: Request<Incoming>, seen: &Seen) -> Response<Full<Bytes>
         Some(size) => Bytes::from((0..size).map(|i| b'a' + (i % 26) as u8).collect::<Vec<_>>()),
         None => Bytes::from(format!("<html>page {target} #{n}</html>\n")),
     };
+    let unsafe_method = req.method() != http::Method::GET && req.method() != http::Method::HEAD;
+    let status_param = if unsafe_method && q.contains_key("poststatus") {
+        "poststatus"
+    } else {
+        "status"
+    };
     let mut res = Response::builder()
         .status(
-            q.get("status")
+            q.get(status_param)
                 .and_then(|s| s.parse::<u16>().ok())
                 .unwrap_or(200),
         )
@@ -226,6 +233,7 @@ async fn answer(mut req: Request<Incoming>, seen: &Seen) -> Response<Full<Bytes>
         ("etag", "etag"),
         ("lm", "last-modified"),
         ("age", "age"),
+        ("location", "location"),
     ];
     for (param, header) in headers {
         if let Some(v) = q.get(param) {
