@@ -14,6 +14,7 @@
 //! except as the opaque `target` kept inside a snapshot; files are named by
 //! key only. It assumes it is the only writer of `cache.dir`.
 
+mod cursor;
 mod evict;
 mod index;
 mod layout;
@@ -110,11 +111,14 @@ pub enum StoreError {
 #[derive(Debug, Clone)]
 pub struct Found {
     pub snapshot: Arc<Snapshot>,
-    /// When it was soft-invalidated, if it was (see `Store::mark_stale`).
+    /// When it was soft-invalidated, if it was (see `Store::mark_stale`);
+    /// whole seconds, rounded down.
     pub stale_since: Option<SystemTime>,
 }
 
-/// One index entry, as `Store::keys_where` shows it to a filter.
+/// One index entry, as `Store::keys_where` shows it to a filter. Times come
+/// from the index: whole seconds, rounded down (the snapshot itself keeps
+/// milliseconds).
 #[derive(Debug, Clone, Copy)]
 pub struct EntryView<'a> {
     pub key: &'a Key,
@@ -127,7 +131,7 @@ pub struct EntryView<'a> {
     pub stale_since: Option<SystemTime>,
 }
 
-/// One snapshot, for listings.
+/// One snapshot, for listings (times in whole seconds, as `EntryView`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct EntryInfo {
     pub key: Key,
@@ -219,7 +223,8 @@ impl Store {
     }
 
     /// Keys of the snapshots `filter` accepts (e.g. by target prefix, or
-    /// taken before a schedule fired). Walks every entry under the read lock.
+    /// taken before a schedule fired). Walks every entry under the read lock,
+    /// so `filter` must not call back into the store.
     pub fn keys_where(&self, mut filter: impl FnMut(&EntryView<'_>) -> bool) -> Vec<Key> {
         let index = read_lock(&self.shared.index);
         index

@@ -8,10 +8,11 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::SystemTime;
 
-use super::index::{NewEntry, MAX_FILE};
 use crate::key::Key;
 
+use super::index::{NewEntry, MAX_FILE};
 use super::{layout, read_lock, snapshot, write, write_lock, Meta, Snapshot, Store, StoreError};
 
 impl Store {
@@ -128,7 +129,10 @@ impl Store {
 /// Rounds the times to what the file keeps, so that what `put` returns is
 /// what a later `get` reads.
 fn round_times(meta: &mut Meta) {
-    let round = |t| snapshot::from_ms(snapshot::to_ms(t)).unwrap_or(t);
-    meta.taken = round(meta.taken);
-    meta.expires = meta.expires.map(round);
+    meta.taken = to_the_ms(meta.taken);
+    meta.expires = meta.expires.map(to_the_ms);
+}
+
+fn to_the_ms(t: SystemTime) -> SystemTime {
+    snapshot::from_ms(snapshot::to_ms(t)).unwrap_or(t)
 }

@@ -15,7 +15,6 @@ use std::sync::atomic::Ordering;
 
 use crate::key::Key;
 
-use super::index::Index;
 use super::{layout, lock, read_lock, write, write_lock, Shared, Store, StoreError};
 
 impl Store {
@@ -69,21 +68,40 @@ impl Store {
         if generation <= self.generation() {
             return Ok(());
         }
-        layout::write_generation(&sh.dir, generation).map_err(StoreError::Write)?;
+        // A full disk cannot take even this small file. The drop must still
+        // hold across a restart, so the files are then unlinked before
+        // returning (slower, but unlinking needs no space).
+        let persisted = layout::write_generation(&sh.dir, generation);
+        if let Err(e) = &persisted {
+            tracing::warn!(error = %e, "cannot persist the store generation; removing files now");
+        }
         let mut index = write_lock(&sh.index);
         sh.generation.store(generation, Ordering::Release);
-        if index.max_generation() < generation {
-            // Everything goes: swap the index out whole (no walk under the
-            // lock); the reaper walks the old one.
-            let old = std::mem::replace(&mut *index, Index::default());
+        let old: Vec<Key> = if index.max_generation() < generation {
+            // Everything goes: swap the index out whole, no walk under the
+            // lock. Its keys are collected (and it is freed) outside.
+            let old = std::mem::take(&mut *index);
             drop(index);
             sh.hot.clear();
-            self.reaper.unlink(old.into_keys());
+            if persisted.is_ok() {
+                self.reaper.unlink(old.into_keys());
+                tracing::info!(
+                    generation,
+                    "store generation bumped; every snapshot dropped"
+                );
+                return Ok(());
+            }
+            old.into_keys().collect()
         } else {
             let old = index.remove_below(generation);
             drop(index);
             sh.hot.clear();
+            old
+        };
+        if persisted.is_ok() {
             self.reaper.unlink(old.into_iter());
+        } else {
+            self.remove_many(&old);
         }
         tracing::info!(
             generation,

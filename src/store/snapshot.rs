@@ -38,6 +38,7 @@ use http::{HeaderName, HeaderValue};
 
 use crate::key::Key;
 
+use super::cursor::{put_bytes, put_count, Reader};
 use super::{Meta, Snapshot};
 
 /// The snapshot format this build writes and reads.
@@ -186,8 +187,11 @@ pub fn decode(file: Bytes) -> Result<Snapshot, DecodeError> {
         });
     }
     let rest = rest.ok_or(DecodeError::Invalid("meta"))?;
-    // parse() checked that every variant lies inside total_len.
-    let body = head.variants[0];
+    // parse() checked that there is one and that each lies inside total_len.
+    let body = *head
+        .variants
+        .first()
+        .ok_or(DecodeError::Invalid("variant table"))?;
     let body = file.slice(body.offset as usize..(body.offset + body.len) as usize);
     let meta = Meta {
         status: rest.status,
@@ -228,7 +232,7 @@ struct Rest {
 }
 
 fn fixed(buf: &[u8]) -> Result<Fixed, DecodeError> {
-    let mut r = Reader { buf, pos: 0 };
+    let mut r = Reader::new(buf, 0);
     if r.take(8).map_err(|_| DecodeError::Magic)? != MAGIC {
         return Err(DecodeError::Magic);
     }
@@ -264,10 +268,7 @@ fn parse(buf: &[u8], full: bool) -> Result<(Head, Option<Rest>), DecodeError> {
         return Err(DecodeError::Truncated);
     }
     let meta_end = FIXED_LEN + f.meta_len;
-    let mut r = Reader {
-        buf: &buf[..meta_end],
-        pos: FIXED_LEN,
-    };
+    let mut r = Reader::new(&buf[..meta_end], FIXED_LEN);
     let mut key = [0u8; 32];
     key.copy_from_slice(r.take(32)?);
     let status = r.u16()?;
@@ -310,10 +311,7 @@ fn parse(buf: &[u8], full: bool) -> Result<(Head, Option<Rest>), DecodeError> {
         None
     };
 
-    let mut r = Reader {
-        buf: &buf[..f.header_len],
-        pos: meta_end,
-    };
+    let mut r = Reader::new(&buf[..f.header_len], meta_end);
     let mut variants = Vec::with_capacity(f.variant_count);
     let mut end = f.header_len as u64;
     for i in 0..f.variant_count {
@@ -354,77 +352,6 @@ fn parse(buf: &[u8], full: bool) -> Result<(Head, Option<Rest>), DecodeError> {
         variants,
     };
     Ok((head, rest))
-}
-
-/// A cursor that fails instead of reading past its slice.
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
-        let end = self.pos.checked_add(n).ok_or(DecodeError::Truncated)?;
-        let out = self.buf.get(self.pos..end).ok_or(DecodeError::Truncated)?;
-        self.pos = end;
-        Ok(out)
-    }
-
-    fn remaining(&self) -> usize {
-        self.buf.len().saturating_sub(self.pos)
-    }
-
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
-        let mut a = [0u8; N];
-        a.copy_from_slice(self.take(N)?);
-        Ok(a)
-    }
-
-    fn u8(&mut self) -> Result<u8, DecodeError> {
-        Ok(self.array::<1>()?[0])
-    }
-
-    fn u16(&mut self) -> Result<u16, DecodeError> {
-        Ok(u16::from_le_bytes(self.array()?))
-    }
-
-    fn u32(&mut self) -> Result<u32, DecodeError> {
-        Ok(u32::from_le_bytes(self.array()?))
-    }
-
-    fn u64(&mut self) -> Result<u64, DecodeError> {
-        Ok(u64::from_le_bytes(self.array()?))
-    }
-
-    fn count(&mut self) -> Result<usize, DecodeError> {
-        Ok(self.u32()? as usize)
-    }
-
-    fn bytes(&mut self) -> Result<&'a [u8], DecodeError> {
-        let n = self.count()?;
-        self.take(n)
-    }
-
-    fn string(&mut self) -> Result<String, DecodeError> {
-        let b = self.bytes()?;
-        String::from_utf8(b.to_vec()).map_err(|_| DecodeError::Invalid("utf-8"))
-    }
-
-    fn header_value(&mut self) -> Result<HeaderValue, DecodeError> {
-        HeaderValue::from_bytes(self.bytes()?).map_err(|_| DecodeError::Invalid("header value"))
-    }
-}
-
-fn put_count(out: &mut Vec<u8>, n: usize) -> Result<(), EncodeError> {
-    let n = u32::try_from(n).map_err(|_| EncodeError::HeaderTooLarge)?;
-    out.extend_from_slice(&n.to_le_bytes());
-    Ok(())
-}
-
-fn put_bytes(out: &mut Vec<u8>, b: &[u8]) -> Result<(), EncodeError> {
-    put_count(out, b.len())?;
-    out.extend_from_slice(b);
-    Ok(())
 }
 
 #[cfg(test)]

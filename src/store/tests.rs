@@ -2,7 +2,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -203,107 +203,6 @@ fn a_snapshot_larger_than_the_cache_is_refused() {
 }
 
 #[test]
-fn remove_unlinks_before_returning() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(dir.path());
-    store.put(snap(1, "one")).expect("put");
-    store.put(snap(2, "two")).expect("put");
-    store.put(snap(3, "three")).expect("put");
-    assert!(store.remove(&key(1)));
-    assert!(!path(dir.path(), 1).exists());
-    assert!(store.get(&key(1)).is_none());
-    assert!(!store.remove(&key(1)));
-    assert_eq!(store.remove_many(&[key(2), key(3), key(9)]), 2);
-    assert!(store.is_empty() && store.bytes() == 0);
-    assert!(!path(dir.path(), 2).exists() && !path(dir.path(), 3).exists());
-    assert!(open(dir.path()).is_empty());
-}
-
-#[test]
-fn a_generation_bump_hides_at_once_and_removes_in_the_background() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(dir.path());
-    store.put(snap(1, "one")).expect("put");
-    store.put(snap(2, "two")).expect("put");
-    let g = store.drop_all().expect("bump");
-    assert!(store.get(&key(1)).is_none() && store.is_empty());
-    assert!(store.keys_with_tag("home").is_empty());
-    store.put(snap(3, "three")).expect("put");
-    assert_eq!(store.get(&key(3)).expect("new").meta.generation, g);
-    store.wait_background();
-    assert!(!path(dir.path(), 1).exists() && !path(dir.path(), 2).exists());
-    assert!(store.set_min_generation(g).is_ok()); // not above: no change
-    assert_eq!(store.len(), 1);
-}
-
-#[test]
-fn a_generation_bump_survives_a_restart_before_files_are_removed() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    {
-        let store = open(dir.path());
-        store.put(snap(1, "one")).expect("put");
-        store.put(snap(2, "two")).expect("put");
-    }
-    // A file of generation 0 that the reaper never got to, and a bump that
-    // was persisted just before a crash.
-    layout::write_generation(dir.path(), 1).expect("persist");
-    let store = open(dir.path());
-    assert!(store.is_empty());
-    assert_eq!(store.generation(), 1);
-    assert!(!path(dir.path(), 1).exists());
-}
-
-#[test]
-fn tags_follow_puts_replacements_and_removals() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(dir.path());
-    store.put(snap(1, "a")).expect("put");
-    let mut other = snap(2, "b");
-    other.meta.tags = vec!["events.Event".into()];
-    store.put(other).expect("put");
-    let mut keys = store.keys_with_tag("events.Event");
-    keys.sort();
-    assert_eq!(keys, [key(1), key(2)]);
-    assert_eq!(store.keys_with_tag("home"), [key(1)]);
-    let mut retagged = snap(1, "a2");
-    retagged.meta.tags = vec!["other".into()];
-    store.put(retagged).expect("put");
-    assert!(store.keys_with_tag("home").is_empty());
-    store.remove(&key(2));
-    assert!(store.keys_with_tag("events.Event").is_empty());
-    assert_eq!(store.keys_with_tag("other"), [key(1)]);
-}
-
-#[test]
-fn listing_filters_and_soft_marks() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(dir.path());
-    for n in 1..=3 {
-        store.put(snap(n, "x")).expect("put");
-    }
-    let mut prefix = store.keys_where(|v| v.target.starts_with("/page/1") || v.target == "/page/3");
-    prefix.sort();
-    assert_eq!(prefix, [key(1), key(3)]);
-    let when = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-    assert_eq!(store.mark_stale(&[key(1), key(9)], when), 1);
-    store.mark_stale(&[key(1)], when + Duration::from_secs(5)); // earliest kept
-    assert_eq!(
-        store.lookup(&key(1)).expect("found").stale_since,
-        Some(when)
-    );
-    assert_eq!(store.lookup(&key(2)).expect("found").stale_since, None);
-    let info = store
-        .entries()
-        .into_iter()
-        .find(|e| e.key == key(1))
-        .expect("listed");
-    assert_eq!((info.target.as_str(), info.tags.len()), ("/page/1", 2));
-    assert_eq!(info.stale_since, Some(when));
-    store.put(snap(1, "fresh")).expect("put");
-    assert_eq!(store.lookup(&key(1)).expect("found").stale_since, None);
-}
-
-#[test]
 fn the_hot_set_stays_within_its_budget() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(settings(dir.path(), 1 << 30, 2500)).expect("open");
@@ -344,6 +243,21 @@ fn a_failed_put_leaves_no_file_and_keeps_serving() {
     assert_eq!(store.get(&key(1)).expect("still served").body, "kept");
     // Space is back: kept again.
     store.put(snap(2, "ok")).expect("put");
+    assert_eq!(store.len(), 2);
+}
+
+#[test]
+fn a_put_refused_by_its_gate_leaves_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    store.put(snap(1, "old")).expect("put");
+    let err = store
+        .put_if(snap(1, "new"), || None::<()>)
+        .expect_err("refused");
+    assert!(matches!(err, StoreError::Refused), "{err}");
+    assert_eq!(store.get(&key(1)).expect("old kept").body, "old");
+    assert!(temp_files(dir.path()).is_empty());
+    store.put_if(snap(2, "two"), || Some(())).expect("admitted");
     assert_eq!(store.len(), 2);
 }
 
@@ -395,54 +309,48 @@ fn concurrent_readers_and_writers_never_see_a_wrong_body() {
     assert_eq!(on_disk, store.len());
 }
 
-/// Start-up at scale; run with `cargo test --release --lib store -- --ignored`.
+/// Resident memory of this process, where /proc tells it.
+fn resident_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}
+
+/// Start-up and index memory at scale (the performance targets: 100,000
+/// snapshots open within 1 s, index within 300 bytes each). Slow to set up;
+/// run with `cargo test --release --lib store -- --ignored --nocapture`.
 #[test]
 #[ignore = "slow: writes 100,000 files"]
-fn opening_100k_files_takes_under_a_second() {
+fn opening_100k_files_is_fast_and_compact() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let base = snap(0, &"p".repeat(2000));
-    let perf = std::env::var("PERF_DIR").ok();
-    if let Some(d) = &perf {
-        if std::fs::read_dir(d).unwrap().count() > 10 {
-            let statm0 = std::fs::read_to_string("/proc/self/statm").unwrap();
-            eprintln!("statm0 {statm0}");
-            let st = Instant::now();
-            let store = Store::open(settings(Path::new(&d), u64::MAX, 0)).unwrap();
-            let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
-            eprintln!("statm {} mem {}", statm.trim(), store.index_memory());
-            eprintln!("reopen {:?} {}", st.elapsed(), store.len());
-            return;
-        }
-    }
-    let dir_path = perf
-        .clone()
-        .map(std::path::PathBuf::from)
-        .unwrap_or(dir.path().to_path_buf());
-    let count: u32 = std::env::var("PERF_N")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100_000);
-    for n in 0..count {
-        let mut s = base.clone();
+    let mut s = snap(0, &"p".repeat(2000));
+    s.meta.tags = vec!["events.Event".into()];
+    for n in 0..100_000u32 {
         let mut k = [0u8; 32];
         k[..4].copy_from_slice(&n.to_le_bytes());
         s.key = Key(k);
         s.meta.target = format!("/events/{n:08}/some-longer-path-to-40b");
-        let p = layout::snapshot_path(&dir_path, &s.key);
+        let p = layout::snapshot_path(dir.path(), &s.key);
         std::fs::create_dir_all(p.parent().expect("fan-out")).expect("mkdir");
         std::fs::write(&p, snapshot::encode(&s).expect("encode")).expect("write");
     }
-    if perf.is_some() {
-        return;
-    }
+    let before = resident_bytes();
     let started = Instant::now();
     let store = open(dir.path());
     let took = started.elapsed();
-    let per = store.index_memory() / store.len();
+    let estimate = store.index_memory() / store.len();
+    let resident = before
+        .zip(resident_bytes())
+        .map(|(b, a)| a.saturating_sub(b) / 100_000);
     eprintln!(
-        "open of {} files: {took:?}; index ~{per} bytes/entry",
-        store.len()
+        "opened 100,000 in {took:?}; index ~{estimate} B/entry, resident +{resident:?} B/entry"
     );
     assert_eq!(store.len(), 100_000);
-    assert!(took < Duration::from_secs(1), "{took:?}");
+    assert!(estimate <= 300);
+    if !cfg!(debug_assertions) {
+        assert!(took < Duration::from_secs(1), "{took:?}");
+    }
 }
+
+#[path = "invalidation_tests.rs"]
+mod invalidation;

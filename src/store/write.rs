@@ -43,16 +43,13 @@ pub(crate) fn stage(dir: &Path, parts: &[&[u8]]) -> io::Result<Staged> {
 
 impl Staged {
     /// Renames the temp file to `dest` (in the same directory) and fsyncs the
-    /// directory. If that fsync fails the new file is removed too: a rename
-    /// whose durability is unknown must not look like a kept snapshot.
+    /// directory. An error from that fsync comes after the rename: the new
+    /// file is in place but may not survive a crash, and the caller decides
+    /// what to do with it (a snapshot's is removed by `put`).
     pub(crate) fn publish(mut self, dest: &Path) -> io::Result<()> {
         std::fs::rename(&self.temp, dest)?;
         self.published = true;
-        if let Err(e) = sync_dir(&self.dir) {
-            let _ = std::fs::remove_file(dest);
-            return Err(e);
-        }
-        Ok(())
+        sync_dir(&self.dir)
     }
 }
 

@@ -198,7 +198,7 @@ async fn answer(mut req: Request<Incoming>, seen: &Seen) -> Response<Full<Bytes>
             .await
             .map(|b| b.to_bytes())
             .unwrap_or_default();
-        text.push_str("\n");
+        text.push('\n');
         text.push_str(&String::from_utf8_lossy(&body));
         return Response::builder()
             .header("content-type", "text/plain")

@@ -1,0 +1,146 @@
+//! Dropping one tag among many snapshots: what an invalidation by tag costs
+//! when the cache is large. Not a timed test; run with
+//!
+//! ```sh
+//! cargo bench --bench tag_drop            # 100,000 snapshots
+//! SNAPSHOTS=1000000 cargo bench --bench tag_drop
+//! ```
+//!
+//! Under `cargo test` it runs once on 2,000 snapshots, as a smoke test.
+//! Snapshot files are written straight in the store's format (no fsync per
+//! file) so that the set-up takes seconds, then the store opens them as at
+//! a restart. Every snapshot carries the tag `page`; one in a hundred also
+//! carries `hot`. The figures: the open, the drop of `hot` (1 %), the drop
+//! of one URL, and the drop of everything.
+
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use http::HeaderValue;
+use preloadd::invalidate::{apply::apply, log::Log, selector::Selector};
+use preloadd::key::Key;
+use preloadd::store::{snapshot, Meta, Snapshot, Store, StoreSettings};
+
+fn main() {
+    let benching = std::env::args().any(|a| a == "--bench");
+    let count: u32 = match std::env::var("SNAPSHOTS") {
+        Ok(n) => n.parse().expect("SNAPSHOTS is a number"),
+        Err(_) if benching => 100_000,
+        Err(_) => 2_000,
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let started = Instant::now();
+    fill(dir.path(), count);
+    println!("wrote {count} snapshot files in {:.1?}", started.elapsed());
+
+    let started = Instant::now();
+    let store = open(dir.path());
+    println!(
+        "opened {} snapshots in {:.1?}",
+        store.len(),
+        started.elapsed()
+    );
+
+    let log = Log::default();
+    let hot = Selector {
+        tags: vec!["hot".into()],
+        ..Selector::default()
+    };
+    let (took, n) = timed(|| {
+        apply(&store, &log, &hot, None, false)
+            .expect("drop tag")
+            .count
+    });
+    println!(
+        "dropped tag `hot` ({n} snapshots of {count}) in {took:.1?} ({:.1} µs per snapshot)",
+        per(took, n)
+    );
+    assert_eq!(n as u32, count.div_ceil(100));
+
+    let one = Selector {
+        urls: vec![target(1)],
+        ..Selector::default()
+    };
+    let (took, n) = timed(|| {
+        apply(&store, &log, &one, None, false)
+            .expect("drop url")
+            .count
+    });
+    println!("dropped one url ({n}) in {took:.1?} (walks the index)");
+
+    let all = Selector {
+        all: true,
+        ..Selector::default()
+    };
+    let before = store.len();
+    let (took, _) = timed(|| {
+        apply(&store, &log, &all, None, false)
+            .expect("drop all")
+            .count
+    });
+    println!("dropped all {before} in {took:.1?} before the reply (files go in the background)");
+    store.wait_background();
+}
+
+fn timed<T>(f: impl FnOnce() -> T) -> (Duration, T) {
+    let started = Instant::now();
+    let value = f();
+    (started.elapsed(), value)
+}
+
+fn per(took: Duration, n: usize) -> f64 {
+    took.as_secs_f64() * 1e6 / n.max(1) as f64
+}
+
+fn target(n: u32) -> String {
+    format!("/events/{n:08}/a-page-with-a-typical-path")
+}
+
+fn key(n: u32) -> Key {
+    Key::new(&target(n), &[])
+}
+
+fn open(dir: &Path) -> Store {
+    Store::open(StoreSettings {
+        dir: dir.to_path_buf(),
+        max_size: u64::MAX,
+        memory: 0,
+    })
+    .expect("open store")
+}
+
+/// Writes `count` snapshot files in the store's layout:
+/// `dir/<2 hex>/<64 hex>`.
+fn fill(dir: &Path, count: u32) {
+    let body = Bytes::from(vec![b'x'; 2048]);
+    for n in 0..count {
+        let mut tags = vec!["page".to_string()];
+        if n % 100 == 0 {
+            tags.push("hot".to_string());
+        }
+        let snap = Snapshot {
+            key: key(n),
+            meta: Meta {
+                status: 200,
+                headers: vec![(
+                    http::header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/html"),
+                )],
+                tags,
+                target: target(n),
+                taken: SystemTime::now(),
+                expires: None,
+                generation: 0,
+                age: 0,
+                etag: HeaderValue::from_static("\"x\""),
+                last_modified: HeaderValue::from_static("Wed, 25 Nov 2026 00:00:00 GMT"),
+            },
+            body: body.clone(),
+        };
+        let hex = snap.key.to_hex();
+        let sub = dir.join(&hex[..2]);
+        std::fs::create_dir_all(&sub).expect("fan-out dir");
+        std::fs::write(sub.join(&hex), snapshot::encode(&snap).expect("encode")).expect("write");
+    }
+}
