@@ -62,8 +62,15 @@ fn main() {
         tags: vec!["rare".into()],
         ..Selector::default()
     };
-    let (took, n) = timed(|| apply(&store, &log, &rare, None, false).expect("drop tag").count);
-    println!("dropped tag `rare` ({n} snapshots of {count}) in {took:.1?} ({:.1} µs per snapshot)", per(took, n));
+    let (took, n) = timed(|| {
+        apply(&store, &log, &rare, None, false)
+            .expect("drop tag")
+            .count
+    });
+    println!(
+        "dropped tag `rare` ({n} snapshots of {count}) in {took:.1?} ({:.1} µs per snapshot)",
+        per(took, n)
+    );
 
     let one = Selector {
         urls: vec![target(2)],
