@@ -34,6 +34,19 @@ fn count(reply: &Reply) -> u64 {
     v["invalidated"].as_u64().unwrap()
 }
 
+/// GETs `target` until it is a HIT (for up to 5 s): a background refetch
+/// is counted by the app before its snapshot is written.
+async fn hit_eventually(d: &Daemon, target: &str) -> Reply {
+    for _ in 0..100 {
+        let reply = get(d.main, target, &[]).await;
+        if reply.cache() == "HIT" {
+            return reply;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{target} never became a HIT");
+}
+
 /// Polls until `f` holds, for up to 5 s.
 async fn eventually(mut f: impl FnMut() -> bool) -> bool {
     for _ in 0..100 {
@@ -228,9 +241,7 @@ async fn soft_invalidation_serves_stale_then_hit() {
         eventually(|| up.count() == 2).await,
         "one background refetch"
     );
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let fresh = get(d.main, "/_preload/s", &[]).await;
-    assert_eq!(fresh.cache(), "HIT");
+    let fresh = hit_eventually(&d, "/_preload/s").await;
     assert_ne!(fresh.body, first.body);
     assert_eq!(up.count(), 2, "exactly one refetch");
 }
@@ -280,10 +291,9 @@ async fn a_route_ttl_expires_snapshots() {
     let expired = get(d.main, "/news/1", &[]).await;
     assert_eq!(expired.cache(), "STALE", "served while one refetch runs");
     assert!(eventually(|| up.count() == 2).await);
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let fresh = get(d.main, "/news/1", &[]).await;
-    assert_eq!(fresh.cache(), "HIT");
+    let fresh = hit_eventually(&d, "/news/1").await;
     assert_ne!(fresh.body, first.body);
+    assert_eq!(up.count(), 2, "exactly one refetch");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -330,9 +340,8 @@ async fn rewarm_leaves_dropped_pages_hit_without_a_visitor() {
         eventually(|| up.count() == 6).await,
         "each page refetched once"
     );
-    tokio::time::sleep(Duration::from_millis(200)).await;
     for t in targets {
-        assert_eq!(get(d.main, t, &[]).await.cache(), "HIT", "{t}");
+        hit_eventually(&d, t).await;
     }
     assert_eq!(up.count(), 6);
 }

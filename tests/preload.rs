@@ -132,16 +132,36 @@ async fn kill9_during_writes_never_leaves_a_wrong_snapshot() {
             tokio::spawn(async move { get(main, &t, &[]).await })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    // Kill once a few pages are on disk, while the later ones are still
+    // arriving and being written.
+    let snapshot_files = || {
+        walk(&sb.cache_dir())
+            .iter()
+            .filter(|p| p.rsplit('/').next().is_some_and(|n| n.len() == 64))
+            .count()
+    };
+    for _ in 0..200 {
+        if snapshot_files() >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     d.kill9();
     for r in requests {
         let _ = r.await;
     }
 
     let d = sb.daemon(&up, "");
+    let main = d.main;
+    let replies: Vec<_> = (0..50)
+        .map(|i| {
+            let t = format!("/_preload{}", target(i));
+            tokio::spawn(async move { get(main, &t, &[]).await })
+        })
+        .collect();
     let mut hits = 0;
-    for i in 0..50 {
-        let reply = get(d.main, &format!("/_preload{}", target(i)), &[]).await;
+    for (i, reply) in replies.into_iter().enumerate() {
+        let reply = reply.await.unwrap();
         assert_eq!(reply.status, 200);
         assert!(
             reply.body == expected(i),
