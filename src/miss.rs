@@ -343,6 +343,7 @@ fn build_snapshot(
             last_modified,
         },
         body,
+        head: Default::default(),
     }
 }
 

@@ -182,12 +182,8 @@ pub fn snapshot_response(
     now: SystemTime,
 ) -> Response<Body> {
     let meta = &snap.meta;
-    let mut headers = HeaderMap::with_capacity(meta.headers.len() + 6);
-    for (name, value) in &meta.headers {
-        headers.append(name.clone(), value.clone());
-    }
-    headers.insert(header::ETAG, meta.etag.clone());
-    headers.insert(header::LAST_MODIFIED, meta.last_modified.clone());
+    // Built once per snapshot, copied per response.
+    let mut headers = snap.head.get_or_init(|| prepared_head(snap)).clone();
     headers.insert(X_PRELOAD_CACHE, status.header());
     let from_cache = status != CacheStatus::Miss;
     if from_cache {
@@ -199,12 +195,17 @@ pub fn snapshot_response(
     }
 
     let mut code = StatusCode::from_u16(meta.status).unwrap_or(StatusCode::OK);
-    if code.is_success() && conditional::not_modified(&req.headers, &meta.etag, &meta.last_modified)
+    let conditional = req.headers.contains_key(header::IF_NONE_MATCH)
+        || req.headers.contains_key(header::IF_MODIFIED_SINCE);
+    if conditional
+        && code.is_success()
+        && conditional::not_modified(&req.headers, &meta.etag, &meta.last_modified)
     {
         for name in [
             header::CONTENT_TYPE,
             header::CONTENT_ENCODING,
             header::CONTENT_LANGUAGE,
+            header::CONTENT_LENGTH,
         ] {
             headers.remove(name);
         }
@@ -212,35 +213,47 @@ pub fn snapshot_response(
     }
     let len = snap.body.len() as u64;
     let mut body = snap.body.clone();
-    if from_cache && code == StatusCode::OK {
+    if from_cache && code == StatusCode::OK && req.headers.contains_key(header::RANGE) {
         match conditional::range(&req.headers, len, &meta.etag, &meta.last_modified) {
             RangeAnswer::Full => {}
             RangeAnswer::Partial { start, end } => {
                 code = StatusCode::PARTIAL_CONTENT;
                 body = body.slice(start as usize..=end as usize);
                 let range = format!("bytes {start}-{end}/{len}");
-                headers.insert(
-                    header::CONTENT_RANGE,
-                    HeaderValue::from_str(&range).expect("digits and ASCII"),
-                );
+                headers.insert(header::CONTENT_RANGE, ascii(&range));
+                headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
             }
             RangeAnswer::Unsatisfiable => {
-                let range = format!("bytes */{len}");
-                headers.insert(
-                    header::CONTENT_RANGE,
-                    HeaderValue::from_str(&range).expect("digits and ASCII"),
-                );
+                headers.insert(header::CONTENT_RANGE, ascii(&format!("bytes */{len}")));
+                headers.remove(header::CONTENT_LENGTH);
                 return build(StatusCode::RANGE_NOT_SATISFIABLE, headers, Body::Empty);
             }
         }
     }
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
     let body = if req.method == Method::HEAD {
         Body::Empty
     } else {
         Body::full(body)
     };
     build(code, headers, body)
+}
+
+/// The headers every response from this snapshot starts with: the kept
+/// end-to-end headers, ETag, Last-Modified and the body's length.
+fn prepared_head(snap: &Snapshot) -> HeaderMap {
+    let meta = &snap.meta;
+    let mut headers = HeaderMap::with_capacity(meta.headers.len() + 8);
+    for (name, value) in &meta.headers {
+        headers.append(name.clone(), value.clone());
+    }
+    headers.insert(header::ETAG, meta.etag.clone());
+    headers.insert(header::LAST_MODIFIED, meta.last_modified.clone());
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(snap.body.len()));
+    headers
+}
+
+fn ascii(text: &str) -> HeaderValue {
+    HeaderValue::from_str(text).expect("digits and ASCII")
 }
 
 fn build(status: StatusCode, headers: HeaderMap, body: Body) -> Response<Body> {

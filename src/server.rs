@@ -124,7 +124,10 @@ async fn accept_loop(app: Arc<App>, bound: Bound, mut shutdown: Shutdown) {
         .timer(TokioTimer::new())
         .header_read_timeout(config.server.header_timeout)
         .max_headers(MAX_HEADERS)
-        .max_header_size(MAX_HEAD);
+        .max_header_size(MAX_HEAD)
+        // Bodies go out by writev from the snapshot's bytes instead of being
+        // copied into hyper's buffer first.
+        .writev(true);
     drop(config);
     let builder = Arc::new(builder);
     let slots = Arc::new(Semaphore::new(max));

@@ -74,6 +74,10 @@ pub struct Snapshot {
     pub key: Key,
     pub meta: Meta,
     pub body: Bytes,
+    /// The response headers the serving code builds from `meta` on first
+    /// use, so that a HIT copies them instead of building them again. The
+    /// store never reads or writes it.
+    pub head: std::sync::OnceLock<http::HeaderMap>,
 }
 
 /// What the store needs from `[cache]`.

@@ -212,6 +212,7 @@ pub fn decode(file: Bytes) -> Result<Snapshot, DecodeError> {
         key: head.key,
         meta,
         body,
+        head: Default::default(),
     })
 }
 

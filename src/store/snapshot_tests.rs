@@ -36,6 +36,7 @@ pub(crate) fn sample(key: u8, body: &'static [u8]) -> Snapshot {
             last_modified: HeaderValue::from_static("Tue, 14 Nov 2023 22:13:20 GMT"),
         },
         body: Bytes::from_static(body),
+        head: Default::default(),
     }
 }
 
@@ -182,6 +183,7 @@ fn snapshot() -> impl Strategy<Value = Snapshot> {
                         last_modified: lm,
                     },
                     body: Bytes::from(body),
+                    head: Default::default(),
                 }
             },
         )
