@@ -61,8 +61,13 @@ impl Daemon {
             Arc::clone(&self.app),
             shutdown.clone(),
         ));
+        let sweeper = tokio::spawn(invalidate::runner::sweep(
+            Arc::clone(&self.app),
+            shutdown.clone(),
+        ));
         serve(self.app, self.listeners, shutdown).await;
         schedules.abort();
+        sweeper.abort();
     }
 }
 

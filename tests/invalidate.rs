@@ -453,3 +453,31 @@ async fn a_successful_write_on_a_snapshot_route_drops_its_pages() {
         "its Location is dropped too"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn snapshots_past_ttl_and_grace_are_removed_from_disk() {
+    let up = Upstream::start().await;
+    let sb = Sandbox::new();
+    let d = sb.daemon_cache(
+        &up,
+        "grace = \"500ms\"",
+        "[[route]]\nmatch = \"/short/*\"\nttl = \"1s\"\n",
+    );
+    warm(&d, &["/short/a", "/_preload/long"]).await;
+    let snapshots = || async {
+        let health = get(admin(&d), "/_preloadd/health", &[]).await;
+        let v: serde_json::Value = serde_json::from_slice(&health.body).unwrap();
+        v["snapshots"].as_u64().unwrap()
+    };
+    assert_eq!(snapshots().await, 2);
+    let mut left = 2;
+    for _ in 0..50 {
+        left = snapshots().await;
+        if left == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(left, 1, "the expired page left, the other stayed");
+    assert_eq!(get(d.main, "/_preload/long", &[]).await.cache(), "HIT");
+}

@@ -72,3 +72,45 @@ async fn fire(app: &Arc<App>, plan: &Plan) {
         Err(err) => tracing::warn!(plan = %plan.name, error = %err, "schedule failed"),
     }
 }
+
+/// Removes snapshots that expired (route `ttl`) longer than `grace` ago:
+/// they can never be served again, so they should not hold disk space
+/// until eviction gets to them. Runs every shortest-`ttl` (between 1 s and
+/// a minute) while any route has a `ttl`.
+pub async fn sweep(app: Arc<App>, mut shutdown: Shutdown) {
+    loop {
+        let (period, grace) = {
+            let config = app.config();
+            let shortest = config.routes.iter().filter_map(|r| r.ttl).min();
+            (shortest, config.cache.grace)
+        };
+        let Some(period) = period else {
+            // No route expires anything; a reload may add one.
+            tokio::select! {
+                _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => continue,
+                _ = shutdown.wait() => return,
+            }
+        };
+        let period = period.clamp(
+            std::time::Duration::from_secs(1),
+            std::time::Duration::from_secs(60),
+        );
+        tokio::select! {
+            _ = tokio::time::sleep(period) => {}
+            _ = shutdown.wait() => return,
+        }
+        let worker = Arc::clone(&app);
+        let removed = tokio::task::spawn_blocking(move || {
+            let now = SystemTime::now();
+            let dead = worker
+                .store
+                .keys_where(|e| e.expires.is_some_and(|t| t + grace < now));
+            worker.store.remove_many(&dead)
+        })
+        .await
+        .unwrap_or(0);
+        if removed > 0 {
+            tracing::debug!(removed, "expired snapshots past grace removed");
+        }
+    }
+}
