@@ -154,6 +154,7 @@ fn fill(dir: &Path, count: u32) {
                 last_modified: HeaderValue::from_static("Wed, 25 Nov 2026 00:00:00 GMT"),
             },
             body: body.clone(),
+            variants: Vec::new(),
             head: Default::default(),
         };
         let hex = snap.key.to_hex();

@@ -7,11 +7,12 @@
 //!   - [`admin`]: `/_preloadd/*` and the invalidation webhook, token checked;
 //!   - [`serve`]: a preload request. [`key`] validates and canonicalizes the
 //!     target and computes its key; a fresh snapshot in [`store`] is a HIT,
-//!     answered by [`serve::snapshot_response`] with [`conditional`] for
-//!     304 / ranges. Otherwise [`miss`] joins the [`flight`] for the key: one
+//!     answered by [`serve::snapshot_response`] with headers prepared once
+//!     per snapshot by [`heads`] and [`conditional`] for 304 / ranges. Otherwise [`miss`] joins the [`flight`] for the key: one
 //!     leader fetches through [`fetch`], [`policy`] decides keep or PASS, the
-//!     store publishes the snapshot atomically, and the followers get the
-//!     same outcome;
+//!     store publishes the snapshot atomically (with the gzip and brotli
+//!     variants [`compress`] made once), and the followers get the same
+//!     outcome;
 //!   - [`proxy`]: everything else, streamed to the app and back.
 //! - [`state::App`] is the one shared handle: config (swappable), store,
 //!   client, flights. [`shutdown`] tells every task when to stop.
@@ -21,6 +22,7 @@
 pub mod admin;
 pub mod body;
 pub mod cli;
+pub mod compress;
 pub mod conditional;
 pub mod config;
 pub mod demo;
@@ -28,6 +30,7 @@ pub mod error;
 pub mod fetch;
 pub mod flight;
 pub mod headers;
+pub mod heads;
 pub mod invalidate;
 pub mod key;
 pub mod miss;

@@ -1,6 +1,6 @@
 //! A preload request with no usable snapshot: one fetch per key (leader /
 //! follower), the keep decision, and the snapshot built from what the app
-//! answered.
+//! answered, with its precompressed variants ([`crate::compress`]).
 //!
 //! The leader's fetch runs in a task of its own, so that a visitor who goes
 //! away does not cancel the fetch the others wait for.
@@ -13,6 +13,7 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{request, Response, StatusCode};
 
 use crate::body::Body;
+use crate::compress;
 use crate::conditional;
 use crate::config::{Config, OnWriteError};
 use crate::fetch::{FetchError, FetchRequest, FetchSettings, Fetched, FetchedBody};
@@ -131,10 +132,17 @@ pub async fn fetch_and_keep(app: &Arc<App>, target: &Target) -> (Outcome, Option
         return (passed(parts.status, parts.headers, body, reason), None);
     }
     warn_on_foreign_vary(app, &config, target, &parts.headers);
-    let snapshot = build_snapshot(&config, target, parts.status, &parts.headers, body.clone());
-    // The write fsyncs: keep it off the runtime's worker threads.
+    let mut snapshot = build_snapshot(&config, target, parts.status, &parts.headers, body.clone());
+    let compress = config.cache.compress
+        && body.len() >= compress::MIN_SIZE
+        && compress::compressible(&parts.headers);
+    // Compressing and the write (it fsyncs) are CPU and disk work: keep them
+    // off the runtime's worker threads. The variants are made here, once.
     let writer = Arc::clone(app);
     let written = tokio::task::spawn_blocking(move || {
+        if compress {
+            snapshot.variants = compress::variants(&snapshot.body);
+        }
         let (target, tags) = (snapshot.meta.target.clone(), snapshot.meta.tags.clone());
         writer.store.put_if(snapshot, || {
             writer.invalidations.admit(since, &target, &tags)
@@ -343,6 +351,7 @@ fn build_snapshot(
             last_modified,
         },
         body,
+        variants: Vec::new(),
         head: Default::default(),
     }
 }

@@ -1,7 +1,9 @@
 //! Preload requests: resolve the target to a key, then HIT, STALE, or a
 //! miss handed to [`crate::miss`]. The HIT path is [`snapshot_response`]:
-//! it reads a snapshot that is already in memory and builds headers, nothing
-//! more.
+//! it reads a snapshot that is already in memory and copies headers built
+//! once per snapshot ([`crate::heads`]), nothing more. A snapshot with
+//! precompressed variants has one set of headers per representation, and
+//! the visitor's `Accept-Encoding` picks which one is sent.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -13,6 +15,7 @@ use crate::body::Body;
 use crate::conditional::{self, RangeAnswer};
 use crate::config::Config;
 use crate::headers::X_PRELOAD_CACHE;
+use crate::heads;
 use crate::key::{self, Key, QueryRules, TargetError};
 use crate::miss;
 use crate::state::App;
@@ -83,7 +86,7 @@ pub fn resolve(config: &Config, headers: &HeaderMap, raw: &str) -> Result<Target
 }
 
 /// A header's field lines joined with ", " (one value as the app would see it).
-fn joined_value(headers: &HeaderMap, name: &HeaderName) -> Option<HeaderValue> {
+pub(crate) fn joined_value(headers: &HeaderMap, name: &HeaderName) -> Option<HeaderValue> {
     let mut values = headers.get_all(name).iter();
     let first = values.next()?;
     let mut joined = first.as_bytes().to_vec();
@@ -173,8 +176,8 @@ fn only_if_cached(headers: &HeaderMap) -> bool {
 }
 
 /// A kept snapshot as a response: 200 (or its status), 206/416 for a
-/// range on HIT/STALE, 304 when the visitor's copy is current. HEAD gets
-/// the headers alone.
+/// range on HIT/STALE of the identity body, 304 when the visitor's copy of
+/// the chosen representation is current. HEAD gets the headers alone.
 pub fn snapshot_response(
     snap: &Snapshot,
     status: CacheStatus,
@@ -183,7 +186,15 @@ pub fn snapshot_response(
 ) -> Response<Body> {
     let meta = &snap.meta;
     // Built once per snapshot, copied per response.
-    let mut headers = snap.head.get_or_init(|| prepared_head(snap)).clone();
+    let heads = snap.head.get_or_init(|| heads::prepared(snap));
+    let chosen = heads::chosen_variant(snap, &req.headers)
+        .and_then(|i| Some((heads.get(i + 1)?, &snap.variants.get(i)?.body)));
+    let encoded = chosen.is_some();
+    // heads::prepared always makes the identity's headers first.
+    let (prepared, body) = chosen.unwrap_or((&heads[0], &snap.body));
+    // The ETag of the representation sent (a variant has its own).
+    let etag = prepared.get(header::ETAG).unwrap_or(&meta.etag);
+    let mut headers = prepared.clone();
     headers.insert(X_PRELOAD_CACHE, status.header());
     let from_cache = status != CacheStatus::Miss;
     if from_cache {
@@ -199,7 +210,7 @@ pub fn snapshot_response(
         || req.headers.contains_key(header::IF_MODIFIED_SINCE);
     if conditional
         && code.is_success()
-        && conditional::not_modified(&req.headers, &meta.etag, &meta.last_modified)
+        && conditional::not_modified(&req.headers, etag, &meta.last_modified)
     {
         for name in [
             header::CONTENT_TYPE,
@@ -211,9 +222,10 @@ pub fn snapshot_response(
         }
         return build(StatusCode::NOT_MODIFIED, headers, Body::Empty);
     }
-    let len = snap.body.len() as u64;
-    let mut body = snap.body.clone();
-    if from_cache && code == StatusCode::OK && req.headers.contains_key(header::RANGE) {
+    let len = body.len() as u64;
+    let mut body = body.clone();
+    // Ranges are of the identity body; an encoded answer is always whole.
+    if from_cache && !encoded && code == StatusCode::OK && req.headers.contains_key(header::RANGE) {
         match conditional::range(&req.headers, len, &meta.etag, &meta.last_modified) {
             RangeAnswer::Full => {}
             RangeAnswer::Partial { start, end } => {
@@ -236,20 +248,6 @@ pub fn snapshot_response(
         Body::full(body)
     };
     build(code, headers, body)
-}
-
-/// The headers every response from this snapshot starts with: the kept
-/// end-to-end headers, ETag, Last-Modified and the body's length.
-fn prepared_head(snap: &Snapshot) -> HeaderMap {
-    let meta = &snap.meta;
-    let mut headers = HeaderMap::with_capacity(meta.headers.len() + 8);
-    for (name, value) in &meta.headers {
-        headers.append(name.clone(), value.clone());
-    }
-    headers.insert(header::ETAG, meta.etag.clone());
-    headers.insert(header::LAST_MODIFIED, meta.last_modified.clone());
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(snap.body.len()));
-    headers
 }
 
 fn ascii(text: &str) -> HeaderValue {

@@ -57,7 +57,7 @@ impl HotSet {
     }
 
     pub(crate) fn insert(&self, serial: u64, snapshot: Arc<Snapshot>) {
-        let size = snapshot.body.len() as u64;
+        let size = snapshot.bodies_len();
         if self.budget == 0 || size > self.budget {
             self.remove(&snapshot.key);
             return;
@@ -70,7 +70,7 @@ impl HotSet {
             referenced: AtomicBool::new(false),
         };
         if let Some(old) = inner.map.insert(key, hot) {
-            inner.bytes -= old.snapshot.body.len() as u64;
+            inner.bytes -= old.snapshot.bodies_len();
         }
         inner.bytes += size;
         inner.order.push_back((key, serial));
@@ -83,7 +83,7 @@ impl HotSet {
         }
         let mut inner = write_lock(&self.inner);
         if let Some(old) = inner.map.remove(key) {
-            inner.bytes -= old.snapshot.body.len() as u64;
+            inner.bytes -= old.snapshot.bodies_len();
         }
     }
 
@@ -113,7 +113,7 @@ impl Inner {
             if hot.referenced.swap(false, Ordering::Relaxed) {
                 self.order.push_back((key, serial));
             } else if let Some(old) = self.map.remove(&key) {
-                self.bytes -= old.snapshot.body.len() as u64;
+                self.bytes -= old.snapshot.bodies_len();
             }
         }
         // Removals and replacements leave stale pairs behind; keep them from

@@ -68,16 +68,53 @@ pub struct Meta {
     pub last_modified: HeaderValue,
 }
 
+/// A content coding a body variant is kept in (identity is `Snapshot::body`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Encoding {
+    Gzip,
+    Brotli,
+}
+
+impl Encoding {
+    /// The content-coding token (`Content-Encoding`, `Accept-Encoding`).
+    pub fn token(self) -> &'static str {
+        match self {
+            Encoding::Gzip => "gzip",
+            Encoding::Brotli => "br",
+        }
+    }
+}
+
+/// The body in one content coding, made once when the snapshot was taken.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Variant {
+    pub encoding: Encoding,
+    pub body: Bytes,
+}
+
 /// A complete snapshot.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     pub key: Key,
     pub meta: Meta,
+    /// The body as the app sent it (the identity representation).
     pub body: Bytes,
+    /// The same body in other content codings, at most one per encoding.
+    pub variants: Vec<Variant>,
     /// The response headers the serving code builds from `meta` on first
-    /// use, so that a HIT copies them instead of building them again. The
-    /// store never reads or writes it.
-    pub head: std::sync::OnceLock<http::HeaderMap>,
+    /// use, so that a HIT copies them instead of building them again: one
+    /// map per representation, `[0]` for `body` and `[i + 1]` for
+    /// `variants[i]`. The store never reads or writes it.
+    pub head: std::sync::OnceLock<Vec<http::HeaderMap>>,
+}
+
+impl Snapshot {
+    /// Bytes held by the bodies, identity and variants (what the hot set
+    /// counts).
+    pub fn bodies_len(&self) -> u64 {
+        let variants: usize = self.variants.iter().map(|v| v.body.len()).sum();
+        (self.body.len() + variants) as u64
+    }
 }
 
 /// What the store needs from `[cache]`.

@@ -37,7 +37,7 @@ impl Store {
         round_times(&mut snapshot.meta);
         snapshot.meta.generation = self.generation();
         let header = snapshot::encode_header(&snapshot).map_err(StoreError::Encode)?;
-        let size = header.len() as u64 + snapshot.body.len() as u64;
+        let size = header.len() as u64 + snapshot.bodies_len();
         let max = sh.max_size.min(MAX_FILE);
         if size > max {
             return Err(StoreError::TooLarge { size, max });
@@ -49,7 +49,10 @@ impl Store {
             std::fs::create_dir_all(&dir).map_err(StoreError::Write)?;
             ready.store(true, Ordering::Relaxed);
         }
-        let staged = write::stage(&dir, &[&header, &snapshot.body]).map_err(StoreError::Write)?;
+        let parts: Vec<&[u8]> = std::iter::once(&header[..])
+            .chain(snapshot::bodies(&snapshot))
+            .collect();
+        let staged = write::stage(&dir, &parts).map_err(StoreError::Write)?;
         let entry = NewEntry {
             key,
             target: snapshot.meta.target.as_str().into(),

@@ -23,6 +23,12 @@
 //!   one another in table order and the last one ends the file.
 //! ```
 //!
+//! `encode` writes the identity entry, then one entry per
+//! [`Snapshot::variants`] (gzip, br) in their order; a file whose table holds
+//! only the identity (every file written before variants existed) decodes
+//! with no variants. An encoding listed twice, or identity after entry 0,
+//! is refused.
+//!
 //! So a reader needs only the first `header_len` bytes to index a file, and
 //! a body sits contiguous and uncompressed at a known offset (sendfile).
 //! Header values are kept byte for byte (obs-text included). Times are unix
@@ -39,7 +45,7 @@ use http::{HeaderName, HeaderValue};
 use crate::key::Key;
 
 use super::cursor::{put_bytes, put_count, Reader};
-use super::{Meta, Snapshot};
+use super::{Encoding, Meta, Snapshot, Variant};
 
 /// The snapshot format this build writes and reads.
 pub const VERSION: u16 = 1;
@@ -51,18 +57,35 @@ const VARIANT_LEN: usize = 24;
 /// what an index read may allocate for a hostile file.
 pub(crate) const MAX_HEADER: usize = 1 << 20;
 
-/// How a body variant is encoded.
+/// How the body of one variant table entry is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Encoding {
+pub enum EntryKind {
     Identity,
     Gzip,
     Br,
 }
 
-/// Where one body variant sits in the file.
+impl EntryKind {
+    fn byte(self) -> u8 {
+        match self {
+            EntryKind::Identity => 0,
+            EntryKind::Gzip => 1,
+            EntryKind::Br => 2,
+        }
+    }
+
+    fn of(encoding: Encoding) -> EntryKind {
+        match encoding {
+            Encoding::Gzip => EntryKind::Gzip,
+            Encoding::Brotli => EntryKind::Br,
+        }
+    }
+}
+
+/// Where one body variant sits in the file (a variant table entry).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Variant {
-    pub encoding: Encoding,
+pub struct Entry {
+    pub kind: EntryKind,
     pub offset: u64,
     pub len: u64,
 }
@@ -77,7 +100,7 @@ pub(crate) struct Head {
     pub target: String,
     pub tags: Vec<String>,
     pub total_len: u64,
-    pub variants: Vec<Variant>,
+    pub entries: Vec<Entry>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -98,6 +121,8 @@ pub enum DecodeError {
 pub enum EncodeError {
     #[error("snapshot header is over {MAX_HEADER} bytes")]
     HeaderTooLarge,
+    #[error("snapshot has two variants in one encoding")]
+    DuplicateVariant,
 }
 
 /// Unix milliseconds; times before 1970 count as 0.
@@ -110,8 +135,9 @@ pub(crate) fn from_ms(ms: u64) -> Option<SystemTime> {
     UNIX_EPOCH.checked_add(Duration::from_millis(ms))
 }
 
-/// Encodes everything but the body: fixed header, meta and variant table.
-/// The file is this followed by `snapshot.body`.
+/// Encodes everything but the bodies: fixed header, meta and variant table.
+/// The file is this followed by `snapshot.body`, then each of
+/// `snapshot.variants` bodies in order.
 pub fn encode_header(snapshot: &Snapshot) -> Result<Vec<u8>, EncodeError> {
     let m = &snapshot.meta;
     let mut meta = Vec::with_capacity(256 + m.target.len());
@@ -135,32 +161,54 @@ pub fn encode_header(snapshot: &Snapshot) -> Result<Vec<u8>, EncodeError> {
         put_bytes(&mut meta, value.as_bytes())?;
     }
 
-    let header_len = FIXED_LEN + meta.len() + VARIANT_LEN;
+    let mut table = Vec::with_capacity(1 + snapshot.variants.len());
+    table.push((EntryKind::Identity, snapshot.body.len() as u64));
+    for v in &snapshot.variants {
+        let kind = EntryKind::of(v.encoding);
+        if table.iter().any(|(k, _)| *k == kind) {
+            return Err(EncodeError::DuplicateVariant);
+        }
+        table.push((kind, v.body.len() as u64));
+    }
+    let header_len = FIXED_LEN + meta.len() + VARIANT_LEN * table.len();
     if header_len > MAX_HEADER {
         return Err(EncodeError::HeaderTooLarge);
     }
-    let body_len = snapshot.body.len() as u64;
+    let bodies_len: u64 = table.iter().map(|(_, len)| len).sum();
     let mut out = Vec::with_capacity(header_len);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());
     out.extend_from_slice(&0u16.to_le_bytes());
     out.extend_from_slice(&(header_len as u32).to_le_bytes());
-    out.extend_from_slice(&(header_len as u64 + body_len).to_le_bytes());
+    out.extend_from_slice(&(header_len as u64 + bodies_len).to_le_bytes());
     out.extend_from_slice(&(meta.len() as u32).to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes());
+    // At most one entry per encoding: three.
+    out.extend_from_slice(&(table.len() as u16).to_le_bytes());
     out.extend_from_slice(&0u16.to_le_bytes());
     out.extend_from_slice(&meta);
-    out.push(0); // identity
-    out.extend_from_slice(&[0; 7]);
-    out.extend_from_slice(&(header_len as u64).to_le_bytes());
-    out.extend_from_slice(&body_len.to_le_bytes());
+    let mut offset = header_len as u64;
+    for (kind, len) in table {
+        out.push(kind.byte());
+        out.extend_from_slice(&[0; 7]);
+        out.extend_from_slice(&offset.to_le_bytes());
+        out.extend_from_slice(&len.to_le_bytes());
+        offset += len;
+    }
     Ok(out)
+}
+
+/// The file after its header, in order: the identity body, then the
+/// variants' bodies.
+pub fn bodies(snapshot: &Snapshot) -> impl Iterator<Item = &[u8]> {
+    std::iter::once(&snapshot.body[..]).chain(snapshot.variants.iter().map(|v| &v.body[..]))
 }
 
 /// The whole file in one buffer.
 pub fn encode(snapshot: &Snapshot) -> Result<Vec<u8>, EncodeError> {
     let mut out = encode_header(snapshot)?;
-    out.extend_from_slice(&snapshot.body);
+    for body in bodies(snapshot) {
+        out.extend_from_slice(body);
+    }
     Ok(out)
 }
 
@@ -176,7 +224,7 @@ pub(crate) fn decode_head(header: &[u8]) -> Result<Head, DecodeError> {
     Ok(parse(header, false)?.0)
 }
 
-/// Decodes a whole file. The body shares `file`'s buffer.
+/// Decodes a whole file. The bodies share `file`'s buffer.
 pub fn decode(file: Bytes) -> Result<Snapshot, DecodeError> {
     let (head, rest) = parse(&file, true)?;
     let actual = file.len() as u64;
@@ -187,12 +235,26 @@ pub fn decode(file: Bytes) -> Result<Snapshot, DecodeError> {
         });
     }
     let rest = rest.ok_or(DecodeError::Invalid("meta"))?;
-    // parse() checked that there is one and that each lies inside total_len.
-    let body = *head
-        .variants
-        .first()
+    // parse() checked that the first entry is the identity, that no
+    // encoding repeats, and that each lies inside total_len.
+    let slice = |e: &Entry| file.slice(e.offset as usize..(e.offset + e.len) as usize);
+    let (first, rest_entries) = head
+        .entries
+        .split_first()
         .ok_or(DecodeError::Invalid("variant table"))?;
-    let body = file.slice(body.offset as usize..(body.offset + body.len) as usize);
+    let body = slice(first);
+    let mut variants = Vec::with_capacity(rest_entries.len());
+    for e in rest_entries {
+        let encoding = match e.kind {
+            EntryKind::Gzip => Encoding::Gzip,
+            EntryKind::Br => Encoding::Brotli,
+            EntryKind::Identity => return Err(DecodeError::Invalid("variant table")),
+        };
+        variants.push(Variant {
+            encoding,
+            body: slice(e),
+        });
+    }
     let meta = Meta {
         status: rest.status,
         headers: rest.headers,
@@ -212,6 +274,7 @@ pub fn decode(file: Bytes) -> Result<Snapshot, DecodeError> {
         key: head.key,
         meta,
         body,
+        variants,
         head: Default::default(),
     })
 }
@@ -313,13 +376,13 @@ fn parse(buf: &[u8], full: bool) -> Result<(Head, Option<Rest>), DecodeError> {
     };
 
     let mut r = Reader::new(&buf[..f.header_len], meta_end);
-    let mut variants = Vec::with_capacity(f.variant_count);
+    let mut entries: Vec<Entry> = Vec::with_capacity(f.variant_count.min(3));
     let mut end = f.header_len as u64;
     for i in 0..f.variant_count {
-        let encoding = match r.u8()? {
-            0 => Encoding::Identity,
-            1 => Encoding::Gzip,
-            2 => Encoding::Br,
+        let kind = match r.u8()? {
+            0 => EntryKind::Identity,
+            1 => EntryKind::Gzip,
+            2 => EntryKind::Br,
             _ => return Err(DecodeError::Invalid("variant encoding")),
         };
         if r.take(7)? != [0; 7] {
@@ -327,17 +390,14 @@ fn parse(buf: &[u8], full: bool) -> Result<(Head, Option<Rest>), DecodeError> {
         }
         let offset = r.u64()?;
         let len = r.u64()?;
-        if (i == 0 && encoding != Encoding::Identity) || offset != end {
+        let repeated = entries.iter().any(|e| e.kind == kind);
+        if (i == 0) != (kind == EntryKind::Identity) || repeated || offset != end {
             return Err(DecodeError::Invalid("variant table"));
         }
         end = offset
             .checked_add(len)
             .ok_or(DecodeError::Invalid("variant length"))?;
-        variants.push(Variant {
-            encoding,
-            offset,
-            len,
-        });
+        entries.push(Entry { kind, offset, len });
     }
     if end != f.total_len {
         return Err(DecodeError::Invalid("variants do not end the file"));
@@ -350,7 +410,7 @@ fn parse(buf: &[u8], full: bool) -> Result<(Head, Option<Rest>), DecodeError> {
         target,
         tags,
         total_len: f.total_len,
-        variants,
+        entries,
     };
     Ok((head, rest))
 }

@@ -9,7 +9,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::key::Key;
-use crate::store::{Meta, Snapshot};
+use crate::store::{Encoding, Meta, Snapshot, Variant};
 
 pub(crate) fn sample(key: u8, body: &'static [u8]) -> Snapshot {
     Snapshot {
@@ -36,6 +36,7 @@ pub(crate) fn sample(key: u8, body: &'static [u8]) -> Snapshot {
             last_modified: HeaderValue::from_static("Tue, 14 Nov 2023 22:13:20 GMT"),
         },
         body: Bytes::from_static(body),
+        variants: Vec::new(),
         head: Default::default(),
     }
 }
@@ -44,6 +45,7 @@ fn assert_same(a: &Snapshot, b: &Snapshot) {
     assert_eq!(a.key, b.key);
     assert_eq!(a.meta, b.meta);
     assert_eq!(a.body, b.body);
+    assert_eq!(a.variants, b.variants);
 }
 
 #[test]
@@ -59,9 +61,9 @@ fn body_sits_at_the_declared_offset() {
     let file = encode(&s).expect("encode");
     let head_len = header_len(&file[..FIXED_LEN]).expect("header_len");
     let head = decode_head(&file[..head_len]).expect("head");
-    assert_eq!(head.variants.len(), 1);
-    let v = head.variants[0];
-    assert_eq!(v.encoding, Encoding::Identity);
+    assert_eq!(head.entries.len(), 1);
+    let v = head.entries[0];
+    assert_eq!(v.kind, EntryKind::Identity);
     assert_eq!((v.offset as usize, v.len), (head_len, 4));
     assert_eq!(&file[head_len..], b"BODY");
     assert_eq!(head.total_len, file.len() as u64);
@@ -112,9 +114,8 @@ fn other_versions_and_garbage_are_rejected() {
 }
 
 #[test]
-fn a_gzip_variant_appended_is_readable() {
-    // What a later format addition looks like: a second variant after the
-    // identity body. Built by hand here since encode writes one variant.
+fn a_hand_built_two_entry_file_is_readable() {
+    // The table as another writer would lay it out: identity then gzip.
     let s = sample(1, b"plain");
     let one = encode_header(&s).expect("encode");
     let meta_len = one.len() - FIXED_LEN - VARIANT_LEN;
@@ -131,8 +132,70 @@ fn a_gzip_variant_appended_is_readable() {
     }
     file.extend_from_slice(b"plainGZ!");
     let head = decode_head(&file).expect("head");
-    assert_eq!(head.variants[1].encoding, Encoding::Gzip);
-    assert_eq!(decode(Bytes::from(file)).expect("decode").body, "plain");
+    assert_eq!(head.entries[1].kind, EntryKind::Gzip);
+    let back = decode(Bytes::from(file)).expect("decode");
+    assert_eq!(back.body, "plain");
+    assert_eq!(
+        back.variants,
+        [Variant {
+            encoding: Encoding::Gzip,
+            body: Bytes::from_static(b"GZ!"),
+        }]
+    );
+}
+
+fn with_variants(mut s: Snapshot) -> Snapshot {
+    s.variants = vec![
+        Variant {
+            encoding: Encoding::Gzip,
+            body: Bytes::from_static(b"gzip-bytes"),
+        },
+        Variant {
+            encoding: Encoding::Brotli,
+            body: Bytes::from_static(b"br"),
+        },
+    ];
+    s
+}
+
+#[test]
+fn variants_round_trip_after_the_identity_body() {
+    let s = with_variants(sample(1, b"<html>identity</html>"));
+    let file = encode(&s).expect("encode");
+    let head = decode_head(&file[..header_len(&file).expect("len")]).expect("head");
+    let kinds: Vec<_> = head.entries.iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, [EntryKind::Identity, EntryKind::Gzip, EntryKind::Br]);
+    assert_eq!(head.total_len, file.len() as u64);
+    assert!(file.ends_with(b"<html>identity</html>gzip-bytesbr"));
+    let file = Bytes::from(file);
+    let back = decode(file.clone()).expect("decode");
+    assert_same(&back, &s);
+    // The bodies are views of the file buffer, not copies.
+    let range = file.as_ptr() as usize..file.as_ptr() as usize + file.len();
+    assert!(range.contains(&(back.variants[1].body.as_ptr() as usize)));
+}
+
+#[test]
+fn a_repeated_encoding_is_refused_both_ways() {
+    let mut s = with_variants(sample(1, b"x"));
+    s.variants[1].encoding = Encoding::Gzip;
+    assert_eq!(encode(&s).err(), Some(EncodeError::DuplicateVariant));
+
+    // Turn the br entry of a good file into a second gzip entry.
+    let good = encode(&with_variants(sample(1, b"x"))).expect("encode");
+    let table = header_len(&good).expect("len") - VARIANT_LEN;
+    let mut bad = good.clone();
+    bad[table] = 1;
+    assert_eq!(
+        decode(Bytes::from(bad)).err(),
+        Some(DecodeError::Invalid("variant table"))
+    );
+    let mut bad = good;
+    bad[table] = 0;
+    assert_eq!(
+        decode(Bytes::from(bad)).err(),
+        Some(DecodeError::Invalid("variant table"))
+    );
 }
 
 fn header_value() -> impl Strategy<Value = HeaderValue> {
@@ -162,12 +225,32 @@ fn snapshot() -> impl Strategy<Value = Snapshot> {
         ),
         (header_value(), header_value()),
         proptest::collection::vec(any::<u8>(), 0..300),
+        proptest::collection::vec(any::<u8>(), 0..100),
+        proptest::option::of(proptest::collection::vec(any::<u8>(), 0..100)),
+        any::<bool>(),
     )
         .prop_map(
-            |(key, status, headers, tags, target, times, (etag, lm), body)| {
+            |(key, status, headers, tags, target, times, (etag, lm), body, gz, br, br_first)| {
                 let (taken, expires, generation, age) = times;
                 let at =
                     |s: u32| SystemTime::UNIX_EPOCH + Duration::from_millis(u64::from(s) * 997);
+                // No variant, gzip, or gzip and br in either order.
+                let mut variants = Vec::new();
+                if !gz.is_empty() || br.is_some() {
+                    variants.push(Variant {
+                        encoding: Encoding::Gzip,
+                        body: Bytes::from(gz),
+                    });
+                }
+                if let Some(br) = br {
+                    variants.push(Variant {
+                        encoding: Encoding::Brotli,
+                        body: Bytes::from(br),
+                    });
+                    if br_first {
+                        variants.reverse();
+                    }
+                }
                 Snapshot {
                     key: Key(key),
                     meta: Meta {
@@ -183,6 +266,7 @@ fn snapshot() -> impl Strategy<Value = Snapshot> {
                         last_modified: lm,
                     },
                     body: Bytes::from(body),
+                    variants,
                     head: Default::default(),
                 }
             },
@@ -197,6 +281,7 @@ proptest! {
         prop_assert_eq!(&back.key, &s.key);
         prop_assert_eq!(&back.meta, &s.meta);
         prop_assert_eq!(&back.body, &s.body);
+        prop_assert_eq!(&back.variants, &s.variants);
         let head = decode_head(&file[..header_len(&file).expect("len")]).expect("head");
         prop_assert_eq!(head.target, s.meta.target);
     }

@@ -68,6 +68,33 @@ fn temp_files(dir: &Path) -> Vec<String> {
 }
 
 #[test]
+fn variants_are_written_counted_and_read_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = snap(1, "identity body");
+    s.variants = vec![
+        Variant {
+            encoding: Encoding::Brotli,
+            body: Bytes::from_static(b"br!"),
+        },
+        Variant {
+            encoding: Encoding::Gzip,
+            body: Bytes::from_static(b"gzip!"),
+        },
+    ];
+    let variants = s.variants.clone();
+    {
+        let store = open(dir.path());
+        store.put(s).expect("put");
+        let size = std::fs::metadata(path(dir.path(), 1)).expect("stat").len();
+        assert_eq!(store.bytes(), size, "max_size counts the whole file");
+    }
+    // A fresh store reads the file from disk.
+    let got = open(dir.path()).get(&key(1)).expect("get");
+    assert_eq!(got.body, "identity body");
+    assert_eq!(got.variants, variants);
+}
+
+#[test]
 fn store_is_send_and_sync() {
     fn check<T: Send + Sync>() {}
     check::<Store>();

@@ -10,6 +10,8 @@
 //! - `size=N`: a body of N bytes
 //! - `etag=VALUE`, `lm=VALUE`, `age=N`, `location=V`: send those headers
 //! - `poststatus=N`: the status for any method but GET and HEAD
+//! - `ct=VALUE`: that `Content-Type` instead of text/html
+//! - `ce=gzip`: the body gzipped, with `Content-Encoding: gzip`
 //!
 //! `/echo` answers with the request's method, headers and body, one per
 //! line; `/ws` accepts an upgrade and echoes bytes.
@@ -208,10 +210,16 @@ async fn answer(mut req: Request<Incoming>, seen: &Seen) -> Response<Full<Bytes>
     }
 
     let n = seen.count.load(Ordering::SeqCst);
-    let body = match q.get("size").and_then(|v| v.parse::<usize>().ok()) {
+    let mut body = match q.get("size").and_then(|v| v.parse::<usize>().ok()) {
         Some(size) => Bytes::from((0..size).map(|i| b'a' + (i % 26) as u8).collect::<Vec<_>>()),
         None => Bytes::from(format!("<html>page {target} #{n}</html>\n")),
     };
+    if q.get("ce").map(String::as_str) == Some("gzip") {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(&body).unwrap();
+        body = Bytes::from(enc.finish().unwrap());
+    }
     let unsafe_method = req.method() != http::Method::GET && req.method() != http::Method::HEAD;
     let status_param = if unsafe_method && q.contains_key("poststatus") {
         "poststatus"
@@ -224,8 +232,13 @@ async fn answer(mut req: Request<Incoming>, seen: &Seen) -> Response<Full<Bytes>
                 .and_then(|s| s.parse::<u16>().ok())
                 .unwrap_or(200),
         )
-        .header("content-type", "text/html; charset=utf-8");
+        .header(
+            "content-type",
+            q.get("ct")
+                .map_or("text/html; charset=utf-8", String::as_str),
+        );
     let headers = [
+        ("ce", "content-encoding"),
         ("cc", "cache-control"),
         ("cdn", "cdn-cache-control"),
         ("vary", "vary"),

@@ -1,0 +1,220 @@
+//! Precompressed variants (`[cache] compress`): which kept responses get
+//! them, making them, and picking one for a visitor's `Accept-Encoding`.
+//!
+//! Compression happens once, when a snapshot is taken ([`crate::miss`],
+//! off the runtime's worker threads); the hit path only calls [`choose`],
+//! which reads one header and allocates nothing. The variants are kept in
+//! the snapshot file beside the identity body ([`crate::store::snapshot`])
+//! and served by [`crate::serve`] with their own headers and ETag.
+
+use std::io::Write;
+
+use http::header::{self, HeaderMap, HeaderValue};
+
+use crate::store::{Encoding, Variant};
+
+/// Bodies shorter than this are not worth a variant (decided by the caller).
+pub const MIN_SIZE: usize = 256;
+
+/// gzip compression level.
+const GZIP_LEVEL: u32 = 6;
+/// brotli quality and window (log2 of its size).
+const BROTLI_QUALITY: u32 = 5;
+const BROTLI_WINDOW: u32 = 22;
+
+/// True when a response with these headers may be kept precompressed: the
+/// app did not encode it itself (no `Content-Encoding`, or `identity`),
+/// did not forbid transformations (`Cache-Control: no-transform`, RFC 9111
+/// §5.2.2.6), and its type is text that compresses (text/*, JSON,
+/// JavaScript, XML, SVG). The body's size is the caller's to check.
+pub fn compressible(headers: &HeaderMap) -> bool {
+    let encoded = headers
+        .get_all(header::CONTENT_ENCODING)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+        .map(|c| c.trim_ascii())
+        .any(|c| !c.is_empty() && !c.eq_ignore_ascii_case(b"identity"));
+    let no_transform = headers
+        .get_all(header::CACHE_CONTROL)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+        .any(|d| d.trim_ascii().eq_ignore_ascii_case(b"no-transform"));
+    !encoded && !no_transform && headers.get(header::CONTENT_TYPE).is_some_and(text_type)
+}
+
+fn text_type(value: &HeaderValue) -> bool {
+    let Ok(value) = value.to_str() else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let Some((kind, sub)) = essence.split_once('/') else {
+        return false;
+    };
+    if kind.is_empty() || sub.is_empty() {
+        return false;
+    }
+    kind == "text"
+        || matches!(
+            essence.as_str(),
+            "application/json" | "application/javascript" | "application/xml" | "image/svg+xml"
+        )
+        || sub.ends_with("+json")
+        || sub.ends_with("+xml")
+}
+
+/// The gzip and brotli forms of `body`, each kept only when it is at least
+/// 5 % smaller than `body`. CPU-heavy: never call it on the hit path.
+pub fn variants(body: &[u8]) -> Vec<Variant> {
+    let mut out = Vec::with_capacity(2);
+    let made = [
+        (Encoding::Gzip, gzip(body)),
+        (Encoding::Brotli, brotli(body)),
+    ];
+    for (encoding, encoded) in made {
+        // Writing into a Vec does not fail; if it ever did, no variant.
+        let Ok(encoded) = encoded else { continue };
+        if worth_keeping(encoded.len(), body.len()) {
+            out.push(Variant {
+                encoding,
+                body: encoded.into(),
+            });
+        }
+    }
+    out
+}
+
+/// At least 5 % smaller than the identity body.
+fn worth_keeping(encoded: usize, identity: usize) -> bool {
+    encoded < identity && (encoded as u128) * 20 <= (identity as u128) * 19
+}
+
+fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
+    let out = Vec::with_capacity(body.len() / 3);
+    let mut enc = flate2::write::GzEncoder::new(out, flate2::Compression::new(GZIP_LEVEL));
+    enc.write_all(body)?;
+    enc.finish()
+}
+
+fn brotli(body: &[u8]) -> std::io::Result<Vec<u8>> {
+    let out = Vec::with_capacity(body.len() / 3);
+    let mut enc = brotli::CompressorWriter::new(out, 4096, BROTLI_QUALITY, BROTLI_WINDOW);
+    enc.write_all(body)?;
+    enc.flush()?;
+    Ok(enc.into_inner())
+}
+
+/// The encoding to serve from `available` for a request's `Accept-Encoding`
+/// (all its field lines joined with ", "), or `None` for the identity body.
+///
+/// RFC 9110 §12.5.3: codings are matched case-insensitively (`x-gzip` is
+/// `gzip`), a coding's weight is its own entry's `q` (default 1) or else
+/// that of `*`; `q=0` excludes it. The highest weight wins, `br` before
+/// `gzip` at equal weight; an `identity` listed with a higher weight than
+/// both wins. Malformed entries are ignored. Identity is always the
+/// fallback, even when `identity;q=0` excludes it: a body the visitor did
+/// not ask for in a coding is better than a 406. Without the header the
+/// identity body is served (RFC 9110 allows any coding then, but clients
+/// that send none are often tools that would not decode it).
+pub fn choose(accept_encoding: Option<&HeaderValue>, available: &[Encoding]) -> Option<Encoding> {
+    let accept = accept_encoding?.as_bytes();
+    let mut star = None;
+    let mut identity = None;
+    let mut gzip = None;
+    let mut br = None;
+    for entry in accept.split(|b| *b == b',') {
+        let Some((coding, q)) = parse_entry(entry) else {
+            continue;
+        };
+        let slot = if coding == b"*" {
+            &mut star
+        } else if coding.eq_ignore_ascii_case(b"identity") {
+            &mut identity
+        } else if coding.eq_ignore_ascii_case(b"gzip") || coding.eq_ignore_ascii_case(b"x-gzip") {
+            &mut gzip
+        } else if coding.eq_ignore_ascii_case(b"br") {
+            &mut br
+        } else {
+            continue;
+        };
+        // The first entry for a coding counts.
+        slot.get_or_insert(q);
+    }
+    let weight = |e: Encoding| -> u16 {
+        if !available.contains(&e) {
+            return 0;
+        }
+        let own = match e {
+            Encoding::Gzip => gzip,
+            Encoding::Brotli => br,
+        };
+        own.or(star).unwrap_or(0)
+    };
+    // br first, so that it wins ties.
+    let best = [Encoding::Brotli, Encoding::Gzip]
+        .into_iter()
+        .map(|e| (e, weight(e)))
+        .fold(None, |best: Option<(Encoding, u16)>, (e, q)| match best {
+            Some((_, bq)) if bq >= q => best,
+            _ if q > 0 => Some((e, q)),
+            _ => best,
+        })?;
+    match identity {
+        Some(iq) if iq > best.1 => None,
+        _ => Some(best.0),
+    }
+}
+
+/// One Accept-Encoding element: `coding [ OWS ";" OWS "q=" qvalue ]`, with
+/// the weight in thousandths. `None` when malformed or empty.
+fn parse_entry(entry: &[u8]) -> Option<(&[u8], u16)> {
+    let mut parts = entry.split(|b| *b == b';');
+    let coding = parts.next()?.trim_ascii();
+    let token = |c: &u8| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(c);
+    if coding.is_empty() || !coding.iter().all(token) {
+        return None;
+    }
+    let q = match parts.next() {
+        None => 1000,
+        Some(param) => {
+            let param = param.trim_ascii();
+            let (name, value) = param.split_at_checked(2)?;
+            if !name.eq_ignore_ascii_case(b"q=") {
+                return None;
+            }
+            qvalue(value)?
+        }
+    };
+    if parts.next().is_some() {
+        return None;
+    }
+    Some((coding, q))
+}
+
+/// `qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )`.
+fn qvalue(v: &[u8]) -> Option<u16> {
+    let (int, frac) = match v.iter().position(|b| *b == b'.') {
+        Some(dot) => (&v[..dot], &v[dot + 1..]),
+        None => (v, &[][..]),
+    };
+    if frac.len() > 3 || !frac.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut thousandths = 0u16;
+    for (i, d) in frac.iter().enumerate() {
+        thousandths += u16::from(d - b'0') * [100, 10, 1][i];
+    }
+    match int {
+        b"0" => Some(thousandths),
+        b"1" if thousandths == 0 => Some(1000),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+#[path = "compress_tests.rs"]
+mod tests;

@@ -1,0 +1,134 @@
+//! The headers a snapshot's responses start with, built once per snapshot
+//! and kept in `Snapshot::head`: one map per representation (the identity
+//! body and each precompressed variant), so that the hit path only picks
+//! one by `Accept-Encoding` and copies it.
+//!
+//! A variant's map differs from the identity's in `Content-Encoding`,
+//! `Content-Length` and `ETag` (the identity tag with `-br` / `-gz`, so
+//! that a validator names one representation); with variants every map
+//! carries `Vary: Accept-Encoding`.
+
+use http::header::{self, HeaderMap, HeaderValue};
+
+use crate::compress;
+use crate::serve;
+use crate::store::{Encoding, Snapshot};
+
+/// Which of `snap.variants` the request's `Accept-Encoding` picks, if any.
+/// Allocates only for a request that splits the header over several lines.
+pub fn chosen_variant(snap: &Snapshot, headers: &HeaderMap) -> Option<usize> {
+    if snap.variants.is_empty() {
+        return None;
+    }
+    let mut available = [Encoding::Gzip; 2];
+    let mut n = 0;
+    for (slot, v) in available.iter_mut().zip(&snap.variants) {
+        *slot = v.encoding;
+        n += 1;
+    }
+    let mut lines = headers.get_all(header::ACCEPT_ENCODING).iter();
+    let encoding = match (lines.next(), lines.next()) {
+        (first, None) => compress::choose(first, &available[..n]),
+        _ => {
+            let joined = serve::joined_value(headers, &header::ACCEPT_ENCODING);
+            compress::choose(joined.as_ref(), &available[..n])
+        }
+    }?;
+    snap.variants.iter().position(|v| v.encoding == encoding)
+}
+
+/// The headers every response from this snapshot starts with, one map per
+/// representation (`[0]` identity, `[i + 1]` for `variants[i]`): the kept
+/// end-to-end headers, ETag, Last-Modified and the body's length. With
+/// variants, each map also carries `Vary: Accept-Encoding`, and a variant's
+/// its `Content-Encoding` and an ETag of its own.
+pub fn prepared(snap: &Snapshot) -> Vec<HeaderMap> {
+    let meta = &snap.meta;
+    let mut identity = HeaderMap::with_capacity(meta.headers.len() + 8);
+    for (name, value) in &meta.headers {
+        identity.append(name.clone(), value.clone());
+    }
+    identity.insert(header::ETAG, meta.etag.clone());
+    identity.insert(header::LAST_MODIFIED, meta.last_modified.clone());
+    identity.insert(header::CONTENT_LENGTH, HeaderValue::from(snap.body.len()));
+    if !snap.variants.is_empty() && !varies_on_encoding(&identity) {
+        identity.append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    }
+    let mut heads = Vec::with_capacity(1 + snap.variants.len());
+    for v in &snap.variants {
+        let mut h = identity.clone();
+        h.insert(
+            header::CONTENT_ENCODING,
+            HeaderValue::from_static(v.encoding.token()),
+        );
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from(v.body.len()));
+        h.insert(header::ETAG, encoded_etag(&meta.etag, v.encoding));
+        heads.push(h);
+    }
+    heads.insert(0, identity);
+    heads
+}
+
+/// True when the app's `Vary` already covers `Accept-Encoding` (or `*`).
+fn varies_on_encoding(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::VARY)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+        .map(|name| name.trim_ascii())
+        .any(|name| name == b"*" || name.eq_ignore_ascii_case(b"accept-encoding"))
+}
+
+/// The identity ETag with `-br` / `-gz` before its closing quote (a `W/`
+/// prefix kept), so that each representation has a tag of its own.
+pub fn encoded_etag(etag: &HeaderValue, encoding: Encoding) -> HeaderValue {
+    let suffix: &[u8] = match encoding {
+        Encoding::Gzip => b"-gz",
+        Encoding::Brotli => b"-br",
+    };
+    let bytes = etag.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len() + suffix.len());
+    match bytes.split_last() {
+        Some((b'"', inner)) if !inner.is_empty() => {
+            out.extend_from_slice(inner);
+            out.extend_from_slice(suffix);
+            out.push(b'"');
+        }
+        // Malformed (it never matches anyway): still distinct.
+        _ => {
+            out.extend_from_slice(bytes);
+            out.extend_from_slice(suffix);
+        }
+    }
+    HeaderValue::from_bytes(&out).unwrap_or_else(|_| etag.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tag(etag: &'static str, encoding: Encoding) -> HeaderValue {
+        encoded_etag(&HeaderValue::from_static(etag), encoding)
+    }
+
+    #[test]
+    fn encoded_etags_insert_the_suffix_before_the_closing_quote() {
+        assert_eq!(tag("\"abc\"", Encoding::Brotli), "\"abc-br\"");
+        assert_eq!(tag("W/\"abc\"", Encoding::Gzip), "W/\"abc-gz\"");
+        assert_eq!(tag("\"\"", Encoding::Gzip), "\"-gz\"");
+        assert_eq!(tag("unquoted", Encoding::Gzip), "unquoted-gz");
+    }
+
+    #[test]
+    fn vary_is_covered_by_accept_encoding_or_star() {
+        let mut h = HeaderMap::new();
+        assert!(!varies_on_encoding(&h));
+        h.append(header::VARY, HeaderValue::from_static("Origin"));
+        assert!(!varies_on_encoding(&h));
+        h.append(header::VARY, HeaderValue::from_static("x, ACCEPT-ENCODING"));
+        assert!(varies_on_encoding(&h));
+        let mut star = HeaderMap::new();
+        star.append(header::VARY, HeaderValue::from_static("*"));
+        assert!(varies_on_encoding(&star));
+    }
+}
