@@ -100,7 +100,7 @@ pub fn refresh_in_background(app: &Arc<App>, target: Target) {
 /// The leader's work: fetch, decide, write. The second value is the
 /// leader's own response when it cannot be shared (a streamed large page).
 pub async fn fetch_and_keep(app: &Arc<App>, target: &Target) -> (Outcome, Option<Response<Body>>) {
-    let config = app.config();
+    let config = app.config_owned();
     // Invalidations recorded from now on overtake this fetch.
     let since = app.invalidations.seq();
     let fetched = match fetch_once(app, &config, target).await {
@@ -219,7 +219,7 @@ async fn fetch_and_keep_uncoordinated(
     app: &App,
     target: &Target,
 ) -> Result<Response<Body>, FetchError> {
-    let config = app.config();
+    let config = app.config_owned();
     let Fetched { parts, body } = fetch_once(app, &config, target).await?;
     let body = match body {
         FetchedBody::Complete(bytes) => Body::full(bytes),

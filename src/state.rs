@@ -55,6 +55,12 @@ impl App {
         self.config.load()
     }
 
+    /// The configuration in force now, for a task that holds it across
+    /// awaits (a fetch): an owned `Arc` rather than a short-lived guard.
+    pub fn config_owned(&self) -> Arc<Config> {
+        self.config.load_full()
+    }
+
     /// Replaces the configuration (reload).
     pub fn set_config(&self, config: Config) {
         self.config.store(Arc::new(config));
