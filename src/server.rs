@@ -65,9 +65,18 @@ impl Daemon {
             Arc::clone(&self.app),
             shutdown.clone(),
         ));
+        let app = Arc::clone(&self.app);
         serve(self.app, self.listeners, shutdown).await;
         schedules.abort();
         sweeper.abort();
+        // The next start reads one file instead of every snapshot's header.
+        match tokio::task::spawn_blocking(move || app.store.checkpoint()).await {
+            Ok(Ok(count)) => tracing::info!(snapshots = count, "index checkpoint written"),
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, "no index checkpoint; the next start scans")
+            }
+            Err(err) => tracing::warn!(error = %err, "no index checkpoint; the next start scans"),
+        }
     }
 }
 

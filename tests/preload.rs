@@ -105,8 +105,11 @@ async fn restart_serves_hits_without_upstream_requests() {
     let first = get(d.main, "/_preload/keep", &[]).await;
     assert_eq!(first.cache(), "MISS");
     assert!(d.terminate().success(), "SIGTERM exits 0");
+    let checkpoint = sb.cache_dir().join(".preloadd-index");
+    assert!(checkpoint.exists(), "a clean stop leaves an index checkpoint");
 
     let d = sb.daemon(&up, "");
+    assert!(!checkpoint.exists(), "the start used it up");
     let again = get(d.main, "/_preload/keep", &[]).await;
     assert_eq!(again.cache(), "HIT");
     assert_eq!(again.body, first.body);

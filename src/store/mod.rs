@@ -14,6 +14,7 @@
 //! except as the opaque `target` kept inside a snapshot; files are named by
 //! key only. It assumes it is the only writer of `cache.dir`.
 
+mod checkpoint;
 mod cursor;
 mod evict;
 mod index;
@@ -213,6 +214,8 @@ struct Shared {
     fanout_ready: Box<[AtomicBool]>,
     /// Snapshots evicted since open (metrics).
     evictions: AtomicU64,
+    /// Set by `checkpoint` at shutdown: no snapshot is published after it.
+    closed: AtomicBool,
 }
 
 impl Shared {

@@ -12,7 +12,7 @@ use std::time::Instant;
 use super::index::Index;
 use super::memory::HotSet;
 use super::reaper::Reaper;
-use super::{layout, scan, Shared, Store, StoreError, StoreSettings, STRIPES};
+use super::{checkpoint, layout, scan, Shared, Store, StoreError, StoreSettings, STRIPES};
 
 impl Store {
     /// Opens (creating if needed) the store in `settings.dir` and rebuilds
@@ -27,7 +27,12 @@ impl Store {
         std::fs::create_dir_all(&dir).map_err(dir_error)?;
         layout::check_format(&dir).map_err(dir_error)?;
         let generation = layout::read_generation(&dir).map_err(dir_error)?;
-        let scan = scan::scan(&dir, generation).map_err(dir_error)?;
+        // A clean shutdown left a checkpoint: one read instead of a header
+        // read per snapshot. Otherwise (a crash, a first start) the scan.
+        let scan = match checkpoint::take(&dir, generation) {
+            Some(scan) => scan,
+            None => scan::scan(&dir, generation).map_err(dir_error)?,
+        };
 
         // No recency survives a restart: the oldest taken go first. Each
         // part is sorted newest first, then the parts are merged by popping
@@ -67,6 +72,7 @@ impl Store {
             bump: Mutex::new(()),
             fanout_ready: (0..256).map(|_| AtomicBool::new(false)).collect(),
             evictions: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
         });
         let reaper_shared = shared.clone();
         let reaper = Reaper::spawn(move |key| {

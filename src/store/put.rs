@@ -68,6 +68,11 @@ impl Store {
                 drop(staged);
                 return Err(StoreError::Refused);
             };
+            if sh.closed.load(Ordering::Acquire) {
+                return Err(StoreError::Write(std::io::Error::other(
+                    "the store is closed for shutdown",
+                )));
+            }
             let _stripe = sh.stripe(&key);
             let path = layout::snapshot_path(&sh.dir, &key);
             if let Err(e) = staged.publish(&path) {
@@ -79,6 +84,15 @@ impl Store {
                 return Err(StoreError::Write(e));
             }
             let mut index = write_lock(&sh.index);
+            if sh.closed.load(Ordering::Acquire) {
+                // Closed between the check above and now: the checkpoint
+                // does not list it, so it must not stay on disk.
+                drop(index);
+                let _ = std::fs::remove_file(&path);
+                return Err(StoreError::Write(std::io::Error::other(
+                    "the store is closed for shutdown",
+                )));
+            }
             if entry.generation < self.generation() {
                 // A bump dropped everything while this was being written;
                 // the bump's reaper may have run already, so remove it here.

@@ -52,7 +52,7 @@ impl Part {
             .map(|&id| self.names.get(id as usize).map_or("", |n| &**n))
     }
 
-    fn push(&mut self, entry: NewEntry, tags: Vec<String>) {
+    pub(crate) fn push(&mut self, entry: NewEntry, tags: Vec<String>) {
         let start = self.ids.len() as u32;
         for tag in tags {
             let next = self.by_name.len() as u32;
@@ -64,7 +64,7 @@ impl Part {
     }
 
     /// Moves the interned names into `names`, in id order.
-    fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         let mut names: Vec<Box<str>> = vec![Box::from(""); self.by_name.len()];
         for (name, id) in std::mem::take(&mut self.by_name) {
             names[id as usize] = name;

@@ -1,0 +1,293 @@
+//! The index checkpoint: at a clean shutdown the index is written to one
+//! file, `cache.dir/.preloadd-index`, so that the next start reads that one
+//! file instead of the header of every snapshot (about 7 µs of syscalls a
+//! file: over a second at 100,000 snapshots on one core).
+//!
+//! Why it is safe: writing the checkpoint first closes the store to writes
+//! (a late background fetch gets a write error), waits for background
+//! removals, then writes the file atomically. At start the file is read and
+//! removed (and the removal made durable) before anything else happens, so
+//! a checkpoint is used at most once and never describes a cache that
+//! changed after it was written. After a crash there is no checkpoint and
+//! the header scan runs as before. A checkpoint that does not parse, or
+//! names another generation, is removed and the scan runs.
+
+use std::io;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+
+use crate::key::Key;
+
+use super::index::NewEntry;
+use super::scan::{Part, Scan};
+use super::{write, write_lock, Store};
+
+const FILE: &str = ".preloadd-index";
+const MAGIC: &[u8; 8] = b"PRLDIDX1";
+const END: &[u8; 8] = b"PRLDEND1";
+/// `expires` of an entry that never expires.
+const NEVER: u64 = u64::MAX;
+
+impl Store {
+    /// Closes the store to writes and writes the index checkpoint; returns
+    /// how many snapshots it lists. Call once, at shutdown.
+    pub fn checkpoint(&self) -> io::Result<usize> {
+        let sh = &*self.shared;
+        let buf = {
+            let index = write_lock(&sh.index);
+            sh.closed.store(true, Ordering::Release);
+            encode(
+                self.generation(),
+                index.iter_tagged().map(|(e, tags)| {
+                    (
+                        NewEntry {
+                            key: e.key,
+                            target: e.target.clone(),
+                            size: e.size(),
+                            taken_ms: e.taken_ms(),
+                            expires_ms: e.expires_ms(),
+                            generation: e.generation,
+                        },
+                        tags,
+                    )
+                }),
+            )
+        };
+        // Removals queued before the close must be done, or their files
+        // would outlive the entries the checkpoint no longer lists.
+        self.reaper.wait();
+        let count = read_count(&buf).unwrap_or(0);
+        write::stage(&sh.dir, &[&buf])?.publish(&sh.dir.join(FILE))?;
+        Ok(count)
+    }
+}
+
+fn encode<'a>(generation: u64, entries: impl Iterator<Item = (NewEntry, Vec<&'a str>)>) -> Vec<u8> {
+    let mut buf = Vec::new();
+    buf.extend_from_slice(MAGIC);
+    buf.extend_from_slice(&generation.to_le_bytes());
+    buf.extend_from_slice(&0u64.to_le_bytes());
+    let mut count: u64 = 0;
+    for (e, tags) in entries {
+        buf.extend_from_slice(&e.key.0);
+        buf.extend_from_slice(&e.size.to_le_bytes());
+        buf.extend_from_slice(&e.taken_ms.to_le_bytes());
+        buf.extend_from_slice(&e.expires_ms.unwrap_or(NEVER).to_le_bytes());
+        buf.extend_from_slice(&e.generation.to_le_bytes());
+        put_str(&mut buf, &e.target);
+        buf.extend_from_slice(&(tags.len() as u32).to_le_bytes());
+        for tag in tags {
+            put_str(&mut buf, tag);
+        }
+        count += 1;
+    }
+    buf[16..24].copy_from_slice(&count.to_le_bytes());
+    buf.extend_from_slice(END);
+    buf
+}
+
+fn put_str(buf: &mut Vec<u8>, s: &str) {
+    buf.extend_from_slice(&(s.len() as u32).to_le_bytes());
+    buf.extend_from_slice(s.as_bytes());
+}
+
+fn read_count(buf: &[u8]) -> Option<usize> {
+    Some(u64::from_le_bytes(buf.get(16..24)?.try_into().ok()?) as usize)
+}
+
+/// Reads and removes the checkpoint. `Some` only for a complete checkpoint
+/// of `generation`; the file is gone either way.
+pub(crate) fn take(dir: &Path, generation: u64) -> Option<Scan> {
+    let path = dir.join(FILE);
+    let buf = match std::fs::read(&path) {
+        Ok(buf) => buf,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the index checkpoint; scanning");
+            let _ = std::fs::remove_file(&path);
+            return None;
+        }
+    };
+    // Used once: gone (durably) before the store changes anything.
+    if let Err(e) = std::fs::remove_file(&path).and_then(|()| write::sync_dir(dir)) {
+        tracing::warn!(error = %e, "cannot remove the index checkpoint; scanning");
+        return None;
+    }
+    let scan = decode(&buf, generation);
+    if scan.is_none() {
+        tracing::warn!("index checkpoint unusable; scanning");
+    }
+    scan
+}
+
+fn decode(buf: &[u8], generation: u64) -> Option<Scan> {
+    let mut r = Reader { buf, at: 0 };
+    if r.take(8)? != MAGIC || r.u64()? != generation {
+        return None;
+    }
+    let count = r.u64()?;
+    let mut part = Part::default();
+    for _ in 0..count {
+        let key = Key(r.take(32)?.try_into().ok()?);
+        let size = r.u64()?;
+        let taken_ms = r.u64()?;
+        let expires_ms = Some(r.u64()?).filter(|&e| e != NEVER);
+        let entry_generation = r.u64()?;
+        let target = r.str()?;
+        let tags = (0..r.u32()?)
+            .map(|_| r.str().map(String::from))
+            .collect::<Option<Vec<_>>>()?;
+        if entry_generation < generation {
+            continue;
+        }
+        let entry = NewEntry {
+            key,
+            target: target.into(),
+            size,
+            taken_ms,
+            expires_ms,
+            generation: entry_generation,
+        };
+        part.push(entry, tags);
+    }
+    if r.take(8)? != END || r.at != buf.len() {
+        return None;
+    }
+    part.finish();
+    Some(Scan {
+        parts: vec![part],
+        removed: 0,
+    })
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let bytes = self.buf.get(self.at..self.at.checked_add(n)?)?;
+        self.at += n;
+        Some(bytes)
+    }
+
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+
+    fn str(&mut self) -> Option<&'a str> {
+        let len = self.u32()? as usize;
+        std::str::from_utf8(self.take(len)?).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use bytes::Bytes;
+
+    use super::super::snapshot::tests::sample;
+    use super::super::{Store, StoreError, StoreSettings};
+    use super::FILE;
+    use crate::key::Key;
+
+    fn open(dir: &Path) -> Store {
+        Store::open(StoreSettings {
+            dir: dir.to_path_buf(),
+            max_size: 1 << 30,
+            memory: 0,
+        })
+        .expect("open")
+    }
+
+    fn put(store: &Store, n: u8, tag: &str) -> Result<(), StoreError> {
+        let mut s = sample(n, b"");
+        s.key = Key([n; 32]);
+        s.meta.target = format!("/page/{n}");
+        s.meta.tags = vec![tag.to_string()];
+        s.body = Bytes::from(format!("body {n}"));
+        store.put(s).map(|_| ())
+    }
+
+    #[test]
+    fn a_clean_shutdown_restarts_from_the_checkpoint_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open(dir.path());
+        for n in 1..=3 {
+            put(&store, n, if n == 1 { "a" } else { "b" }).expect("put");
+        }
+        assert_eq!(store.checkpoint().expect("checkpoint"), 3);
+        assert!(
+            put(&store, 9, "a").is_err(),
+            "closed to writes after the checkpoint"
+        );
+        drop(store);
+        assert!(dir.path().join(FILE).exists());
+
+        let store = open(dir.path());
+        assert!(!dir.path().join(FILE).exists(), "used once, then removed");
+        assert_eq!(store.len(), 3);
+        assert_eq!(store.keys_with_tag("b").len(), 2, "tags come back");
+        let got = store.get(&Key([2; 32])).expect("a listed snapshot reads");
+        assert_eq!(&got.body[..], b"body 2");
+        assert!(
+            store.get(&Key([9; 32])).is_none(),
+            "the late write left nothing"
+        );
+        let files = walk(dir.path());
+        assert_eq!(files, 3, "no orphan file from the refused write");
+    }
+
+    #[test]
+    fn an_unusable_checkpoint_falls_back_to_the_scan() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open(dir.path());
+        put(&store, 1, "a").expect("put");
+        put(&store, 2, "a").expect("put");
+        store.checkpoint().expect("checkpoint");
+        drop(store);
+        let path = dir.path().join(FILE);
+        let mut bytes = std::fs::read(&path).expect("read");
+        bytes.truncate(bytes.len() - 3);
+        std::fs::write(&path, bytes).expect("write");
+
+        let store = open(dir.path());
+        assert!(!path.exists());
+        assert_eq!(store.len(), 2, "the scan found them");
+    }
+
+    #[test]
+    fn a_checkpoint_of_an_older_generation_is_ignored() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open(dir.path());
+        put(&store, 1, "a").expect("put");
+        store.checkpoint().expect("checkpoint");
+        drop(store);
+        // A newer generation on disk than the checkpoint names (a drop of
+        // everything the checkpoint did not see): its entries must not count.
+        std::fs::write(dir.path().join(".preloadd-generation"), b"5\n").expect("write");
+        let store = open(dir.path());
+        assert!(!dir.path().join(FILE).exists());
+        assert_eq!(store.generation(), 5);
+        assert!(store.is_empty(), "the scan dropped the older generation");
+    }
+
+    fn walk(dir: &Path) -> usize {
+        let mut n = 0;
+        for item in std::fs::read_dir(dir).expect("read_dir").flatten() {
+            let path = item.path();
+            if path.is_dir() {
+                n += walk(&path);
+            } else if item.file_name().len() == 64 {
+                n += 1;
+            }
+        }
+        n
+    }
+}
