@@ -106,7 +106,10 @@ async fn restart_serves_hits_without_upstream_requests() {
     assert_eq!(first.cache(), "MISS");
     assert!(d.terminate().success(), "SIGTERM exits 0");
     let checkpoint = sb.cache_dir().join(".preloadd-index");
-    assert!(checkpoint.exists(), "a clean stop leaves an index checkpoint");
+    assert!(
+        checkpoint.exists(),
+        "a clean stop leaves an index checkpoint"
+    );
 
     let d = sb.daemon(&up, "");
     assert!(!checkpoint.exists(), "the start used it up");
