@@ -120,6 +120,7 @@ fn open(dir: &Path) -> Store {
         dir: dir.to_path_buf(),
         max_size: u64::MAX,
         memory: 0,
+        open_files: 0,
     })
     .expect("open store")
 }
@@ -156,6 +157,7 @@ fn fill(dir: &Path, count: u32) {
             body: body.clone(),
             variants: Vec::new(),
             head: Default::default(),
+            file: None,
         };
         let hex = snap.key.to_hex();
         let sub = dir.join(&hex[..2]);

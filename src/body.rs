@@ -11,12 +11,17 @@ use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
 
+use crate::sendfile::FileBody;
+
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A body: nothing, bytes in memory, or a stream from a peer.
 pub enum Body {
     Empty,
     Full(Option<Bytes>),
+    /// Bytes that also lie in a held snapshot file: served like `Full`,
+    /// and the connection may send them from the file (`sendfile`).
+    File(Option<FileBody>),
     /// A peer's body streamed through (pass-through, both ways).
     Incoming(Incoming),
     /// Bytes already read from a peer, then the rest of its stream: a
@@ -52,6 +57,7 @@ impl http_body::Body for Body {
         match self.get_mut() {
             Body::Empty => Poll::Ready(None),
             Body::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            Body::File(file) => Poll::Ready(file.take().map(|f| Ok(Frame::data(f.bytes)))),
             Body::Incoming(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
             Body::Prefixed(prefix, rest) => match prefix.pop_front() {
                 Some(b) => Poll::Ready(Some(Ok(Frame::data(b)))),
@@ -64,6 +70,7 @@ impl http_body::Body for Body {
         match self {
             Body::Empty => true,
             Body::Full(bytes) => bytes.is_none(),
+            Body::File(file) => file.is_none(),
             Body::Incoming(body) => body.is_end_stream(),
             Body::Prefixed(prefix, rest) => prefix.is_empty() && rest.is_end_stream(),
         }
@@ -73,6 +80,9 @@ impl http_body::Body for Body {
         match self {
             Body::Empty => SizeHint::with_exact(0),
             Body::Full(bytes) => SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
+            Body::File(file) => {
+                SizeHint::with_exact(file.as_ref().map_or(0, |f| f.bytes.len() as u64))
+            }
             Body::Incoming(body) => body.size_hint(),
             Body::Prefixed(prefix, rest) => {
                 let buffered: u64 = prefix.iter().map(|b| b.len() as u64).sum();

@@ -353,6 +353,7 @@ fn build_snapshot(
         body,
         variants: Vec::new(),
         head: Default::default(),
+        file: None,
     }
 }
 

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{request, Method, Response, StatusCode};
 
@@ -18,6 +19,7 @@ use crate::headers::X_PRELOAD_CACHE;
 use crate::heads;
 use crate::key::{self, Key, QueryRules, TargetError};
 use crate::miss;
+use crate::sendfile::{self, FileBody};
 use crate::state::App;
 use crate::store::{Found, Snapshot};
 
@@ -187,11 +189,12 @@ pub fn snapshot_response(
     let meta = &snap.meta;
     // Built once per snapshot, copied per response.
     let heads = snap.head.get_or_init(|| heads::prepared(snap));
+    // The representation sent: 0 is identity, i + 1 is variants[i].
     let chosen = heads::chosen_variant(snap, &req.headers)
-        .and_then(|i| Some((heads.get(i + 1)?, &snap.variants.get(i)?.body)));
+        .and_then(|i| Some((i + 1, heads.get(i + 1)?, &snap.variants.get(i)?.body)));
     let encoded = chosen.is_some();
     // heads::prepared always makes the identity's headers first.
-    let (prepared, body) = chosen.unwrap_or((&heads[0], &snap.body));
+    let (representation, prepared, body) = chosen.unwrap_or((0, &heads[0], &snap.body));
     // The ETag of the representation sent (a variant has its own).
     let etag = prepared.get(header::ETAG).unwrap_or(&meta.etag);
     let mut headers = prepared.clone();
@@ -224,6 +227,7 @@ pub fn snapshot_response(
     }
     let len = body.len() as u64;
     let mut body = body.clone();
+    let mut skip = 0;
     // Ranges are of the identity body; an encoded answer is always whole.
     if from_cache && !encoded && code == StatusCode::OK && req.headers.contains_key(header::RANGE) {
         match conditional::range(&req.headers, len, &meta.etag, &meta.last_modified) {
@@ -231,6 +235,7 @@ pub fn snapshot_response(
             RangeAnswer::Partial { start, end } => {
                 code = StatusCode::PARTIAL_CONTENT;
                 body = body.slice(start as usize..=end as usize);
+                skip = start;
                 let range = format!("bytes {start}-{end}/{len}");
                 headers.insert(header::CONTENT_RANGE, ascii(&range));
                 headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
@@ -245,9 +250,29 @@ pub fn snapshot_response(
     let body = if req.method == Method::HEAD {
         Body::Empty
     } else {
-        Body::full(body)
+        from_file(snap, representation, body, skip)
     };
     build(code, headers, body)
+}
+
+/// The body of a response: sent from the snapshot's held file when it is
+/// large enough (see [`crate::sendfile`]), else from memory. `skip` is where
+/// `bytes` starts within the representation (a range).
+fn from_file(snap: &Snapshot, representation: usize, bytes: Bytes, skip: u64) -> Body {
+    if bytes.len() >= sendfile::MIN {
+        let held = snap.file.as_ref().and_then(|file| {
+            let start = file.offset(representation)?;
+            Some((file, start))
+        });
+        if let Some((file, start)) = held {
+            return Body::File(Some(FileBody {
+                bytes,
+                file: Arc::clone(file),
+                offset: start + skip,
+            }));
+        }
+    }
+    Body::full(bytes)
 }
 
 fn ascii(text: &str) -> HeaderValue {

@@ -7,14 +7,16 @@ use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioTimer;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+use crate::body::Body;
 use crate::config::Config;
 use crate::error::Error;
 use crate::invalidate;
 use crate::router::{self, Listener};
+use crate::sendfile::{self, Spans};
 use crate::shutdown::Shutdown;
 use crate::state::App;
 
@@ -173,15 +175,22 @@ async fn accept_loop(app: Arc<App>, bound: Bound, mut shutdown: Shutdown) {
         let builder = Arc::clone(&builder);
         let mut conn_shutdown = shutdown.clone();
         tokio::spawn(async move {
+            // Large snapshot bodies of this connection's responses go out
+            // from their files (see `sendfile`).
+            let spans = Spans::default();
+            let io = sendfile::Conn::new(stream, spans.clone());
             let service = service_fn(move |req| {
                 let app = Arc::clone(&app);
+                let spans = spans.clone();
                 async move {
-                    Ok::<_, std::convert::Infallible>(router::handle(app, req, peer, kind).await)
+                    let res = router::handle(app, req, peer, kind).await;
+                    if let Body::File(Some(file)) = res.body() {
+                        spans.offer(file);
+                    }
+                    Ok::<_, std::convert::Infallible>(res)
                 }
             });
-            let conn = builder
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades();
+            let conn = builder.serve_connection(io, service).with_upgrades();
             tokio::pin!(conn);
             tokio::select! {
                 _ = conn.as_mut() => {}

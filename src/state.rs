@@ -33,10 +33,12 @@ impl App {
     /// Opens the store (blocking: it rebuilds the index from disk) and
     /// builds the upstream client.
     pub fn new(config: Config) -> Result<App, StoreError> {
+        let open_files = crate::limits::raise_open_files();
         let store = Store::open(StoreSettings {
             dir: config.cache.dir.clone(),
             max_size: config.cache.max_size,
             memory: config.cache.memory,
+            open_files: crate::limits::held_files(open_files),
         })?;
         let client = fetch::client(config.upstream.connect_timeout);
         Ok(App {

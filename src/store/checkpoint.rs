@@ -202,6 +202,7 @@ mod tests {
             dir: dir.to_path_buf(),
             max_size: 1 << 30,
             memory: 0,
+            open_files: 0,
         })
         .expect("open")
     }

@@ -6,7 +6,9 @@
 //! body. An I/O error that says nothing about the file (out of descriptors,
 //! say) is a miss that keeps the snapshot.
 
-use std::io;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -44,9 +46,12 @@ impl Store {
     fn load(&self, key: &Key, serial: u64) -> Option<Arc<Snapshot>> {
         let sh = &*self.shared;
         let path = layout::snapshot_path(&sh.dir, key);
-        let reason = match std::fs::read(&path) {
-            Ok(file) => match snapshot::decode(Bytes::from(file)) {
-                Ok(snapshot) if snapshot.key == *key => {
+        let reason = match read(&path) {
+            Ok((file, bytes)) => match snapshot::decode(bytes.clone()) {
+                Ok(mut snapshot) if snapshot.key == *key => {
+                    if let Some(offsets) = body_offsets(&bytes, &snapshot) {
+                        snapshot.file = sh.files.hold(file, snapshot.body.len(), offsets);
+                    }
                     let snapshot = Arc::new(snapshot);
                     // Worth caching only if still current; a stale insert
                     // would be ignored anyway (serials must match).
@@ -85,4 +90,27 @@ impl Store {
             let _ = std::fs::remove_file(layout::snapshot_path(&sh.dir, key));
         }
     }
+}
+
+/// Reads a whole snapshot file, keeping it open.
+fn read(path: &Path) -> io::Result<(File, Bytes)> {
+    let mut file = File::open(path)?;
+    let len = file.metadata()?.len();
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    file.read_to_end(&mut bytes)?;
+    Ok((file, Bytes::from(bytes)))
+}
+
+/// Where each body of `snapshot` (decoded from `file`, whose slices its
+/// bodies are) starts in the file: identity first, then the variants.
+/// `None` if a body does not lie inside `file` (then no file is held).
+fn body_offsets(file: &Bytes, snapshot: &Snapshot) -> Option<Vec<u64>> {
+    let base = file.as_ptr() as usize;
+    std::iter::once(&snapshot.body)
+        .chain(snapshot.variants.iter().map(|v| &v.body))
+        .map(|body| {
+            let start = (body.as_ptr() as usize).checked_sub(base)?;
+            (start + body.len() <= file.len()).then_some(start as u64)
+        })
+        .collect()
 }

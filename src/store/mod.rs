@@ -17,6 +17,7 @@
 mod checkpoint;
 mod cursor;
 mod evict;
+mod held;
 mod index;
 mod layout;
 mod lookup;
@@ -41,6 +42,9 @@ use http::{HeaderName, HeaderValue};
 
 use crate::key::Key;
 
+pub use self::held::{HeldFile, KEEP_OPEN_MIN};
+
+pub(crate) use self::held::FileBudget;
 use self::index::Index;
 use self::memory::HotSet;
 use self::reaper::Reaper;
@@ -107,6 +111,9 @@ pub struct Snapshot {
     /// map per representation, `[0]` for `body` and `[i + 1]` for
     /// `variants[i]`. The store never reads or writes it.
     pub head: std::sync::OnceLock<Vec<http::HeaderMap>>,
+    /// The snapshot's file, kept open when its body is large enough to be
+    /// worth sending by `sendfile(2)` (see `held`). Set by the store only.
+    pub file: Option<Arc<HeldFile>>,
 }
 
 impl Snapshot {
@@ -124,6 +131,8 @@ pub struct StoreSettings {
     pub dir: PathBuf,
     pub max_size: u64,
     pub memory: u64,
+    /// How many snapshot files may be held open for sendfile (0: none).
+    pub open_files: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -201,6 +210,8 @@ struct Shared {
     max_size: u64,
     index: RwLock<Index>,
     hot: HotSet,
+    /// Descriptors of snapshot files held open (`held`).
+    files: Arc<FileBudget>,
     /// Held while a key's file and index entry change together, so that
     /// the two always agree (put vs remove vs eviction of one key).
     stripes: Box<[Mutex<()>]>,
@@ -331,6 +342,11 @@ impl Store {
     /// Body bytes held decoded in memory, and how many snapshots.
     pub fn hot_set(&self) -> (u64, usize) {
         (self.shared.hot.bytes(), self.shared.hot.len())
+    }
+
+    /// Snapshot files held open for sendfile.
+    pub fn open_files(&self) -> usize {
+        self.shared.files.open()
     }
 
     /// Waits until background removals queued so far are done.

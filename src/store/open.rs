@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
+use super::held::FileBudget;
 use super::index::Index;
 use super::memory::HotSet;
 use super::reaper::Reaper;
@@ -66,6 +67,7 @@ impl Store {
             max_size: settings.max_size,
             index: RwLock::new(index),
             hot: HotSet::new(settings.memory),
+            files: FileBudget::new(settings.open_files),
             stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
             clock: AtomicU64::new(clock),
             generation: AtomicU64::new(generation),

@@ -52,6 +52,16 @@ impl Store {
         let parts: Vec<&[u8]> = std::iter::once(&header[..])
             .chain(snapshot::bodies(&snapshot))
             .collect();
+        // Where each body lands in the file, for a held file (`held`).
+        let offsets: Vec<u64> = parts
+            .iter()
+            .scan(0u64, |at, part| {
+                let start = *at;
+                *at += part.len() as u64;
+                Some(start)
+            })
+            .skip(1)
+            .collect();
         let staged = write::stage(&dir, &parts).map_err(StoreError::Write)?;
         let entry = NewEntry {
             key,
@@ -61,9 +71,8 @@ impl Store {
             expires_ms: snapshot.meta.expires.map(snapshot::to_ms),
             generation: snapshot.meta.generation,
         };
-        let snapshot = Arc::new(snapshot);
 
-        {
+        let snapshot = {
             let Some(_admitted) = admit() else {
                 drop(staged);
                 return Err(StoreError::Refused);
@@ -75,14 +84,20 @@ impl Store {
             }
             let _stripe = sh.stripe(&key);
             let path = layout::snapshot_path(&sh.dir, &key);
-            if let Err(e) = staged.publish(&path) {
-                // Whether the rename or the directory fsync failed, make the
-                // index and the disk agree: neither has the key any more.
-                let _ = std::fs::remove_file(&path);
-                write_lock(&sh.index).remove(&key);
-                sh.hot.remove(&key);
-                return Err(StoreError::Write(e));
-            }
+            let file = match staged.publish(&path) {
+                Ok(file) => file,
+                Err(e) => {
+                    // Whether the rename or the directory fsync failed, make
+                    // the index and the disk agree: neither has the key any
+                    // more.
+                    let _ = std::fs::remove_file(&path);
+                    write_lock(&sh.index).remove(&key);
+                    sh.hot.remove(&key);
+                    return Err(StoreError::Write(e));
+                }
+            };
+            snapshot.file = sh.files.hold(file, snapshot.body.len(), offsets);
+            let snapshot = Arc::new(snapshot);
             let mut index = write_lock(&sh.index);
             if sh.closed.load(Ordering::Acquire) {
                 // Closed between the check above and now: the checkpoint
@@ -104,7 +119,8 @@ impl Store {
             index.insert(entry, snapshot.meta.tags.iter().map(String::as_str), serial);
             drop(index);
             sh.hot.insert(serial, snapshot.clone());
-        }
+            snapshot
+        };
         self.evict_to_fit();
         Ok(snapshot)
     }

@@ -276,6 +276,7 @@ pub fn decode(file: Bytes) -> Result<Snapshot, DecodeError> {
         body,
         variants,
         head: Default::default(),
+        file: None,
     })
 }
 

@@ -14,6 +14,7 @@ fn settings(dir: &Path, max_size: u64, memory: u64) -> StoreSettings {
         dir: dir.to_path_buf(),
         max_size,
         memory,
+        open_files: 64,
     }
 }
 

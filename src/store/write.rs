@@ -23,21 +23,32 @@ use super::layout::TEMP_PREFIX;
 /// Dropping it without `publish` removes the file.
 #[derive(Debug)]
 pub(crate) struct Staged {
-    temp: PathBuf,
+    temp: TempName,
     dir: PathBuf,
+    /// Open for reading too: a published snapshot may keep it (`held`).
+    file: File,
+}
+
+/// The temp file's name, removed on drop unless it was published.
+#[derive(Debug)]
+struct TempName {
+    path: PathBuf,
     published: bool,
 }
 
 /// Writes `parts`, in order, to a new temp file in `dir` and fsyncs it.
 pub(crate) fn stage(dir: &Path, parts: &[&[u8]]) -> io::Result<Staged> {
-    let (file, temp) = create_temp(dir)?;
+    let (file, path) = create_temp(dir)?;
     // From here on the guard owns the temp file: any early return removes it.
-    let staged = Staged {
-        temp,
+    let mut staged = Staged {
+        temp: TempName {
+            path,
+            published: false,
+        },
         dir: dir.to_path_buf(),
-        published: false,
+        file,
     };
-    write_parts(file, parts)?;
+    write_parts(&mut staged.file, parts)?;
     Ok(staged)
 }
 
@@ -46,18 +57,21 @@ impl Staged {
     /// directory. An error from that fsync comes after the rename: the new
     /// file is in place but may not survive a crash, and the caller decides
     /// what to do with it (a snapshot's is removed by `put`).
-    pub(crate) fn publish(mut self, dest: &Path) -> io::Result<()> {
-        std::fs::rename(&self.temp, dest)?;
-        self.published = true;
-        sync_dir(&self.dir)
+    ///
+    /// Returns the file, still open (read and write), now named `dest`.
+    pub(crate) fn publish(mut self, dest: &Path) -> io::Result<File> {
+        std::fs::rename(&self.temp.path, dest)?;
+        self.temp.published = true;
+        sync_dir(&self.dir)?;
+        Ok(self.file)
     }
 }
 
-impl Drop for Staged {
+impl Drop for TempName {
     fn drop(&mut self) {
         if !self.published {
-            if let Err(e) = std::fs::remove_file(&self.temp) {
-                tracing::warn!(path = %self.temp.display(), error = %e, "could not remove temp file");
+            if let Err(e) = std::fs::remove_file(&self.path) {
+                tracing::warn!(path = %self.path.display(), error = %e, "could not remove temp file");
             }
         }
     }
@@ -65,7 +79,7 @@ impl Drop for Staged {
 
 /// Stage and publish in one go (small files such as the marker files).
 pub(crate) fn write_atomic(dir: &Path, dest: &Path, parts: &[&[u8]]) -> io::Result<()> {
-    stage(dir, parts)?.publish(dest)
+    stage(dir, parts)?.publish(dest).map(drop)
 }
 
 /// Fsyncs a directory, making renames and unlinks in it durable.
@@ -80,7 +94,9 @@ fn create_temp(dir: &Path) -> io::Result<(File, PathBuf)> {
     loop {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let path = dir.join(format!("{TEMP_PREFIX}{}-{n}", std::process::id()));
-        match OpenOptions::new().write(true).create_new(true).open(&path) {
+        let mut options = OpenOptions::new();
+        options.read(true).write(true).create_new(true);
+        match options.open(&path) {
             Ok(file) => return Ok((file, path)),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(e),
@@ -88,7 +104,7 @@ fn create_temp(dir: &Path) -> io::Result<(File, PathBuf)> {
     }
 }
 
-fn write_parts(mut file: File, parts: &[&[u8]]) -> io::Result<()> {
+fn write_parts(file: &mut File, parts: &[&[u8]]) -> io::Result<()> {
     let mut written = 0usize;
     for part in parts {
         fail_point::check(written, part.len())?;

@@ -121,6 +121,16 @@ impl Daemon {
         self.child.wait().unwrap()
     }
 
+    /// Files under `dir` the daemon holds open now (read from
+    /// `/proc/PID/fd`; an unlinked one ends in " (deleted)").
+    pub fn open_files_under(&self, dir: &Path) -> Vec<String> {
+        let fds = std::fs::read_dir(format!("/proc/{}/fd", self.child.id())).expect("proc fd");
+        fds.filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+            .filter(|target| target.starts_with(dir))
+            .map(|target| target.display().to_string())
+            .collect()
+    }
+
     /// Log lines written so far.
     pub fn drain_log(&self) -> Vec<String> {
         self.log.try_iter().collect()

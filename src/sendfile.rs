@@ -1,0 +1,258 @@
+//! Large snapshot bodies go from the snapshot file to the socket by
+//! `sendfile(2)`, while hyper keeps doing HTTP.
+//!
+//! Copying a 200 KiB body from memory into the socket costs more than
+//! everything else on a HIT; nginx avoids it with sendfile, and so does
+//! this module. Hyper frames the response as usual and hands the body's
+//! `Bytes` to the connection's writer, [`Conn`], in a `writev`. The service
+//! has told the connection ([`Spans::offer`]) which bytes are also in a
+//! held snapshot file ([`FileBody`]); when a slice hyper writes lies inside
+//! one of them, [`Conn`] sends the head before it with `MSG_MORE` (so it
+//! shares the body's first segment) and the slice itself from the file.
+//!
+//! Why this cannot send a wrong body: the registered bytes *are* the body,
+//! read from or written through the very descriptor that is held, and a
+//! published snapshot file never changes (see `store::held`). A slice is
+//! matched by address against bytes the span keeps alive, so the address
+//! cannot be reused for other data while it is registered. Whether a slice
+//! goes by `sendfile` or by `writev`, the same bytes reach the visitor;
+//! should `sendfile` fail (or return nothing), the span is dropped and the
+//! bytes are written from memory.
+
+use std::io::{self, IoSlice};
+use std::os::fd::AsRawFd;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{ready, Context, Poll};
+
+use bytes::Bytes;
+use hyper::rt::{Read, ReadBufCursor, Write};
+use hyper_util::rt::TokioIo;
+use tokio::io::Interest;
+use tokio::net::TcpStream;
+
+use crate::store::{HeldFile, KEEP_OPEN_MIN};
+
+/// Bodies (or ranges of them) from this size up go by sendfile; smaller
+/// ones cost less as one `writev` from memory.
+pub const MIN: usize = KEEP_OPEN_MIN;
+
+/// Body bytes that also lie in a held snapshot file, from `offset` on.
+#[derive(Debug, Clone)]
+pub struct FileBody {
+    pub bytes: Bytes,
+    pub file: Arc<HeldFile>,
+    pub offset: u64,
+}
+
+/// Bodies registered with one connection, oldest first.
+#[derive(Debug, Default, Clone)]
+pub struct Spans(Arc<Mutex<Vec<FileBody>>>);
+
+/// Spans kept per connection. More are only there when responses are
+/// registered and never written (the connection died): the oldest go,
+/// which costs the optimization for them and nothing else.
+const MAX_SPANS: usize = 8;
+
+impl Spans {
+    /// Lets the connection send `body` from its file.
+    pub fn offer(&self, body: &FileBody) {
+        let mut spans = lock(&self.0);
+        if spans.len() == MAX_SPANS {
+            spans.remove(0);
+        }
+        spans.push(body.clone());
+    }
+
+    /// Spans registered and not yet sent to their end.
+    pub fn len(&self) -> usize {
+        lock(&self.0).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Which span holds `slice`, and where the slice starts in its file.
+fn find(spans: &[FileBody], slice: &[u8]) -> Option<(usize, u64)> {
+    if slice.is_empty() {
+        return None;
+    }
+    let at = slice.as_ptr() as usize;
+    spans.iter().enumerate().find_map(|(i, span)| {
+        let start = span.bytes.as_ptr() as usize;
+        let inside = at >= start && at + slice.len() <= start + span.bytes.len();
+        inside.then(|| (i, span.offset + (at - start) as u64))
+    })
+}
+
+/// A served TCP connection whose writer sends registered bodies from their
+/// files (everything else as `TokioIo` would).
+pub struct Conn {
+    io: TokioIo<TcpStream>,
+    spans: Spans,
+}
+
+impl Conn {
+    pub fn new(stream: TcpStream, spans: Spans) -> Conn {
+        Conn {
+            io: TokioIo::new(stream),
+            spans,
+        }
+    }
+
+    fn write_spans(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Option<Poll<io::Result<usize>>> {
+        let mut spans = lock(&self.spans.0);
+        let (i, span, offset) = bufs
+            .iter()
+            .enumerate()
+            .find_map(|(i, b)| find(&spans, b).map(|(span, offset)| (i, span, offset)))?;
+        let stream = self.io.inner();
+        let mut sent = 0;
+        if i > 0 {
+            // The head (and anything queued before the body) first, held back
+            // to go out with the body's first bytes.
+            sent = match send_more(stream, cx, &bufs[..i]) {
+                Poll::Ready(Ok(n)) => n,
+                other => return Some(other),
+            };
+            if sent < bufs[..i].iter().map(|b| b.len()).sum() {
+                return Some(Poll::Ready(Ok(sent)));
+            }
+        }
+        let len = bufs[i].len();
+        let end = spans[span].offset + spans[span].bytes.len() as u64;
+        match send_file(stream, cx, &spans[span].file, offset, len) {
+            Poll::Ready(Ok(n)) if n > 0 => {
+                if offset + n as u64 >= end {
+                    spans.remove(span);
+                }
+                Some(Poll::Ready(Ok(sent + n)))
+            }
+            // Nothing sent, or an error: from here on these bytes go from
+            // memory (a socket error shows up again there).
+            Poll::Ready(_) => {
+                spans.remove(span);
+                (sent > 0).then_some(Poll::Ready(Ok(sent)))
+            }
+            Poll::Pending if sent > 0 => Some(Poll::Ready(Ok(sent))),
+            Poll::Pending => Some(Poll::Pending),
+        }
+    }
+}
+
+impl Read for Conn {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+    }
+}
+
+impl Write for Conn {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_vectored(cx, &[IoSlice::new(buf)])
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if let Some(done) = this.write_spans(cx, bufs) {
+            return done;
+        }
+        Pin::new(&mut this.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+}
+
+/// Runs a non-blocking send on `stream` once it is writable.
+fn poll_send(
+    stream: &TcpStream,
+    cx: &mut Context<'_>,
+    mut send: impl FnMut() -> io::Result<usize>,
+) -> Poll<io::Result<usize>> {
+    loop {
+        ready!(stream.poll_write_ready(cx))?;
+        match stream.try_io(Interest::WRITABLE, &mut send) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            done => return Poll::Ready(done),
+        }
+    }
+}
+
+/// `sendmsg(2)` with `MSG_MORE`: the kernel holds the bytes back to go out
+/// with the next send's.
+fn send_more(
+    stream: &TcpStream,
+    cx: &mut Context<'_>,
+    bufs: &[IoSlice<'_>],
+) -> Poll<io::Result<usize>> {
+    poll_send(stream, cx, || {
+        // SAFETY: an all-zero msghdr is valid; IoSlice is ABI-compatible
+        // with iovec on Unix, and `bufs` outlives the call.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = bufs.as_ptr() as *mut libc::iovec;
+        msg.msg_iovlen = bufs.len() as _;
+        // SAFETY: the fd is open; msg points at live buffers.
+        let n = unsafe {
+            libc::sendmsg(
+                stream.as_raw_fd(),
+                &msg,
+                libc::MSG_MORE | libc::MSG_NOSIGNAL,
+            )
+        };
+        usize::try_from(n).map_err(|_| io::Error::last_os_error())
+    })
+}
+
+/// `sendfile(2)` of `len` bytes of `file` from `offset`; may send fewer.
+fn send_file(
+    stream: &TcpStream,
+    cx: &mut Context<'_>,
+    file: &HeldFile,
+    offset: u64,
+    len: usize,
+) -> Poll<io::Result<usize>> {
+    let Ok(mut off) = libc::off_t::try_from(offset) else {
+        return Poll::Ready(Err(io::ErrorKind::InvalidInput.into()));
+    };
+    poll_send(stream, cx, || {
+        // SAFETY: both fds are open; sendfile reads `off` and writes back
+        // where it stopped, leaving the file's own position alone.
+        let n = unsafe { libc::sendfile(stream.as_raw_fd(), file.as_raw_fd(), &mut off, len) };
+        usize::try_from(n).map_err(|_| io::Error::last_os_error())
+    })
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+#[path = "sendfile_tests.rs"]
+mod tests;

@@ -1,0 +1,122 @@
+//! Large snapshot bodies go out by sendfile(2) from the snapshot file the
+//! daemon holds open; what the visitor gets is the same page, whole, in
+//! every form (MISS, HIT, range, HEAD, after a restart), and the held
+//! files are let go when their snapshots are dropped.
+
+mod support;
+
+use std::net::SocketAddr;
+
+use support::{get, request, Daemon, Sandbox, Upstream};
+
+/// The body the test upstream sends for `size=n`.
+fn alphabet(n: usize) -> Vec<u8> {
+    (0..n).map(|i| b'a' + (i % 26) as u8).collect()
+}
+
+fn admin(d: &Daemon) -> SocketAddr {
+    d.admin.expect("admin listener")
+}
+
+const BIG: &str = "/_preload/big?size=204800";
+const SMALL: &str = "/_preload/small?size=2048";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_large_page_is_whole_in_every_form_and_its_file_is_held() {
+    let up = Upstream::start().await;
+    let sb = Sandbox::new();
+    let cache = sb.cache_dir();
+    let d = sb.daemon(&up, "");
+    let page = alphabet(204_800);
+
+    let miss = get(d.main, BIG, &[]).await;
+    assert_eq!(miss.cache(), "MISS");
+    assert!(miss.body == page);
+    for _ in 0..3 {
+        let hit = get(d.main, BIG, &[]).await;
+        assert_eq!(hit.cache(), "HIT");
+        assert!(hit.body == page);
+    }
+    let range = get(d.main, BIG, &["Range: bytes=100000-150000"]).await;
+    assert_eq!(range.status, 206);
+    assert!(range.body[..] == page[100_000..=150_000]);
+    let head = request(d.main, "HEAD", BIG, &[], b"").await;
+    assert_eq!(head.header("content-length"), Some("204800"));
+    assert!(head.body.is_empty());
+
+    // A small page is written from memory: no file held for it.
+    assert_eq!(get(d.main, SMALL, &[]).await.body, alphabet(2048));
+    assert_eq!(get(d.main, SMALL, &[]).await.cache(), "HIT");
+    let held = d.open_files_under(&cache);
+    assert_eq!(held.len(), 1, "only the large page's file: {held:?}");
+    assert!(!held[0].ends_with("(deleted)"));
+    assert_eq!(up.count(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn after_a_restart_the_file_is_read_and_held_again() {
+    let up = Upstream::start().await;
+    let sb = Sandbox::new();
+    let cache = sb.cache_dir();
+    let page = alphabet(204_800);
+    {
+        let d = sb.daemon(&up, "");
+        get(d.main, BIG, &[]).await;
+        d.terminate();
+    }
+    let d = sb.daemon(&up, "");
+    assert!(d.open_files_under(&cache).is_empty());
+    for _ in 0..2 {
+        let hit = get(d.main, BIG, &[]).await;
+        assert_eq!(hit.cache(), "HIT");
+        assert!(hit.body == page);
+    }
+    assert_eq!(d.open_files_under(&cache).len(), 1);
+    assert_eq!(up.count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dropped_snapshot_lets_its_file_go() {
+    let up = Upstream::start().await;
+    let sb = Sandbox::new();
+    let cache = sb.cache_dir();
+    let d = sb.daemon(&up, "");
+    for target in [BIG, "/_preload/other?size=100000"] {
+        get(d.main, target, &[]).await;
+        assert_eq!(get(d.main, target, &[]).await.cache(), "HIT");
+    }
+    assert_eq!(d.open_files_under(&cache).len(), 2);
+
+    let one = br#"{"urls": ["/big?size=204800"]}"#;
+    let reply = request(
+        admin(&d),
+        "POST",
+        "/_invalidate",
+        &["Content-Type: application/json"],
+        one,
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(
+        d.open_files_under(&cache).len(),
+        1,
+        "the dropped page's file is closed"
+    );
+
+    let all = br#"{"all": true}"#;
+    let reply = request(
+        admin(&d),
+        "POST",
+        "/_invalidate",
+        &["Content-Type: application/json"],
+        all,
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(d.open_files_under(&cache), Vec::<String>::new());
+
+    // Served again from a fresh fetch, whole.
+    let again = get(d.main, BIG, &[]).await;
+    assert_eq!(again.cache(), "MISS");
+    assert!(again.body == alphabet(204_800));
+}
