@@ -24,7 +24,7 @@ use std::sync::Arc;
 /// Identity bodies from this size up are worth a held file. Measured with
 /// the bench harness's `limit-sendfile` against `limit-writev`: see
 /// docs/benchmarks.md.
-pub const KEEP_OPEN_MIN: usize = 16 * 1024;
+pub const KEEP_OPEN_MIN: usize = 32 * 1024;
 
 /// A snapshot's file, open for reading, and where each body lies in it:
 /// `offsets[0]` is the identity body, `offsets[i + 1]` is `variants[i]`
