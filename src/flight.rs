@@ -7,13 +7,12 @@
 //! the moment the outcome is published, so a herd of N requests costs one
 //! fetch and no more latency than the fetch itself.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
 
-use crate::key::Key;
+use crate::key::{Key, KeyMap};
 
 /// A flight in progress: its id (so a late leader never ends a newer
 /// flight) and the channel its outcome is published on.
@@ -21,7 +20,7 @@ type InProgress<T> = (u64, watch::Receiver<Option<T>>);
 
 /// The table of fetches in progress, by key.
 pub struct Flights<T> {
-    in_progress: Mutex<HashMap<Key, InProgress<T>>>,
+    in_progress: Mutex<KeyMap<InProgress<T>>>,
     next_id: AtomicU64,
 }
 
@@ -47,7 +46,7 @@ pub struct Follower<T> {
 impl<T: Clone> Default for Flights<T> {
     fn default() -> Self {
         Flights {
-            in_progress: Mutex::new(HashMap::new()),
+            in_progress: Mutex::new(KeyMap::default()),
             next_id: AtomicU64::new(0),
         }
     }

@@ -11,6 +11,7 @@
 use http::header::{self, HeaderMap, HeaderValue};
 
 use crate::compress;
+use crate::headers::X_PRELOAD_CACHE;
 use crate::serve;
 use crate::store::{Encoding, Snapshot};
 
@@ -42,12 +43,19 @@ pub fn chosen_variant(snap: &Snapshot, headers: &HeaderMap) -> Option<usize> {
 /// end-to-end headers, ETag, Last-Modified and the body's length. With
 /// variants, each map also carries `Vary: Accept-Encoding`, and a variant's
 /// its `Content-Encoding` and an ETag of its own.
+///
+/// The maps are a HIT's headers: `X-Preload-Cache: HIT`, `Accept-Ranges`
+/// and an `Age` whose value the response replaces. A copy of a map has
+/// room for no more fields, so a HIT only replaces values in place.
 pub fn prepared(snap: &Snapshot) -> Vec<HeaderMap> {
     let meta = &snap.meta;
     let mut identity = HeaderMap::with_capacity(meta.headers.len() + 8);
     for (name, value) in &meta.headers {
         identity.append(name.clone(), value.clone());
     }
+    identity.insert(X_PRELOAD_CACHE, HeaderValue::from_static("HIT"));
+    identity.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    identity.insert(header::AGE, HeaderValue::from_static("0"));
     identity.insert(header::ETAG, meta.etag.clone());
     identity.insert(header::LAST_MODIFIED, meta.last_modified.clone());
     identity.insert(header::CONTENT_LENGTH, HeaderValue::from(snap.body.len()));

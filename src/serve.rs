@@ -197,15 +197,23 @@ pub fn snapshot_response(
     let (representation, prepared, body) = chosen.unwrap_or((0, &heads[0], &snap.body));
     // The ETag of the representation sent (a variant has its own).
     let etag = prepared.get(header::ETAG).unwrap_or(&meta.etag);
+    // A HIT's headers (heads::prepared): the copy only has values replaced.
     let mut headers = prepared.clone();
-    headers.insert(X_PRELOAD_CACHE, status.header());
     let from_cache = status != CacheStatus::Miss;
     if from_cache {
         let held = now.duration_since(meta.taken).unwrap_or_default().as_secs();
         headers.insert(header::AGE, HeaderValue::from(meta.age + held));
-        headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    } else if meta.age > 0 {
-        headers.insert(header::AGE, HeaderValue::from(meta.age));
+        if status != CacheStatus::Hit {
+            headers.insert(X_PRELOAD_CACHE, status.header());
+        }
+    } else {
+        headers.insert(X_PRELOAD_CACHE, status.header());
+        headers.remove(header::ACCEPT_RANGES);
+        if meta.age > 0 {
+            headers.insert(header::AGE, HeaderValue::from(meta.age));
+        } else {
+            headers.remove(header::AGE);
+        }
     }
 
     let mut code = StatusCode::from_u16(meta.status).unwrap_or(StatusCode::OK);

@@ -304,6 +304,12 @@ fn is_unreserved(b: u8) -> bool {
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Key(pub [u8; 32]);
 
+/// A map from snapshot keys, with a fast hash (foldhash) seeded at random
+/// per map. Keys are SHA-256 outputs: a visitor can steer one only by
+/// grinding SHA-256, and cannot see the seed, so the std SipHash buys
+/// nothing here but cost on every lookup (two per HIT).
+pub type KeyMap<V> = std::collections::HashMap<Key, V, foldhash::fast::RandomState>;
+
 impl Key {
     /// `vary`: for each of the route's vary headers, in config order, its
     /// name and the value received (empty when absent).

@@ -17,7 +17,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use crate::key::Key;
+use crate::key::{Key, KeyMap};
 
 use super::evict::{Lru, Ticks};
 use super::slab::{Slab, CHUNK};
@@ -115,7 +115,7 @@ pub(crate) struct NewEntry {
 
 #[derive(Debug, Default)]
 pub(crate) struct Index {
-    map: HashMap<Key, u32>,
+    map: KeyMap<u32>,
     slab: Slab,
     tags: TagTable,
     /// Tags of entries with more than two, beyond the first two, by slot.
@@ -130,7 +130,7 @@ pub(crate) struct Index {
 impl Index {
     pub(crate) fn with_capacity(n: usize) -> Index {
         Index {
-            map: HashMap::with_capacity(n),
+            map: KeyMap::with_capacity_and_hasher(n, Default::default()),
             ..Index::default()
         }
     }

@@ -10,11 +10,11 @@
 //! only if its serial matches, so a replaced or dropped snapshot can linger
 //! here briefly but is never served. This module never touches files.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
-use crate::key::Key;
+use crate::key::{Key, KeyMap};
 
 use super::{read_lock, write_lock, Snapshot};
 
@@ -25,7 +25,7 @@ pub(crate) struct HotSet {
 
 #[derive(Default)]
 struct Inner {
-    map: HashMap<Key, Hot>,
+    map: KeyMap<Hot>,
     /// Insertion order as (key, serial); stale pairs are skipped.
     order: VecDeque<(Key, u64)>,
     bytes: u64,
