@@ -8,7 +8,10 @@
 //!   - [`serve`]: a preload request. [`key`] validates and canonicalizes the
 //!     target and computes its key; a fresh snapshot in [`store`] is a HIT,
 //!     answered by [`serve::snapshot_response`] with headers prepared once
-//!     per snapshot by [`heads`] and [`conditional`] for 304 / ranges. Otherwise [`miss`] joins the [`flight`] for the key: one
+//!     per snapshot by [`heads`] and [`conditional`] for 304 / ranges; a
+//!     body of 32 KiB or more leaves from its snapshot file by
+//!     [`sendfile`], through the connection writer [`server`] gives hyper.
+//!     Otherwise [`miss`] joins the [`flight`] for the key: one
 //!     leader fetches through [`fetch`], [`policy`] decides keep or PASS, the
 //!     store publishes the snapshot atomically (with the gzip and brotli
 //!     variants [`compress`] made once), and the followers get the same
@@ -17,7 +20,8 @@
 //! - [`state::App`] is the one shared handle: config (swappable), store,
 //!   client, flights. [`shutdown`] tells every task when to stop.
 //! - [`config`] turns `preload.toml` into the typed [`config::Config`];
-//!   [`cli`] holds the commands; [`demo`] the built-in slow app.
+//!   [`cli`] holds the commands; [`demo`] the built-in slow app; [`limits`]
+//!   the descriptor limit and the share of it the store may hold open.
 
 pub mod admin;
 pub mod body;
