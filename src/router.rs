@@ -56,23 +56,20 @@ pub async fn handle(
     let under_prefix = raw_target
         .strip_prefix(config.preload.prefix.as_str())
         .filter(|rest| rest.starts_with('/'));
-    if let Some(target) = under_prefix {
-        let target = target.to_string();
+    if under_prefix.is_some() {
+        let skip = config.preload.prefix.len();
         drop(config);
         let (parts, _) = req.into_parts();
-        return serve::preload(&app, &parts, &target).await;
+        let raw_target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+        return serve::preload(&app, &parts, &raw_target[skip..]).await;
     }
     let readable = req.method() == Method::GET || req.method() == Method::HEAD;
     let snapshot_route = config.route_for(path).is_some_and(|r| r.snapshot);
     drop(config);
     if readable && snapshot_route {
         let (parts, _) = req.into_parts();
-        let target = parts
-            .uri
-            .path_and_query()
-            .map_or("/", |pq| pq.as_str())
-            .to_string();
-        return serve::preload(&app, &parts, &target).await;
+        let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+        return serve::preload(&app, &parts, target).await;
     }
     if snapshot_route && !writes::is_safe(req.method()) {
         return write_through(&app, req, peer).await;
