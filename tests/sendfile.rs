@@ -5,17 +5,12 @@
 
 mod support;
 
-use std::net::SocketAddr;
-
-use support::{get, request, Daemon, Sandbox, Upstream};
+use support::webhook::{admin, JSON};
+use support::{get, request, Sandbox, Upstream};
 
 /// The body the test upstream sends for `size=n`.
 fn alphabet(n: usize) -> Vec<u8> {
     (0..n).map(|i| b'a' + (i % 26) as u8).collect()
-}
-
-fn admin(d: &Daemon) -> SocketAddr {
-    d.admin.expect("admin listener")
 }
 
 const BIG: &str = "/_preload/big?size=204800";
@@ -88,14 +83,7 @@ async fn a_dropped_snapshot_lets_its_file_go() {
     assert_eq!(d.open_files_under(&cache).len(), 2);
 
     let one = br#"{"urls": ["/big?size=204800"]}"#;
-    let reply = request(
-        admin(&d),
-        "POST",
-        "/_invalidate",
-        &["Content-Type: application/json"],
-        one,
-    )
-    .await;
+    let reply = request(admin(&d), "POST", "/_invalidate", &[JSON], one).await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(
         d.open_files_under(&cache).len(),
@@ -104,14 +92,7 @@ async fn a_dropped_snapshot_lets_its_file_go() {
     );
 
     let all = br#"{"all": true}"#;
-    let reply = request(
-        admin(&d),
-        "POST",
-        "/_invalidate",
-        &["Content-Type: application/json"],
-        all,
-    )
-    .await;
+    let reply = request(admin(&d), "POST", "/_invalidate", &[JSON], all).await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(d.open_files_under(&cache), Vec::<String>::new());
 

@@ -4,6 +4,7 @@
 pub mod client;
 pub mod daemon;
 pub mod upstream;
+pub mod webhook;
 
 #[allow(unused_imports)]
 pub use client::{get, request, send_raw, Reply};
