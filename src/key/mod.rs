@@ -21,6 +21,8 @@ use sha2::{Digest, Sha256};
 use crate::config::Glob;
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
 
 /// Longest request target accepted (SPEC §3); longer gets 414.
