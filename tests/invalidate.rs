@@ -120,6 +120,36 @@ async fn bad_requests_are_refused_with_a_reason() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_field_of_the_wrong_type_is_refused_by_name_and_drops_nothing() {
+    let up = Upstream::start().await;
+    let sb = Sandbox::new();
+    let d = sb.daemon(&up, "");
+    let page = "/_preload/e/?tags=events.Event";
+    warm(&d, &[page]).await;
+    for (body, field) in [
+        (r#"{"tags": "events.Event"}"#, "`tags`"),
+        (r#"{"models": "events.Event"}"#, "`models`"),
+        (r#"{"urls": "/e/?tags=events.Event"}"#, "`urls`"),
+        (r#"{"prefixes": "/e/"}"#, "`prefixes`"),
+        (r#"{"tags": ["events.Event", 1]}"#, "`tags[1]`"),
+        (r#"{"all": "true"}"#, "`all`"),
+        (r#"{"all": 1}"#, "`all`"),
+        (r#"{"tags": ["events.Event"], "soft": "yes"}"#, "`soft`"),
+        (r#"[{"all": true}]"#, "expected an object"),
+    ] {
+        let reply = invalidate(admin(&d), &[JSON], body).await;
+        assert_eq!(reply.status, 400, "{body}: {}", reply.text());
+        assert!(reply.text().contains(field), "{body}: {}", reply.text());
+        assert_eq!(
+            get(d.main, page, &[]).await.cache(),
+            "HIT",
+            "{body} dropped nothing"
+        );
+    }
+    assert_eq!(up.count_of("/e/?tags=events.Event"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_main_listener_always_needs_a_token() {
     let up = Upstream::start().await;
     let sb = Sandbox::new();

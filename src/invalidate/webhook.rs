@@ -2,17 +2,16 @@
 //! turned into one [`Selector`].
 //!
 //! Apps send these from model-save hooks written in any language, so the
-//! parser is lenient where intent is clear (a single string for a list, a
-//! preload URL or an absolute URL where a target is expected, `tags[]`
-//! names) and strict where a typo would silently drop nothing (unknown
-//! fields, wrong types, invalid targets all answer 400 with a message that
-//! names the culprit). It never authenticates, never limits the body size
+//! parser is lenient where intent is clear (a preload URL or an absolute
+//! URL where a target is expected, `tags[]` names in a form, `null` for a
+//! list left out) and strict where a guess could drop the wrong pages or
+//! none (unknown fields, a string where a list belongs, a non-string item,
+//! a non-boolean flag, invalid targets all answer 400 with a message that
+//! names the field). It never authenticates, never limits the body size
 //! and never touches the store: the router does the first two before calling
 //! [`parse`], the store applies the result.
 
-use std::fmt::{self, Write as _};
-
-use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use std::fmt::Write as _;
 
 use super::selector::{canonical_prefix, PrefixError, Selector};
 use crate::key::{canonical_target, QueryRules, TargetError};
@@ -35,16 +34,25 @@ pub struct WebhookRules<'a> {
 pub enum BodyError {
     #[error("unsupported content type {0:?}: send application/json or application/x-www-form-urlencoded")]
     ContentType(String),
-    /// Malformed JSON, an unknown field or a wrong type; serde's message
-    /// names the field and the position.
+    /// Not JSON at all; serde's message gives the position.
     #[error("invalid JSON body: {0}")]
     Json(serde_json::Error),
+    /// A field of the wrong JSON type, named as `tags` or `urls[2]`.
+    #[error("`{field}` must be {expected}, not {found}")]
+    Type {
+        field: String,
+        expected: &'static str,
+        found: &'static str,
+    },
     #[error("invalid JSON body: expected an object like {{\"tags\": [\"...\"]}}")]
     NotObject,
     #[error("invalid form body: not UTF-8 once percent-decoded")]
     NotUtf8,
-    #[error("unknown field `{0}`: expected tag, model, url, prefix, all or soft")]
-    UnknownField(String),
+    #[error("unknown field `{name}`: expected {expected}")]
+    UnknownField {
+        name: String,
+        expected: &'static str,
+    },
     #[error("`{field}` must be 1, true, 0 or false, not {value:?}")]
     Flag { field: &'static str, value: String },
     #[error("invalid url {url:?}: {reason}")]
@@ -82,59 +90,108 @@ pub fn parse(
     build(fields, rules)
 }
 
-/// The body's fields as sent, before any normalization. JSON is read
-/// straight into it; the form parser fills it by name.
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(
-    deny_unknown_fields,
-    default,
-    expecting = "a JSON object like {\"tags\": [\"...\"]}"
-)]
+/// The body's fields as sent, before any normalization. The JSON and the
+/// form parser each fill it by name.
+#[derive(Debug, Default)]
 struct Fields {
-    #[serde(deserialize_with = "one_or_many")]
     tags: Vec<String>,
-    #[serde(deserialize_with = "one_or_many")]
     models: Vec<String>,
-    #[serde(deserialize_with = "one_or_many")]
     urls: Vec<String>,
-    #[serde(deserialize_with = "one_or_many")]
     prefixes: Vec<String>,
     all: bool,
     soft: bool,
 }
 
-/// `body` is trimmed. serde would read a JSON array into `Fields` by
-/// position, which no sender means, so only an object is let through.
+/// `body` is trimmed. The object is read field by field rather than by a
+/// derived `Deserialize`, so that a wrong type is refused with the field's
+/// name in the message (serde's would give only a line and column), and a
+/// top-level array is never read into the fields by position.
 fn parse_json(body: &[u8]) -> Result<Fields, BodyError> {
     if !body.starts_with(b"{") {
         return Err(BodyError::NotObject);
     }
-    serde_json::from_slice(body).map_err(BodyError::Json)
-}
-
-/// A string, a list of strings, or null (nothing).
-fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    struct OneOrMany;
-    impl<'de> Visitor<'de> for OneOrMany {
-        type Value = Vec<String>;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a string or a list of strings")
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            Ok(vec![v.to_string()])
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(Vec::new())
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
-            while let Some(s) = seq.next_element::<String>()? {
-                out.push(s);
+    let serde_json::Value::Object(object) =
+        serde_json::from_slice(body).map_err(BodyError::Json)?
+    else {
+        return Err(BodyError::NotObject);
+    };
+    let mut fields = Fields::default();
+    for (name, value) in object {
+        match name.as_str() {
+            "tags" => fields.tags = strings("tags", value)?,
+            "models" => fields.models = strings("models", value)?,
+            "urls" => fields.urls = strings("urls", value)?,
+            "prefixes" => fields.prefixes = strings("prefixes", value)?,
+            "all" => fields.all = boolean("all", value)?,
+            "soft" => fields.soft = boolean("soft", value)?,
+            _ => {
+                return Err(BodyError::UnknownField {
+                    name,
+                    expected: JSON_FIELDS,
+                })
             }
-            Ok(out)
         }
     }
-    d.deserialize_any(OneOrMany)
+    Ok(fields)
+}
+
+const JSON_FIELDS: &str = "tags, models, urls, prefixes, all or soft";
+const FORM_FIELDS: &str = "tag, model, url, prefix, all or soft";
+
+/// A list of strings, or null (the field left out, as serializers write an
+/// unset optional). A single string is refused: `{"tags": "a,b"}` reads as
+/// one list to some senders and as one tag to others, and a guess either
+/// way drops the wrong pages.
+fn strings(field: &'static str, value: serde_json::Value) -> Result<Vec<String>, BodyError> {
+    use serde_json::Value;
+    let items = match value {
+        Value::Null => return Ok(Vec::new()),
+        Value::Array(items) => items,
+        other => {
+            return Err(BodyError::Type {
+                field: field.to_string(),
+                expected: "a list of strings",
+                found: json_kind(&other),
+            })
+        }
+    };
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| match item {
+            Value::String(s) => Ok(s),
+            other => Err(BodyError::Type {
+                field: format!("{field}[{i}]"),
+                expected: "a string",
+                found: json_kind(&other),
+            }),
+        })
+        .collect()
+}
+
+/// `true` or `false`; nothing else, not even `1` or `"true"`, is a JSON
+/// boolean, and `all` is the costly field to guess.
+fn boolean(field: &'static str, value: serde_json::Value) -> Result<bool, BodyError> {
+    match value {
+        serde_json::Value::Bool(b) => Ok(b),
+        other => Err(BodyError::Type {
+            field: field.to_string(),
+            expected: "true or false",
+            found: json_kind(&other),
+        }),
+    }
+}
+
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    use serde_json::Value;
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
 }
 
 /// `application/x-www-form-urlencoded`: `&`-separated `name=value` pairs,
@@ -156,7 +213,12 @@ fn parse_form(body: &[u8]) -> Result<Fields, BodyError> {
             "prefix" | "prefixes" => fields.prefixes.push(value),
             "all" => fields.all = flag("all", value)?,
             "soft" => fields.soft = flag("soft", value)?,
-            _ => return Err(BodyError::UnknownField(name)),
+            _ => {
+                return Err(BodyError::UnknownField {
+                    name,
+                    expected: FORM_FIELDS,
+                })
+            }
         }
     }
     Ok(fields)
