@@ -56,6 +56,35 @@ fn url_uses_the_configured_prefix() {
 }
 
 #[test]
+fn url_refuses_what_the_daemon_would_refuse() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = format!("/{}", "a".repeat(8200));
+    for (path, params) in [
+        ("//evil.com/x", ""),
+        ("/../etc/passwd", ""),
+        ("/a/%2e%2e/b", ""),
+        ("/a/..%2Fb", ""),
+        ("http://x/y", ""),
+        ("no-slash", ""),
+        ("/a\\b", ""),
+        ("/ok/", "q=%00"),
+        (long.as_str(), ""),
+    ] {
+        let out = preloadd(&["url", path, params], dir.path());
+        assert_eq!(out.status.code(), Some(2), "{path} {params}");
+        assert_eq!(stdout(&out), "", "nothing on stdout for {path}");
+        let err = stderr(&out);
+        assert!(
+            err.starts_with("preloadd: url: ") && err.lines().count() == 1,
+            "one line for {path}: {err}"
+        );
+    }
+    let out = preloadd(&["url", "/caf%c3%a9/", "q=1"], dir.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "/_preload/caf%c3%a9/?q=1\n");
+}
+
+#[test]
 fn check_prints_the_effective_config_of_the_example() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/preload.example.toml");
     let dir = tempfile::tempdir().unwrap();

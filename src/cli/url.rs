@@ -1,4 +1,8 @@
 //! `preloadd url`: print a preload URL with the seed's joining rule.
+//!
+//! The joined target goes through the daemon's own origin-form check
+//! ([`key::canonical_target`]), so a URL it prints is one the daemon
+//! answers rather than refuses with 400 or 414.
 
 use std::path::Path;
 
@@ -23,11 +27,37 @@ pub fn url(
         Some(prefix) => prefix,
         None => config_prefix(config_path)?,
     };
-    println!(
-        "{}",
-        key::preload_url(prefix.trim_end_matches('/'), path, params)
-    );
+    if !prefix.starts_with('/') {
+        return Err(Error::Usage(format!(
+            "url: prefix must start with \"/\": {prefix}"
+        )));
+    }
+    let target = key::join_params(path, params);
+    // Query rules change only the spelling, never whether a target is
+    // accepted, so the defaults judge it whatever the config says.
+    let rules = key::QueryRules {
+        sort_query: false,
+        ignore_query: &[],
+    };
+    if let Err(reason) = key::canonical_target(&target, rules) {
+        return Err(refused(&target, &reason.to_string()));
+    }
+    let url = key::preload_url(prefix.trim_end_matches('/'), path, params);
+    if url.len() > key::MAX_TARGET {
+        return Err(refused(&target, "request target too long"));
+    }
+    println!("{url}");
     Ok(())
+}
+
+/// The error line, with a long target cut short so it stays one readable
+/// line.
+fn refused(target: &str, reason: &str) -> Error {
+    let shown = match target.char_indices().nth(80) {
+        Some((end, _)) => format!("{:?}...", &target[..end]),
+        None => format!("{target:?}"),
+    };
+    Error::Usage(format!("url: the daemon would refuse {shown}: {reason}"))
 }
 
 /// The prefix of the config file when there is one; the default prefix
