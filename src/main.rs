@@ -5,7 +5,7 @@ use preloadd::cli::{self, Cli};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    cli::init_logging(cli.log_format, cli.log_level.as_deref());
+    cli::logging::init(cli.log_format, cli.log_level.as_deref());
     match cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

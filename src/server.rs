@@ -50,9 +50,14 @@ impl Daemon {
 
     /// The bound address of the first listener of `kind`.
     pub fn addr(&self, kind: Listener) -> Option<SocketAddr> {
+        self.addrs(kind).next()
+    }
+
+    /// The bound addresses of every listener of `kind`, in config order.
+    pub fn addrs(&self, kind: Listener) -> impl Iterator<Item = SocketAddr> + '_ {
         self.listeners
             .iter()
-            .find(|b| b.kind == kind)
+            .filter(move |b| b.kind == kind)
             .map(|b| b.addr)
     }
 
@@ -119,7 +124,6 @@ pub async fn bind(main: &[SocketAddr], admin: Option<SocketAddr>) -> std::io::Re
 pub async fn serve(app: Arc<App>, listeners: Vec<Bound>, shutdown: Shutdown) {
     let mut tasks = Vec::new();
     for bound in listeners {
-        tracing::info!("listening on http://{} ({})", bound.addr, bound.kind.name());
         tasks.push(tokio::spawn(accept_loop(
             Arc::clone(&app),
             bound,

@@ -37,6 +37,29 @@ impl Shutdown {
     }
 }
 
+/// Takes SIGHUP away from its default action (end the process), which would
+/// stop the daemon without its drain and its index checkpoint. Operators and
+/// tools (logrotate, `systemctl reload`, a closed terminal) send it expecting
+/// a reload; until reload exists, each one is logged with what to do
+/// instead. Call it before anything slow at start, so a SIGHUP during the
+/// index scan is not fatal either.
+pub fn hangup_logged() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut hup = signal(SignalKind::hangup())?;
+        tokio::spawn(async move {
+            while hup.recv().await.is_some() {
+                tracing::warn!(
+                    "SIGHUP received: configuration reload is not supported yet; \
+                     restart the daemon to apply a changed config (it keeps running as it is)"
+                );
+            }
+        });
+    }
+    Ok(())
+}
+
 /// Resolves on SIGTERM or SIGINT (Ctrl-C).
 pub async fn signal() {
     #[cfg(unix)]

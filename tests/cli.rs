@@ -85,6 +85,45 @@ fn url_refuses_what_the_daemon_would_refuse() {
 }
 
 #[test]
+fn a_log_level_that_is_no_level_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    for bad in ["nonsense", "preloadd=loud", ""] {
+        let out = preloadd(&["--log-level", bad, "url", "/a/"], dir.path());
+        assert_eq!(out.status.code(), Some(2), "--log-level {bad:?}");
+        assert!(
+            stderr(&out).contains("invalid log level"),
+            "{}",
+            stderr(&out)
+        );
+        assert_eq!(stdout(&out), "");
+    }
+    let out = preloadd(
+        &["--log-level", "preloadd=debug,warn", "url", "/a/"],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn a_bad_rust_log_directive_is_reported_and_the_rest_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(support::daemon::binary())
+        .args(["url", "/a/"])
+        .current_dir(dir.path())
+        .env("RUST_LOG", "warn,preloadd=loud")
+        .output()
+        .expect("run preloadd");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "/_preload/a/\n");
+    let err = stderr(&out);
+    assert!(
+        err.contains("RUST_LOG") && err.contains("\"preloadd=loud\""),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
 fn check_prints_the_effective_config_of_the_example() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/preload.example.toml");
     let dir = tempfile::tempdir().unwrap();

@@ -4,6 +4,7 @@
 
 mod check;
 mod demo;
+pub mod logging;
 pub mod remote;
 mod run;
 mod url;
@@ -33,8 +34,8 @@ pub struct Cli {
     /// Log line format.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
-    /// Log filter, e.g. `info` or `preloadd=debug` (overrides RUST_LOG).
-    #[arg(long, global = true)]
+    /// Log filter, e.g. `info` or `preloadd=debug,hyper=warn` (overrides RUST_LOG).
+    #[arg(long, global = true, value_parser = logging::parse_level)]
     pub log_level: Option<String>,
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -84,26 +85,6 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Invalidate(args) => remote::invalidate(&cli.config, &args.selector()),
         Command::Demo => demo::demo(),
     }
-}
-
-/// Logs to stderr, as text or JSON lines; `--log-level`, else `RUST_LOG`,
-/// else `info`.
-pub fn init_logging(format: LogFormat, level: Option<&str>) {
-    use tracing_subscriber::EnvFilter;
-    let filter = match level {
-        Some(level) => EnvFilter::try_new(level),
-        None => EnvFilter::try_from_default_env().or_else(|_| EnvFilter::try_new("info")),
-    }
-    .unwrap_or_else(|_| EnvFilter::new("info"));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
-    };
 }
 
 /// A multi-thread runtime with one worker per core the process may use.

@@ -1,16 +1,20 @@
 //! `preloadd run`: load the config, open the store, serve until SIGTERM.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::config;
 use crate::error::Error;
+use crate::router::Listener;
 use crate::server::Daemon;
 use crate::shutdown;
 
 pub fn run(config_path: &Path) -> Result<(), Error> {
+    let begun = std::time::Instant::now();
     let config = config::load(config_path)?;
     super::runtime()?.block_on(async {
+        shutdown::hangup_logged()?;
         let daemon = Daemon::start(config).await?;
+        log_start(config_path, &daemon, begun);
         let (trigger, stop) = shutdown::channel();
         tokio::spawn(async move {
             shutdown::signal().await;
@@ -20,4 +24,39 @@ pub fn run(config_path: &Path) -> Result<(), Error> {
         daemon.serve(stop).await;
         Ok(())
     })
+}
+
+/// The one line that says what this daemon is: which build, which files,
+/// how much it found, where it talks. Paths are absolute, so that the
+/// default `./preload-cache` reads as the directory it is; the token is
+/// only said to be set, never shown. Both sockets are bound by now.
+fn log_start(config_path: &Path, daemon: &Daemon, begun: std::time::Instant) {
+    let config = daemon.app.config();
+    let http_list = |kind| {
+        let addrs: Vec<String> = daemon.addrs(kind).map(|a| format!("http://{a}")).collect();
+        if addrs.is_empty() {
+            "off".to_string()
+        } else {
+            addrs.join(",")
+        }
+    };
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        config = %absolute(config_path).display(),
+        cache_dir = %absolute(&config.cache.dir).display(),
+        snapshots = daemon.app.store.len(),
+        upstream = %config.upstream.url.to_string().trim_end_matches('/'),
+        listen = %http_list(Listener::Main),
+        admin = %http_list(Listener::Admin),
+        token = if config.invalidate.token.is_some() { "set" } else { "not set" },
+        start_ms = begun.elapsed().as_millis() as u64,
+        "preloadd started"
+    );
+}
+
+/// `path` resolved (symlinks too) when it exists, else made absolute.
+fn absolute(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path)
+        .or_else(|_| std::path::absolute(path))
+        .unwrap_or_else(|_| path.to_path_buf())
 }

@@ -84,7 +84,7 @@ impl fmt::Display for Dur {
         }
         let (size, unit) = UNITS
             .iter()
-            .find(|(size, _)| ns % size == 0)
+            .find(|(size, _)| ns.is_multiple_of(*size))
             .copied()
             .unwrap_or((1, "ns"));
         write!(f, "{}{unit}", ns / size)
@@ -181,7 +181,7 @@ impl fmt::Display for ByteSize {
         let n = self.0;
         let best = UNITS
             .iter()
-            .filter(|(size, _)| n != 0 && n % size == 0)
+            .filter(|(size, _)| n != 0 && n.is_multiple_of(*size))
             .min_by_key(|(size, _)| n / size);
         match best {
             Some((size, unit)) => write!(f, "{}{unit}", n / size),

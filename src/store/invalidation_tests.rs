@@ -20,6 +20,7 @@ fn remove_unlinks_before_returning() {
     assert_eq!(store.remove_many(&[key(2), key(3), key(9)]), 2);
     assert!(store.is_empty() && store.bytes() == 0);
     assert!(!path(dir.path(), 2).exists() && !path(dir.path(), 3).exists());
+    drop(store);
     assert!(open(dir.path()).is_empty());
 }
 

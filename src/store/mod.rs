@@ -20,6 +20,7 @@ mod evict;
 mod held;
 mod index;
 mod layout;
+mod lock;
 mod lookup;
 mod memory;
 mod open;
@@ -46,6 +47,7 @@ pub use self::held::{HeldFile, KEEP_OPEN_MIN};
 
 pub(crate) use self::held::FileBudget;
 use self::index::Index;
+use self::lock::DirLock;
 use self::memory::HotSet;
 use self::reaper::Reaper;
 
@@ -143,6 +145,10 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// Another daemon holds the cache dir's lock (its pid, when it wrote
+    /// one).
+    #[error("{}", lock::describe(dir, *holder))]
+    Locked { dir: PathBuf, holder: Option<u32> },
     #[error("writing snapshot: {0}")]
     Write(#[source] std::io::Error),
     #[error("snapshot of {size} bytes is larger than the whole cache ({max} bytes)")]
@@ -199,6 +205,8 @@ pub struct EntryInfo {
 pub struct Store {
     shared: Arc<Shared>,
     reaper: Reaper,
+    /// Held as long as the store is open: one daemon per cache dir.
+    _lock: DirLock,
 }
 
 /// Number of stripe locks serializing file changes per key.

@@ -13,7 +13,7 @@ use super::held::FileBudget;
 use super::index::Index;
 use super::memory::HotSet;
 use super::reaper::Reaper;
-use super::{checkpoint, layout, scan, Shared, Store, StoreError, StoreSettings, STRIPES};
+use super::{checkpoint, layout, scan, DirLock, Shared, Store, StoreError, StoreSettings, STRIPES};
 
 impl Store {
     /// Opens (creating if needed) the store in `settings.dir` and rebuilds
@@ -26,6 +26,9 @@ impl Store {
             source,
         };
         std::fs::create_dir_all(&dir).map_err(dir_error)?;
+        // Before anything in the dir is read: another daemon's index of it
+        // would not see this one's drops.
+        let lock = DirLock::take(&dir)?;
         layout::check_format(&dir).map_err(dir_error)?;
         let generation = layout::read_generation(&dir).map_err(dir_error)?;
         // A clean shutdown left a checkpoint: one read instead of a header
@@ -81,7 +84,11 @@ impl Store {
             reaper_shared.unlink_if_absent(key);
         })
         .map_err(dir_error)?;
-        let store = Store { shared, reaper };
+        let store = Store {
+            shared,
+            reaper,
+            _lock: lock,
+        };
         // Over the limit (it shrank): the victims leave the index now and
         // their files in the background, so start-up does not wait for
         // thousands of unlinks. Should the daemon stop first, the next start
@@ -89,7 +96,8 @@ impl Store {
         let victims = store.pick_victims();
         let evicted = victims.len();
         store.reaper.unlink(victims.into_iter());
-        tracing::info!(
+        // The daemon's start line says the count; this is the detail.
+        tracing::debug!(
             dir = %dir.display(),
             snapshots = store.len(),
             bytes = store.bytes(),

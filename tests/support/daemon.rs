@@ -15,6 +15,8 @@ pub struct Daemon {
     pub config_path: PathBuf,
     /// Every log line the daemon wrote so far is sent here.
     pub log: mpsc::Receiver<String>,
+    /// The line that said it started (its addresses are read from it).
+    pub start_line: String,
 }
 
 /// A config with the test's upstream and cache dir, ephemeral ports,
@@ -42,7 +44,17 @@ impl Daemon {
     }
 
     pub fn start_with(config_path: &Path) -> Daemon {
-        let mut child = Command::new(binary())
+        Self::start_in(config_path, None)
+    }
+
+    /// Starts the daemon on `config_path`, in the working directory `cwd`
+    /// when given (for relative paths in the config).
+    pub fn start_in(config_path: &Path, cwd: Option<&Path>) -> Daemon {
+        let mut command = Command::new(binary());
+        if let Some(cwd) = cwd {
+            command.current_dir(cwd);
+        }
+        let mut child = command
             .arg("--config")
             .arg(config_path)
             .arg("--log-level")
@@ -62,9 +74,10 @@ impl Daemon {
                 }
             }
         });
-        let (mut main, mut admin) = (None, None);
+        // The start line names every listener: `listen=http://A[,http://B]`
+        // and `admin=http://C` (or `admin=off`).
         let mut seen = Vec::new();
-        while main.is_none() {
+        let (main, admin, start_line) = loop {
             let line = match rx.recv_timeout(Duration::from_secs(20)) {
                 Ok(line) => line,
                 Err(_) => {
@@ -75,30 +88,24 @@ impl Daemon {
                     );
                 }
             };
-            if let Some(rest) = line.split("listening on http://").nth(1) {
-                let mut words = rest.split_whitespace();
-                let addr: SocketAddr = words.next().unwrap().parse().unwrap();
-                match words.next() {
-                    Some("(admin)") => admin = Some(addr),
-                    _ => main = Some(addr),
-                }
+            if line.contains("preloadd started") {
+                let field = |name: &str| -> Option<SocketAddr> {
+                    let rest = line.split(&format!(" {name}=http://")).nth(1)?;
+                    let first = rest.split([',', ' ']).next()?;
+                    first.parse().ok()
+                };
+                let (main, admin) = (field("listen").expect("a main listener"), field("admin"));
+                break (main, admin, line);
             }
             seen.push(line);
-        }
-        // The admin listener's line follows the main one's at once.
-        if admin.is_none() {
-            if let Ok(line) = rx.recv_timeout(Duration::from_millis(500)) {
-                if let Some(rest) = line.split("listening on http://").nth(1) {
-                    admin = rest.split_whitespace().next().and_then(|a| a.parse().ok());
-                }
-            }
-        }
+        };
         Daemon {
             child,
-            main: main.unwrap(),
+            main,
             admin,
             config_path: config_path.to_path_buf(),
             log: rx,
+            start_line,
         }
     }
 
@@ -108,9 +115,42 @@ impl Daemon {
         let _ = self.child.wait();
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `signal` (a name `kill` takes, e.g. "HUP").
+    pub fn signal(&self, signal: &str) {
+        send_signal(self.child.id(), signal);
+    }
+
+    /// Waits up to 10 s for the daemon to exit by itself.
+    pub fn wait_exit(&mut self) -> Option<std::process::ExitStatus> {
+        for _ in 0..200 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
+    /// Waits up to 10 s for a log line containing `needle`, and returns it.
+    pub fn wait_log(&self, needle: &str) -> Option<String> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+            match self.log.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return Some(line),
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+        None
+    }
+
     /// SIGTERM and wait for the exit status.
     pub fn terminate(mut self) -> std::process::ExitStatus {
-        unsafe_sigterm(self.child.id());
+        send_signal(self.child.id(), "TERM");
         for _ in 0..200 {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return status;
@@ -122,11 +162,12 @@ impl Daemon {
     }
 
     /// Files under `dir` the daemon holds open now (read from
-    /// `/proc/PID/fd`; an unlinked one ends in " (deleted)").
+    /// `/proc/PID/fd`; an unlinked one ends in " (deleted)"), but for the
+    /// cache dir's lock file, held for the daemon's life.
     pub fn open_files_under(&self, dir: &Path) -> Vec<String> {
         let fds = std::fs::read_dir(format!("/proc/{}/fd", self.child.id())).expect("proc fd");
         fds.filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
-            .filter(|target| target.starts_with(dir))
+            .filter(|target| target.starts_with(dir) && !target.ends_with(".preloadd-lock"))
             .map(|target| target.display().to_string())
             .collect()
     }
@@ -137,9 +178,9 @@ impl Daemon {
     }
 }
 
-fn unsafe_sigterm(pid: u32) {
+fn send_signal(pid: u32, signal: &str) {
     let _ = Command::new("kill")
-        .arg("-TERM")
+        .arg(format!("-{signal}"))
         .arg(pid.to_string())
         .status();
 }
