@@ -278,11 +278,12 @@ fn pass_response(
 }
 
 /// Response headers never kept in a snapshot: per-connection, per-visitor,
-/// recomputed on every response, or the daemon's own.
+/// recomputed on every response, or the daemon's own. The app's `Date` is
+/// kept: a cache passes on the origin's (RFC 9111 §4), and `Age` says how
+/// old the copy is.
 fn kept_header(name: &HeaderName, tags_header: &HeaderName) -> bool {
     !(name == header::SET_COOKIE
         || name == header::CONTENT_LENGTH
-        || name == header::DATE
         || name == header::AGE
         || name == header::ETAG
         || name == header::LAST_MODIFIED
@@ -328,9 +329,7 @@ fn build_snapshot(
     let last_modified = headers
         .get(header::LAST_MODIFIED)
         .cloned()
-        .unwrap_or_else(|| {
-            HeaderValue::from_str(&httpdate::fmt_http_date(taken)).expect("HTTP-date is ASCII")
-        });
+        .unwrap_or_else(|| headers::http_date(taken));
     let age = headers
         .get(header::AGE)
         .and_then(|v| v.to_str().ok())
