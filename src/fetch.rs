@@ -36,6 +36,13 @@ pub fn client(connect_timeout: Duration) -> HttpClient {
         .build(connector)
 }
 
+/// The body of a 502 when the app cannot be reached.
+pub const UPSTREAM_UNAVAILABLE: &str = "upstream unavailable";
+/// The body of a 504 when the app is too slow.
+pub const UPSTREAM_TIMEOUT: &str = "upstream timeout";
+/// The body of a 502 when the app's answer is unusable.
+pub const BAD_UPSTREAM_RESPONSE: &str = "bad upstream response";
+
 /// Why a fetch produced no response to keep or pass on.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum FetchError {
@@ -56,6 +63,16 @@ impl FetchError {
         }
     }
 
+    /// What a visitor is told: a short fixed text. The detail (the error
+    /// chain names addresses and system calls) is for the log only.
+    pub fn visitor_text(&self) -> &'static str {
+        match self {
+            FetchError::Unreachable(_) => UPSTREAM_UNAVAILABLE,
+            FetchError::Timeout => UPSTREAM_TIMEOUT,
+            FetchError::Invalid(_) => BAD_UPSTREAM_RESPONSE,
+        }
+    }
+
     fn from_client(err: hyper_util::client::legacy::Error) -> FetchError {
         if err.is_connect() {
             FetchError::Unreachable(source_chain(&err))
@@ -65,7 +82,8 @@ impl FetchError {
     }
 }
 
-fn source_chain(err: &dyn std::error::Error) -> String {
+/// An error and its sources as one line, for the log.
+pub fn source_chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(s) = source {
@@ -241,5 +259,19 @@ mod tests {
             FetchError::Unreachable("x".into()).status(),
             StatusCode::BAD_GATEWAY
         );
+    }
+
+    #[test]
+    fn visitors_get_a_fixed_text_without_the_detail() {
+        let detail = "client error (Connect): tcp connect error: 127.0.0.1:9";
+        assert_eq!(
+            FetchError::Unreachable(detail.into()).visitor_text(),
+            "upstream unavailable"
+        );
+        assert_eq!(
+            FetchError::Invalid(detail.into()).visitor_text(),
+            "bad upstream response"
+        );
+        assert_eq!(FetchError::Timeout.visitor_text(), "upstream timeout");
     }
 }

@@ -1,7 +1,9 @@
 //! Header rules shared by the proxy and the snapshot path: what is
-//! hop-by-hop, and the daemon's own header names.
+//! hop-by-hop, the daemon's own header names, and HTTP-dates.
 
-use http::header::{self, HeaderMap, HeaderName};
+use std::time::SystemTime;
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 /// Tells clients how a preload request was answered.
 pub const X_PRELOAD_CACHE: HeaderName = HeaderName::from_static("x-preload-cache");
@@ -45,13 +47,15 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
         headers.remove(name);
     }
     if keep_upgrade {
-        headers.insert(
-            header::CONNECTION,
-            http::HeaderValue::from_static("upgrade"),
-        );
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
     } else {
         headers.remove(header::UPGRADE);
     }
+}
+
+/// `t` as an IMF-fixdate (RFC 9110 §5.6.7), whole seconds.
+pub fn http_date(t: SystemTime) -> HeaderValue {
+    HeaderValue::from_str(&httpdate::fmt_http_date(t)).expect("an HTTP-date is ASCII")
 }
 
 /// True when a request asks to switch protocols (a WebSocket handshake).
@@ -68,7 +72,6 @@ pub fn is_upgrade(headers: &HeaderMap) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
 
     #[test]
     fn strips_listed_and_named_headers() {

@@ -11,7 +11,7 @@
 use http::header::{self, HeaderMap, HeaderValue};
 
 use crate::compress;
-use crate::headers::X_PRELOAD_CACHE;
+use crate::headers::{self, X_PRELOAD_CACHE};
 use crate::serve;
 use crate::store::{Encoding, Snapshot};
 
@@ -40,7 +40,7 @@ pub fn chosen_variant(snap: &Snapshot, headers: &HeaderMap) -> Option<usize> {
 
 /// The headers every response from this snapshot starts with, one map per
 /// representation (`[0]` identity, `[i + 1]` for `variants[i]`): the kept
-/// end-to-end headers, ETag, Last-Modified and the body's length. With
+/// end-to-end headers, Date, ETag, Last-Modified and the body's length. With
 /// variants, each map also carries `Vary: Accept-Encoding`, and a variant's
 /// its `Content-Encoding` and an ETag of its own.
 ///
@@ -49,9 +49,15 @@ pub fn chosen_variant(snap: &Snapshot, headers: &HeaderMap) -> Option<usize> {
 /// room for no more fields, so a HIT only replaces values in place.
 pub fn prepared(snap: &Snapshot) -> Vec<HeaderMap> {
     let meta = &snap.meta;
-    let mut identity = HeaderMap::with_capacity(meta.headers.len() + 8);
+    let mut identity = HeaderMap::with_capacity(meta.headers.len() + 9);
     for (name, value) in &meta.headers {
         identity.append(name.clone(), value.clone());
+    }
+    // The app's Date when it sent one (kept with the headers), else the
+    // time the snapshot was taken: fixed per snapshot, never the time of
+    // the hit. A response with a Date is one hyper adds none to.
+    if !identity.contains_key(header::DATE) {
+        identity.insert(header::DATE, headers::http_date(meta.taken));
     }
     identity.insert(X_PRELOAD_CACHE, HeaderValue::from_static("HIT"));
     identity.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
@@ -113,7 +119,55 @@ pub fn encoded_etag(etag: &HeaderValue, encoding: Encoding) -> HeaderValue {
 
 #[cfg(test)]
 mod tests {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use bytes::Bytes;
+
     use super::*;
+    use crate::key::Key;
+    use crate::store::Meta;
+
+    fn snapshot(headers: Vec<(header::HeaderName, HeaderValue)>, taken: SystemTime) -> Snapshot {
+        Snapshot {
+            key: Key::new("/p", &[]),
+            meta: Meta {
+                status: 200,
+                headers,
+                tags: Vec::new(),
+                target: "/p".into(),
+                taken,
+                expires: None,
+                generation: 0,
+                age: 0,
+                etag: HeaderValue::from_static("\"t\""),
+                last_modified: HeaderValue::from_static("Tue, 15 Nov 1994 08:12:31 GMT"),
+            },
+            body: Bytes::from_static(b"body"),
+            variants: Vec::new(),
+            head: Default::default(),
+            file: None,
+        }
+    }
+
+    #[test]
+    fn the_apps_date_is_the_snapshots_date() {
+        let date = HeaderValue::from_static("Mon, 30 Nov 2026 10:00:00 GMT");
+        let snap = snapshot(vec![(header::DATE, date.clone())], SystemTime::now());
+        let heads = prepared(&snap);
+        let dates: Vec<_> = heads[0].get_all(header::DATE).iter().collect();
+        assert_eq!(dates, [&date]);
+    }
+
+    #[test]
+    fn without_the_apps_date_it_is_the_time_taken() {
+        // 1_700_000_000.750 s: the fraction is dropped, not rounded.
+        let taken = UNIX_EPOCH + Duration::from_millis(1_700_000_000_750);
+        let heads = prepared(&snapshot(Vec::new(), taken));
+        assert_eq!(
+            heads[0].get(header::DATE).unwrap(),
+            "Tue, 14 Nov 2023 22:13:20 GMT"
+        );
+    }
 
     fn tag(etag: &'static str, encoding: Encoding) -> HeaderValue {
         encoded_etag(&HeaderValue::from_static(etag), encoding)

@@ -35,8 +35,9 @@ pub enum Outcome {
     /// fetches for itself.
     TooLarge,
     /// No usable answer from the app (502 / 504), or the snapshot could not
-    /// be written with `on_write_error = "fail"` (503).
-    Failed(StatusCode, Arc<str>),
+    /// be written with `on_write_error = "fail"` (503). The text is what
+    /// visitors see: fixed, never an error's detail (that goes to the log).
+    Failed(StatusCode, &'static str),
 }
 
 /// A response passed on without being kept.
@@ -74,7 +75,10 @@ pub async fn fetch(app: &Arc<App>, target: Target, req: &request::Parts) -> Resp
                 return match task.await {
                     Ok((_, Some(own))) => own,
                     Ok((outcome, None)) => respond(outcome, req, true),
-                    Err(_) => serve::plain(StatusCode::BAD_GATEWAY, "snapshot fetch failed"),
+                    Err(err) => {
+                        tracing::error!(target = %target.canonical, error = %err, "snapshot fetch task failed");
+                        serve::plain(StatusCode::BAD_GATEWAY, "snapshot fetch failed")
+                    }
                 };
             }
             Role::Follower(follower) => match follower.outcome().await {
@@ -106,8 +110,8 @@ pub async fn fetch_and_keep(app: &Arc<App>, target: &Target) -> (Outcome, Option
     let fetched = match fetch_once(app, &config, target).await {
         Ok(fetched) => fetched,
         Err(err) => {
-            tracing::warn!(target = %target.canonical, error = %err, "snapshot fetch failed");
-            return (Outcome::Failed(err.status(), err.to_string().into()), None);
+            log_fetch_error(&config, target, &err);
+            return (Outcome::Failed(err.status(), err.visitor_text()), None);
         }
     };
     let Fetched { parts, body } = fetched;
@@ -174,7 +178,7 @@ pub async fn fetch_and_keep(app: &Arc<App>, target: &Target) -> (Outcome, Option
                 OnWriteError::Fail => (
                     Outcome::Failed(
                         StatusCode::SERVICE_UNAVAILABLE,
-                        "snapshot could not be written".into(),
+                        "snapshot could not be written",
                     ),
                     None,
                 ),
@@ -197,6 +201,17 @@ async fn fetch_once(app: &App, config: &Config, target: &Target) -> Result<Fetch
     app.fetcher.fetch(request, &settings).await
 }
 
+/// The detail of a failed fetch, for the operator: which page, which app,
+/// and the whole error chain.
+fn log_fetch_error(config: &Config, target: &Target, err: &FetchError) {
+    tracing::warn!(
+        target = %target.canonical,
+        upstream = %config.upstream.url,
+        error = %err,
+        "snapshot fetch failed"
+    );
+}
+
 fn passed(status: StatusCode, headers: HeaderMap, body: Bytes, reason: PassReason) -> Outcome {
     Outcome::Passed(Arc::new(Passed {
         status,
@@ -211,7 +226,10 @@ fn passed(status: StatusCode, headers: HeaderMap, body: Bytes, reason: PassReaso
 async fn pass_through_large(app: &App, target: &Target) -> Response<Body> {
     match fetch_and_keep_uncoordinated(app, target).await {
         Ok(res) => res,
-        Err(err) => serve::plain(err.status(), &err.to_string()),
+        Err(err) => {
+            log_fetch_error(&app.config(), target, &err);
+            serve::plain(err.status(), err.visitor_text())
+        }
     }
 }
 
@@ -246,7 +264,7 @@ fn respond(outcome: Outcome, req: &request::Parts, leader: bool) -> Response<Bod
             p.reason,
             leader,
         ),
-        Outcome::Failed(status, message) => serve::plain(status, &message),
+        Outcome::Failed(status, text) => serve::plain(status, text),
         // A follower never calls respond with TooLarge; a leader never gets it without its own response.
         Outcome::TooLarge => serve::plain(StatusCode::BAD_GATEWAY, "page too large to share"),
     }
@@ -278,11 +296,12 @@ fn pass_response(
 }
 
 /// Response headers never kept in a snapshot: per-connection, per-visitor,
-/// recomputed on every response, or the daemon's own.
+/// recomputed on every response, or the daemon's own. The app's `Date` is
+/// kept: a cache passes on the origin's (RFC 9111 §4), and `Age` says how
+/// old the copy is.
 fn kept_header(name: &HeaderName, tags_header: &HeaderName) -> bool {
     !(name == header::SET_COOKIE
         || name == header::CONTENT_LENGTH
-        || name == header::DATE
         || name == header::AGE
         || name == header::ETAG
         || name == header::LAST_MODIFIED
@@ -328,9 +347,7 @@ fn build_snapshot(
     let last_modified = headers
         .get(header::LAST_MODIFIED)
         .cloned()
-        .unwrap_or_else(|| {
-            HeaderValue::from_str(&httpdate::fmt_http_date(taken)).expect("HTTP-date is ASCII")
-        });
+        .unwrap_or_else(|| headers::http_date(taken));
     let age = headers
         .get(header::AGE)
         .and_then(|v| v.to_str().ok())

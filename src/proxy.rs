@@ -3,6 +3,12 @@
 //! `X-Forwarded-*` set. WebSocket (and any HTTP/1.1) upgrades are spliced
 //! through once the app answers 101.
 //!
+//! The client hears HTTP/1.1 whatever the app speaks: hyper answers in the
+//! response's version, and an HTTP/1.0 answer would close a connection that
+//! nginx's upstream keep-alive counts on. A body the app ends by closing
+//! its connection goes out chunked. When the app fails, the visitor gets a
+//! short fixed text; the detail goes to the log.
+//!
 //! The proxy never keeps anything; it only drops snapshots when an unsafe
 //! method succeeds on a snapshot route (that is the invalidation module's
 //! business, called from the router).
@@ -15,7 +21,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 
 use crate::body::Body;
-use crate::fetch::upstream_uri;
+use crate::fetch::{self, upstream_uri};
 use crate::headers::{self, X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO};
 use crate::serve::plain;
 use crate::state::App;
@@ -33,6 +39,8 @@ pub async fn forward(app: &App, mut req: Request<Incoming>, peer: SocketAddr) ->
         Err(_) => return plain(StatusCode::BAD_REQUEST, "bad request target"),
     };
     drop(config);
+    // Kept for the log line of a failure.
+    let uri = parts.uri.clone();
     headers::strip_hop_by_hop(&mut parts.headers, upgrade);
     set_forwarded(&mut parts.headers, peer);
     parts.version = http::Version::HTTP_11;
@@ -40,13 +48,19 @@ pub async fn forward(app: &App, mut req: Request<Incoming>, peer: SocketAddr) ->
     let upstream_req = Request::from_parts(parts, Body::Incoming(body));
     let mut res = match app.client.request(upstream_req).await {
         Ok(res) => res,
-        Err(err) if err.is_connect() => {
-            tracing::warn!(error = %err, "pass-through: upstream unreachable");
-            return plain(StatusCode::BAD_GATEWAY, "upstream unreachable");
-        }
         Err(err) => {
-            tracing::warn!(error = %err, "pass-through failed");
-            return plain(StatusCode::BAD_GATEWAY, "bad gateway");
+            let text = if err.is_connect() {
+                fetch::UPSTREAM_UNAVAILABLE
+            } else {
+                fetch::BAD_UPSTREAM_RESPONSE
+            };
+            tracing::warn!(
+                target = %uri.path_and_query().map_or("/", |pq| pq.as_str()),
+                upstream = %app.config().upstream.url,
+                error = %fetch::source_chain(&err),
+                "pass-through failed"
+            );
+            return plain(StatusCode::BAD_GATEWAY, text);
         }
     };
 
@@ -66,11 +80,18 @@ pub async fn forward(app: &App, mut req: Request<Incoming>, peer: SocketAddr) ->
         }
         let (mut parts, _) = res.into_parts();
         headers::strip_hop_by_hop(&mut parts.headers, true);
+        parts.version = http::Version::HTTP_11;
         return Response::from_parts(parts, Body::Empty);
     }
 
     let (mut parts, body) = res.into_parts();
+    // `Connection: close` / `keep-alive` from the app go with the other
+    // hop-by-hop headers: the client's connection is the client's.
     headers::strip_hop_by_hop(&mut parts.headers, false);
+    // hyper keeps the client's connection for an HTTP/1.1 answer and
+    // chunks a body of unknown length; an HTTP/1.0 client still gets 1.0
+    // (hyper lowers the version for it).
+    parts.version = http::Version::HTTP_11;
     Response::from_parts(parts, Body::Incoming(body))
 }
 

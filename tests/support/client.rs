@@ -1,6 +1,7 @@
 //! A raw HTTP/1.1 client: sends exactly the bytes a test writes (so it can
 //! send targets a well-behaved client would refuse to) and parses one
-//! response.
+//! response. [`Conn`] keeps one connection across requests, reading each
+//! response by its framing.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -10,6 +11,8 @@ use tokio::net::TcpStream;
 
 #[derive(Debug, Clone)]
 pub struct Reply {
+    /// The status line's protocol, e.g. `HTTP/1.1`.
+    pub version: String,
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
@@ -83,12 +86,9 @@ fn parse(buf: &[u8], head_only: bool) -> Reply {
     let head = String::from_utf8_lossy(&buf[..end]).into_owned();
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap();
-    let status = status_line
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
+    let mut words = status_line.split_whitespace();
+    let version = words.next().unwrap().to_string();
+    let status = words.next().unwrap().parse().unwrap();
     let headers: Vec<(String, String)> = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
@@ -105,9 +105,116 @@ fn parse(buf: &[u8], head_only: bool) -> Reply {
         rest.to_vec()
     };
     Reply {
+        version,
         status,
         headers,
         body,
+    }
+}
+
+/// One client connection kept open across requests (HTTP/1.1 keep-alive),
+/// as nginx keeps its upstream connections to the daemon.
+pub struct Conn {
+    stream: TcpStream,
+    /// Bytes read past the end of the last response.
+    buf: Vec<u8>,
+}
+
+impl Conn {
+    pub async fn open(addr: SocketAddr) -> Conn {
+        Conn {
+            stream: TcpStream::connect(addr).await.expect("connect to daemon"),
+            buf: Vec::new(),
+        }
+    }
+
+    /// `GET target` on this connection (no `Connection: close`); the
+    /// response is read by its `Content-Length` or chunked framing, or to
+    /// the close when it has neither. None when the server closed the
+    /// connection instead of answering.
+    pub async fn get(&mut self, target: &str) -> Option<Reply> {
+        let head = format!("GET {target} HTTP/1.1\r\nHost: test.local\r\n\r\n");
+        let exchange = async {
+            self.stream.write_all(head.as_bytes()).await.ok()?;
+            self.read_response().await
+        };
+        tokio::time::timeout(Duration::from_secs(20), exchange)
+            .await
+            .expect("response within 20 s")
+    }
+
+    /// Reads until `buf` holds `n` bytes; false at the end of the stream.
+    async fn fill(&mut self, n: usize) -> bool {
+        let mut chunk = [0u8; 8192];
+        while self.buf.len() < n {
+            match self.stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return false,
+                Ok(read) => self.buf.extend_from_slice(&chunk[..read]),
+            }
+        }
+        true
+    }
+
+    /// Reads until `buf` holds `needle`; its end, or None at end of stream.
+    async fn fill_past(&mut self, from: usize, needle: &[u8]) -> Option<usize> {
+        loop {
+            if let Some(i) = self.buf[from.min(self.buf.len())..]
+                .windows(needle.len())
+                .position(|w| w == needle)
+            {
+                return Some(from + i + needle.len());
+            }
+            let have = self.buf.len();
+            if !self.fill(have + 1).await {
+                return None;
+            }
+        }
+    }
+
+    async fn read_response(&mut self) -> Option<Reply> {
+        let head_end = self.fill_past(0, b"\r\n\r\n").await?;
+        let head: Vec<u8> = self.buf.drain(..head_end).collect();
+        let mut reply = parse(&head, true);
+        let chunked = reply
+            .header("transfer-encoding")
+            .is_some_and(|v| v.contains("chunked"));
+        let length = reply
+            .header("content-length")
+            .and_then(|v| v.parse::<usize>().ok());
+        if reply.status == 304 || reply.status == 204 {
+            return Some(reply);
+        }
+        if chunked {
+            let mut body = Vec::new();
+            loop {
+                let line_end = self.fill_past(0, b"\r\n").await?;
+                let line = String::from_utf8_lossy(&self.buf[..line_end - 2]).into_owned();
+                let size = usize::from_str_radix(line.split(';').next()?.trim(), 16).ok()?;
+                self.buf.drain(..line_end);
+                if size == 0 {
+                    // No trailers: the blank line ends the body.
+                    self.fill(2).await;
+                    self.buf.drain(..2.min(self.buf.len()));
+                    break;
+                }
+                if !self.fill(size + 2).await {
+                    return None;
+                }
+                body.extend(self.buf.drain(..size));
+                self.buf.drain(..2);
+            }
+            reply.body = body;
+        } else if let Some(len) = length {
+            if !self.fill(len).await {
+                return None;
+            }
+            reply.body = self.buf.drain(..len).collect();
+        } else {
+            let mut rest = std::mem::take(&mut self.buf);
+            let _ = self.stream.read_to_end(&mut rest).await;
+            reply.body = rest;
+        }
+        Some(reply)
     }
 }
 

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub struct Daemon {
     child: Child,
@@ -170,6 +170,19 @@ impl Daemon {
             .filter(|target| target.starts_with(dir) && !target.ends_with(".preloadd-lock"))
             .map(|target| target.display().to_string())
             .collect()
+    }
+
+    /// Waits (up to 10 s) for a log line holding every one of `needles`,
+    /// passing over the lines before it.
+    pub fn wait_for_log(&self, needles: &[&str]) -> Option<String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            let line = self.log.recv_timeout(left).ok()?;
+            if needles.iter().all(|n| line.contains(n)) {
+                return Some(line);
+            }
+        }
+        None
     }
 
     /// Log lines written so far.

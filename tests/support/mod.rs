@@ -3,12 +3,15 @@
 
 pub mod client;
 pub mod daemon;
+pub mod raw_upstream;
 pub mod upstream;
 pub mod webhook;
 
 #[allow(unused_imports)]
-pub use client::{get, request, send_raw, Reply};
+pub use client::{get, request, send_raw, Conn, Reply};
 pub use daemon::{config_text, Daemon};
+#[allow(unused_imports)]
+pub use raw_upstream::RawUpstream;
 pub use upstream::Upstream;
 
 /// A temp dir holding the config and the cache dir of one test.
@@ -30,6 +33,14 @@ impl Sandbox {
     /// Starts the daemon in front of `upstream` with `extra` config.
     pub fn daemon(&self, upstream: &Upstream, extra: &str) -> Daemon {
         self.daemon_cache(upstream, "", extra)
+    }
+
+    /// The daemon in front of the app at `url` (e.g. a [`RawUpstream`]).
+    pub fn daemon_url(&self, url: &str, extra: &str) -> Daemon {
+        Daemon::start(
+            self.dir.path(),
+            &config_text(url, &self.cache_dir(), "", extra),
+        )
     }
 
     /// Like [`Sandbox::daemon`], with `cache` lines added to `[cache]`.

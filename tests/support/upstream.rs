@@ -8,7 +8,8 @@
 //! - `vary=VALUE`: send `Vary`
 //! - `tags=a,b`: send `X-Preload-Tags`
 //! - `size=N`: a body of N bytes
-//! - `etag=VALUE`, `lm=VALUE`, `age=N`, `location=V`: send those headers
+//! - `etag=VALUE`, `lm=VALUE`, `age=N`, `location=V`, `date=VALUE`: send
+//!   those headers (without `date`, hyper sends the current time)
 //! - `poststatus=N`: the status for any method but GET and HEAD
 //! - `ct=VALUE`: that `Content-Type` instead of text/html
 //! - `ce=gzip`: the body gzipped, with `Content-Encoding: gzip`
@@ -124,7 +125,7 @@ fn query_map(req: &Request<Incoming>) -> HashMap<String, String> {
         .collect()
 }
 
-fn percent_decode(v: &str) -> String {
+pub fn percent_decode(v: &str) -> String {
     let bytes = v.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -247,6 +248,7 @@ async fn answer(mut req: Request<Incoming>, seen: &Seen) -> Response<Full<Bytes>
         ("lm", "last-modified"),
         ("age", "age"),
         ("location", "location"),
+        ("date", "date"),
     ];
     for (param, header) in headers {
         if let Some(v) = q.get(param) {

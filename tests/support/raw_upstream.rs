@@ -1,0 +1,130 @@
+//! An app written on a raw socket, for what a hyper app never does: answer
+//! in HTTP/1.0 the way `python3 -m http.server` does (one request per
+//! connection, then close), and send no `Date`. It counts every request
+//! and behaves as its query string asks:
+//!
+//! - `nolength=1`: no `Content-Length`; the body ends when the app closes
+//! - `size=N`: a body of N bytes, written in pieces
+//! - `date=VALUE`: send that `Date` (else none)
+//!
+//! The status line is the one given to [`RawUpstream::start`], so the same
+//! app also speaks HTTP/1.1 without a `Date`.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use super::upstream::percent_decode;
+
+/// The largest request head read; the tests send small ones.
+const MAX_HEAD: usize = 16 * 1024;
+
+pub struct RawUpstream {
+    pub addr: SocketAddr,
+    count: Arc<AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RawUpstream {
+    /// Answers every request with `status_line` (e.g. `HTTP/1.0 200 OK`).
+    pub async fn start(status_line: &'static str) -> RawUpstream {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind raw upstream");
+        let addr = listener.local_addr().unwrap();
+        let count = Arc::new(AtomicUsize::new(0));
+        let task_count = Arc::clone(&count);
+        let task = tokio::spawn(async move {
+            // Dropping the upstream aborts this task and its connections.
+            let mut connections = tokio::task::JoinSet::new();
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                while connections.try_join_next().is_some() {}
+                let count = Arc::clone(&task_count);
+                connections.spawn(async move {
+                    let bounded = tokio::time::timeout(
+                        Duration::from_secs(10),
+                        answer(stream, status_line, &count),
+                    );
+                    let _ = bounded.await;
+                });
+            }
+        });
+        RawUpstream { addr, count, task }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Requests received so far.
+    pub fn count(&self) -> usize {
+        self.count.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for RawUpstream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The body `size=N` asks for: N bytes of `a..z` repeated.
+pub fn sized_body(size: usize) -> Vec<u8> {
+    (0..size).map(|i| b'a' + (i % 26) as u8).collect()
+}
+
+/// Reads one request head, answers it, and closes the connection.
+async fn answer(mut stream: TcpStream, status_line: &str, count: &AtomicUsize) {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+        if head.len() > MAX_HEAD {
+            return;
+        }
+    }
+    let n = count.fetch_add(1, Ordering::SeqCst) + 1;
+    let head = String::from_utf8_lossy(&head);
+    let target = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+    let query = |name: &str| {
+        target
+            .split_once('?')
+            .map_or("", |(_, q)| q)
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| percent_decode(v))
+    };
+    let body = match query("size").and_then(|v| v.parse().ok()) {
+        Some(size) => sized_body(size),
+        None => format!("<html>raw {target} #{n}</html>\n").into_bytes(),
+    };
+    let mut out = format!("{status_line}\r\nContent-Type: text/html\r\n");
+    if let Some(date) = query("date") {
+        out.push_str(&format!("Date: {date}\r\n"));
+    }
+    if query("nolength").is_none() {
+        out.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    out.push_str("\r\n");
+    if stream.write_all(out.as_bytes()).await.is_err() {
+        return;
+    }
+    // In pieces, as an app writing a page as it renders it would.
+    for piece in body.chunks(4096) {
+        if stream.write_all(piece).await.is_err() {
+            return;
+        }
+    }
+    let _ = stream.shutdown().await;
+}
