@@ -90,7 +90,7 @@ async fn sighup_is_logged_and_never_fatal() {
     get(d.main, "/_preload/a/", &[]).await;
     for _ in 0..2 {
         d.signal("HUP");
-        let line = d.wait_log("SIGHUP").expect("a log line for SIGHUP");
+        let line = d.wait_for_log(&["SIGHUP"]).expect("a log line for SIGHUP");
         assert!(line.contains("restart"), "{line}");
     }
     assert_eq!(get(d.main, "/_preload/a/", &[]).await.cache(), "HIT");

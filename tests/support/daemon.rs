@@ -135,19 +135,6 @@ impl Daemon {
         None
     }
 
-    /// Waits up to 10 s for a log line containing `needle`, and returns it.
-    pub fn wait_log(&self, needle: &str) -> Option<String> {
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
-            match self.log.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return Some(line),
-                Ok(_) => {}
-                Err(_) => return None,
-            }
-        }
-        None
-    }
-
     /// SIGTERM and wait for the exit status.
     pub fn terminate(mut self) -> std::process::ExitStatus {
         send_signal(self.child.id(), "TERM");
