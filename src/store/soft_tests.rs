@@ -125,7 +125,11 @@ fn marking_everything_is_one_record_and_spares_later_snapshots() {
     store.checkpoint().expect("checkpoint");
     drop(store);
     let store = open(dir.path());
-    assert_eq!(stale_since(&store, 50), Some(when), "also from a checkpoint");
+    assert_eq!(
+        stale_since(&store, 50),
+        Some(when),
+        "also from a checkpoint"
+    );
     assert_eq!(stale_since(&store, 51), None);
 }
 
@@ -153,7 +157,11 @@ fn a_torn_last_record_is_ignored_and_cleared_at_start() {
 
     let store = open(dir.path());
     assert_eq!(stale_since(&store, 1), Some(when));
-    assert_eq!(stale_since(&store, 2), None, "the torn record is not a mark");
+    assert_eq!(
+        stale_since(&store, 2),
+        None,
+        "the torn record is not a mark"
+    );
     assert_eq!(read_log(dir.path()).tail, Tail::Clean, "rewritten at start");
     // Appending goes on from the clean log.
     store.mark_stale(&[key(2)], when);
@@ -195,7 +203,10 @@ fn on_a_full_disk_a_soft_mark_drops_instead() {
     let all = store.mark_all_stale(at(1_800_000_000));
     write::fail_point::fail_after(None);
     assert_eq!(marked, 1);
-    assert!(store.get(&key(1)).is_none(), "dropped, as durable as a drop");
+    assert!(
+        store.get(&key(1)).is_none(),
+        "dropped, as durable as a drop"
+    );
     assert_eq!(all.expect("everything dropped instead"), 2);
     assert!(store.is_empty());
     drop(store);
