@@ -1,7 +1,9 @@
 //! Applying a [`Selector`] to the store: record it in the log, resolve it to
 //! keys (by tag through the tag index, by target or prefix through one walk
 //! of the index), then drop or soften them. Dropping everything is a
-//! generation bump: persisted first, files removed in the background.
+//! generation bump: persisted first, files removed in the background;
+//! softening everything is one record in the store's soft-mark log. Either
+//! way the store has made it durable before this returns.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -34,7 +36,15 @@ pub fn apply(
     log.record(Arc::new(selector.clone()));
     let now = SystemTime::now();
 
-    if selector.all && taken_before.is_none() && !selector.soft {
+    if selector.all && taken_before.is_none() {
+        if selector.soft {
+            // One record for everything, not one per snapshot.
+            let count = store.mark_all_stale(now)?;
+            return Ok(Applied {
+                count,
+                targets: Vec::new(),
+            });
+        }
         let targets = if want_targets {
             all_targets(store)
         } else {

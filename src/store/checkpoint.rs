@@ -37,7 +37,7 @@ impl Store {
             let index = write_lock(&sh.index);
             sh.closed.store(true, Ordering::Release);
             encode(
-                self.generation(),
+                sh.min_generation.load(Ordering::Acquire),
                 index.iter_tagged().map(|(e, tags)| {
                     (
                         NewEntry {

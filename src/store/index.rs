@@ -78,13 +78,17 @@ impl Entry {
         Some(s).filter(|&s| s != 0).map(|s| u64::from(s) * 1000)
     }
 
-    /// Marks the entry stale at `ms` unless it already is (the earliest mark
-    /// wins: `grace` counts from it). Callable under the read lock.
+    /// Marks the entry stale at `ms` unless it already is since then or
+    /// earlier (the earliest mark wins: `grace` counts from it, and marks
+    /// replayed at start come in no particular order). Callable under the
+    /// read lock.
     pub(crate) fn mark_stale(&self, ms: u64) {
         let s = secs(ms).max(1);
         let _ = self
             .stale_since_s
-            .compare_exchange(0, s, Ordering::Relaxed, Ordering::Relaxed);
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+                (old == 0 || s < old).then_some(s)
+            });
     }
 
     fn ticks(&self) -> Ticks {

@@ -5,7 +5,8 @@
 //! (`index`, `tags`), rebuilt from file headers at start (`scan`), says what
 //! exists; the least recently used go first when `max_size` is passed
 //! (`evict`); hot bodies stay decoded in memory (`memory`); mass removals
-//! finish in the background (`reaper`).
+//! finish in the background (`reaper`); soft invalidations are kept in a
+//! small append-only log replayed at start (`soft`, format in `soft_log`).
 //!
 //! Rules kept throughout: the index is the authority on what is visible, and
 //! every change to a key's file and its index entry happens under that key's
@@ -30,6 +31,8 @@ mod remove;
 mod scan;
 mod slab;
 pub mod snapshot;
+mod soft;
+mod soft_log;
 mod tags;
 mod write;
 
@@ -50,6 +53,7 @@ use self::index::Index;
 use self::lock::DirLock;
 use self::memory::HotSet;
 use self::reaper::Reaper;
+use self::soft::SoftLog;
 
 /// What is kept beside a body.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,7 +69,8 @@ pub struct Meta {
     pub taken: SystemTime,
     /// When it stops being fresh (route `ttl`), if ever (to the millisecond).
     pub expires: Option<SystemTime>,
-    /// The store generation it was written in (a drop of everything bumps it).
+    /// The store generation it was written in (a drop of everything and a
+    /// soft invalidation bump it).
     pub generation: u64,
     /// The app's `Age` at fetch time, in seconds (0 when absent).
     pub age: u64,
@@ -225,10 +230,16 @@ struct Shared {
     stripes: Box<[Mutex<()>]>,
     /// Source of unique ticks: serials of puts and uses of entries.
     clock: AtomicU64,
-    /// Current generation: new snapshots carry it; older ones are gone.
+    /// Current generation: new snapshots carry it. A soft invalidation
+    /// raises it, so that its record can tell the snapshots it marked
+    /// (below) from those taken after it (see `soft`).
     generation: AtomicU64,
-    /// Serializes generation bumps.
+    /// The persisted minimum generation: snapshots below it are gone.
+    min_generation: AtomicU64,
+    /// Serializes generation changes.
     bump: Mutex<()>,
+    /// The soft-mark log; held while a soft mark is recorded and applied.
+    soft: Mutex<SoftLog>,
     /// Fan-out directories known to exist.
     fanout_ready: Box<[AtomicBool]>,
     /// Snapshots evicted since open (metrics).
@@ -245,11 +256,19 @@ impl Shared {
     fn stripe(&self, key: &Key) -> MutexGuard<'_, ()> {
         lock(&self.stripes[usize::from(key.0[31]) % STRIPES])
     }
+
+    /// Raises the current generation by one and returns it: every snapshot
+    /// indexed so far is of a generation below it.
+    fn next_generation(&self) -> u64 {
+        let _bump = lock(&self.bump);
+        self.generation.fetch_add(1, Ordering::AcqRel) + 1
+    }
 }
 
 impl Store {
     // open (open.rs), get / lookup (lookup.rs), put (put.rs), remove /
-    // remove_many / set_min_generation (remove.rs) live beside their helpers.
+    // remove_many / set_min_generation (remove.rs), mark_stale /
+    // mark_all_stale (soft.rs) live beside their helpers.
 
     /// Number of snapshots.
     pub fn len(&self) -> usize {
@@ -322,19 +341,6 @@ impl Store {
                 stale_since: e.stale_since_ms().map(time),
             })
             .collect()
-    }
-
-    /// Soft invalidation: marks these snapshots stale since `when` (an
-    /// earlier mark is kept); `lookup` reports it. Returns how many exist.
-    /// Not persisted: after a restart they are fresh again (the schedules
-    /// that soften at start re-apply it).
-    pub fn mark_stale(&self, keys: &[Key], when: SystemTime) -> usize {
-        let ms = snapshot::to_ms(when);
-        let index = read_lock(&self.shared.index);
-        keys.iter()
-            .filter_map(|k| index.get(k))
-            .map(|e| e.mark_stale(ms))
-            .count()
     }
 
     /// Snapshots evicted to keep within `max_size` since open.

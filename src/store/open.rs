@@ -1,6 +1,7 @@
 //! Opening the store: make sure `cache.dir` is ours and usable, read the
-//! persisted generation, rebuild the index from the files' headers, start
-//! the reaper, and evict down to `max_size` if the limit shrank.
+//! persisted generation, rebuild the index from the files' headers, replay
+//! the soft marks onto it, start the reaper, and evict down to `max_size`
+//! if the limit shrank.
 //!
 //! Opening never reads a body and never keeps a file it cannot vouch for.
 
@@ -13,6 +14,7 @@ use super::held::FileBudget;
 use super::index::Index;
 use super::memory::HotSet;
 use super::reaper::Reaper;
+use super::soft::SoftLog;
 use super::{checkpoint, layout, scan, DirLock, Shared, Store, StoreError, StoreSettings, STRIPES};
 
 impl Store {
@@ -64,6 +66,9 @@ impl Store {
             clock += 1;
         }
         drop(parts);
+        // New snapshots are of a generation no snapshot on disk is above
+        // (soft marks tell snapshots apart by it; see `soft`).
+        let current = generation.max(index.max_generation());
 
         let shared = Arc::new(Shared {
             dir: dir.clone(),
@@ -73,8 +78,10 @@ impl Store {
             files: FileBudget::new(settings.open_files),
             stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
             clock: AtomicU64::new(clock),
-            generation: AtomicU64::new(generation),
+            generation: AtomicU64::new(current),
+            min_generation: AtomicU64::new(generation),
             bump: Mutex::new(()),
+            soft: Mutex::new(SoftLog::default()),
             fanout_ready: (0..256).map(|_| AtomicBool::new(false)).collect(),
             evictions: AtomicU64::new(0),
             closed: AtomicBool::new(false),
@@ -89,6 +96,9 @@ impl Store {
             reaper,
             _lock: lock,
         };
+        // Before the store is handed out: no lookup may see a snapshot as
+        // fresh whose soft mark is on disk.
+        store.restore_soft_marks();
         // Over the limit (it shrank): the victims leave the index now and
         // their files in the background, so start-up does not wait for
         // thousands of unlinks. Should the daemon stop first, the next start

@@ -108,7 +108,7 @@ impl Store {
                     "the store is closed for shutdown",
                 )));
             }
-            if entry.generation < self.generation() {
+            if entry.generation < sh.min_generation.load(Ordering::Acquire) {
                 // A bump dropped everything while this was being written;
                 // the bump's reaper may have run already, so remove it here.
                 drop(index);

@@ -57,15 +57,15 @@ impl Store {
         count
     }
 
-    /// Drops every snapshot of a generation below `generation` and makes it
-    /// the current one (new snapshots carry it). The number is persisted
-    /// before this returns, and the snapshots are invisible from then on;
-    /// their files are removed in the background, or at the next start.
-    /// A `generation` not above the current one changes nothing.
+    /// Drops every snapshot of a generation below `generation` (new
+    /// snapshots carry it or a later one). The number is persisted before
+    /// this returns, and the snapshots are invisible from then on; their
+    /// files are removed in the background, or at the next start. A
+    /// `generation` not above the current minimum changes nothing.
     pub fn set_min_generation(&self, generation: u64) -> Result<(), StoreError> {
         let sh = &*self.shared;
         let _bump = lock(&sh.bump);
-        if generation <= self.generation() {
+        if generation <= sh.min_generation.load(Ordering::Acquire) {
             return Ok(());
         }
         // A full disk cannot take even this small file. The drop must still
@@ -76,7 +76,8 @@ impl Store {
             tracing::warn!(error = %e, "cannot persist the store generation; removing files now");
         }
         let mut index = write_lock(&sh.index);
-        sh.generation.store(generation, Ordering::Release);
+        sh.min_generation.store(generation, Ordering::Release);
+        sh.generation.fetch_max(generation, Ordering::AcqRel);
         let old: Vec<Key> = if index.max_generation() < generation {
             // Everything goes: swap the index out whole, no walk under the
             // lock. Its keys are collected (and it is freed) outside.

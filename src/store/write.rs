@@ -82,6 +82,23 @@ pub(crate) fn write_atomic(dir: &Path, dest: &Path, parts: &[&[u8]]) -> io::Resu
     stage(dir, parts)?.publish(dest).map(drop)
 }
 
+/// Appends `bytes` to `file` at `offset` (its current length) and fsyncs
+/// it: once this returns they survive a crash. On an error the file is cut
+/// back to `offset` where possible; what may remain past it is an
+/// unacknowledged tail, which readers of an append-only file must expect
+/// (see `soft_log`). Used for files that grow by small records, where
+/// rewriting the whole file for each one would cost in proportion to it.
+pub(crate) fn append_at(file: &File, offset: u64, bytes: &[u8]) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let written = fail_point::check(0, bytes.len())
+        .and_then(|()| file.write_all_at(bytes, offset))
+        .and_then(|()| file.sync_data());
+    if written.is_err() {
+        let _ = file.set_len(offset);
+    }
+    written
+}
+
 /// Fsyncs a directory, making renames and unlinks in it durable.
 pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
