@@ -4,6 +4,7 @@
 
 mod check;
 mod demo;
+mod preflight;
 pub mod remote;
 mod run;
 mod url;

@@ -2,13 +2,12 @@
 
 use std::path::Path;
 
-use crate::config;
 use crate::error::Error;
 use crate::server::Daemon;
 use crate::shutdown;
 
 pub fn run(config_path: &Path) -> Result<(), Error> {
-    let config = config::load(config_path)?;
+    let config = super::preflight::load(config_path)?;
     super::runtime()?.block_on(async {
         let daemon = Daemon::start(config).await?;
         let (trigger, stop) = shutdown::channel();

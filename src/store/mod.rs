@@ -5,7 +5,8 @@
 //! (`index`, `tags`), rebuilt from file headers at start (`scan`), says what
 //! exists; the least recently used go first when `max_size` is passed
 //! (`evict`); hot bodies stay decoded in memory (`memory`); mass removals
-//! finish in the background (`reaper`).
+//! finish in the background (`reaper`). [`preflight`] asks whether a
+//! directory would open without opening it (for `check` and before `run`).
 //!
 //! Rules kept throughout: the index is the authority on what is visible, and
 //! every change to a key's file and its index entry happens under that key's
@@ -23,6 +24,7 @@ mod layout;
 mod lookup;
 mod memory;
 mod open;
+mod preflight;
 mod put;
 mod reaper;
 mod remove;
@@ -43,6 +45,7 @@ use http::{HeaderName, HeaderValue};
 use crate::key::Key;
 
 pub use self::held::{HeldFile, KEEP_OPEN_MIN};
+pub use self::preflight::preflight;
 
 pub(crate) use self::held::FileBudget;
 use self::index::Index;
