@@ -3,9 +3,11 @@
 
 mod support;
 
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
-fn preloadd(args: &[&str], dir: &std::path::Path) -> Output {
+fn preloadd(args: &[&str], dir: &Path) -> Output {
     Command::new(support::daemon::binary())
         .args(args)
         .current_dir(dir)
@@ -174,17 +176,149 @@ fn a_missing_config_and_a_missing_upstream_exit_2() {
     assert!(stderr(&out).contains("upstream.url"), "{}", stderr(&out));
 }
 
+/// `check` and `run` on the same file: each must exit 2 with the one line
+/// `expected` (a `run` that starts anyway is killed after a while, and the
+/// test fails).
+fn check_and_run_refuse(dir: &Path, config: &str, expected: &str) {
+    std::fs::write(dir.join("p.toml"), config).unwrap();
+    for command in ["check", "run"] {
+        let out = preloadd_bounded(&[command, "--config", "p.toml"], dir);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{command}: {err}");
+        assert_eq!(err, format!("preloadd: {expected}\n"), "{command}");
+    }
+}
+
+/// `preloadd` that must exit by itself within 30 s.
+fn preloadd_bounded(args: &[&str], dir: &Path) -> Output {
+    let mut child = Command::new(support::daemon::binary())
+        .args(args)
+        .current_dir(dir)
+        .env_remove("PRELOADD_CONFIG")
+        .env_remove("PRELOADD_TOKEN")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run preloadd");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().expect("wait").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("preloadd {args:?} did not exit: it started");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("output")
+}
+
+const QUIET: &str = "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"\"\n[upstream]\nurl = \"http://127.0.0.1:9\"\n";
+
 #[test]
-fn an_unwritable_cache_dir_is_refused_at_start_with_2() {
+fn a_cache_dir_that_cannot_be_created_is_refused_by_check_and_run_at_its_line() {
     let dir = tempfile::tempdir().unwrap();
-    // A file where the cache dir should be: not creatable, not writable.
+    check_and_run_refuse(
+        dir.path(),
+        &format!("{QUIET}[cache]\ndir = \"/etc/passwd/cache\"\n"),
+        "p.toml:7:7: key `cache.dir`: cannot create /etc/passwd/cache: /etc/passwd is not a directory",
+    );
+    // Relative to the working directory, as the store opens it.
     std::fs::write(dir.path().join("file"), b"x").unwrap();
+    check_and_run_refuse(
+        dir.path(),
+        &format!("{QUIET}[cache]\ndir = \"file/a/cache\"\n"),
+        "p.toml:7:7: key `cache.dir`: cannot create file/a/cache: file is not a directory",
+    );
+}
+
+#[test]
+fn an_unusable_default_cache_dir_is_refused_without_a_position() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("preload-cache"), b"x").unwrap();
+    check_and_run_refuse(
+        dir.path(),
+        QUIET,
+        "p.toml: key `cache.dir`: ./preload-cache exists and is not a directory",
+    );
+}
+
+#[test]
+fn a_cache_dir_of_another_store_format_is_refused_by_check() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("c")).unwrap();
     std::fs::write(
-        dir.path().join("p.toml"),
-        "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"\"\n[upstream]\nurl = \"http://127.0.0.1:9\"\n[cache]\ndir = \"file/cache\"\n",
+        dir.path().join("c/.preloadd-store"),
+        "preloadd-store format 999\n",
     )
     .unwrap();
-    let out = preloadd(&["run", "--config", "p.toml"], dir.path());
+    std::fs::write(
+        dir.path().join("p.toml"),
+        format!("{QUIET}[cache]\ndir = \"c\"\n"),
+    )
+    .unwrap();
+    let out = preloadd(&["check", "--config", "p.toml"], dir.path());
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("cache"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with("preloadd: p.toml:7:7: key `cache.dir`: c: .preloadd-store says"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn check_leaves_no_cache_dir_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.toml"),
+        format!("{QUIET}[cache]\ndir = \"var/cache/preloadd\"\n"),
+    )
+    .unwrap();
+    let out = preloadd(&["check", "--config", "p.toml"], dir.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["p.toml"]);
+}
+
+#[test]
+fn a_listen_port_past_65535_is_refused_by_check_and_run_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = "[upstream]\nurl = \"http://127.0.0.1:9\"\n";
+    check_and_run_refuse(
+        dir.path(),
+        &format!("{upstream}[server]\nlisten = \"127.0.0.1:99999\"\n"),
+        "p.toml:4:10: key `server.listen`: invalid address \"127.0.0.1:99999\": port 99999 is out of range (0 to 65535)",
+    );
+    check_and_run_refuse(
+        dir.path(),
+        &format!("{upstream}[server]\nlisten = [\"127.0.0.1:0\", \"127.0.0.1:99999\"]\n"),
+        "p.toml:4:26: key `server.listen`: invalid address \"127.0.0.1:99999\": port 99999 is out of range (0 to 65535)",
+    );
+    check_and_run_refuse(
+        dir.path(),
+        &format!("{upstream}[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"[::1]:70000\"\n"),
+        "p.toml:5:16: key `server.admin_listen`: invalid address \"[::1]:70000\": port 70000 is out of range (0 to 65535), or \"\" to disable the admin listener",
+    );
+}
+
+#[test]
+fn check_prints_a_named_timezone_and_refuses_an_unknown_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone = |name: &str| format!("{QUIET}[invalidate]\ndaily = true\ntimezone = \"{name}\"\n");
+    std::fs::write(dir.path().join("p.toml"), zone("europe/paris")).unwrap();
+    let out = preloadd(&["check", "--config", "p.toml"], dir.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("\ntimezone = \"Europe/Paris\"\n"),
+        "{}",
+        stdout(&out)
+    );
+    check_and_run_refuse(
+        dir.path(),
+        &zone("Europe/Pariss"),
+        "p.toml:8:12: key `invalidate.timezone`: invalid timezone \"Europe/Pariss\": not an IANA time zone name (like \"Europe/Paris\" or \"America/New_York\"); or use \"UTC\", \"local\" or a fixed offset like \"+10:00\"",
+    );
 }

@@ -5,6 +5,7 @@
 mod check;
 mod demo;
 pub mod logging;
+mod preflight;
 pub mod remote;
 mod run;
 mod url;

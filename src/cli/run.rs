@@ -2,7 +2,6 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config;
 use crate::error::Error;
 use crate::router::Listener;
 use crate::server::Daemon;
@@ -10,7 +9,7 @@ use crate::shutdown;
 
 pub fn run(config_path: &Path) -> Result<(), Error> {
     let begun = std::time::Instant::now();
-    let config = config::load(config_path)?;
+    let config = super::preflight::load(config_path)?;
     super::runtime()?.block_on(async {
         shutdown::hangup_logged()?;
         let daemon = Daemon::start(config).await?;

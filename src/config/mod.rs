@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use http::HeaderName;
 
+pub use position::Place;
 pub use units::{CronSchedule, Glob, RouteMatch, Timezone};
 
 /// The validated, typed configuration the daemon runs with.
@@ -78,6 +79,8 @@ pub enum OnWriteError {
 #[derive(Debug, Clone)]
 pub struct Cache {
     pub dir: PathBuf,
+    /// Where `dir` is written, for a directory found unusable at start.
+    pub dir_place: Place,
     pub max_size: u64,
     pub max_object_size: u64,
     pub statuses: Vec<u16>,
@@ -159,6 +162,13 @@ impl Config {
     /// The route a request path matches (first match wins).
     pub fn route_for(&self, path: &str) -> Option<&Route> {
         self.routes.iter().find(|r| r.matcher.matches(path))
+    }
+
+    /// A problem found after loading (the cache dir cannot be created),
+    /// reported as the loader reports the file's own: at `place`, under
+    /// `key`.
+    pub fn problem(&self, place: &Place, key: &str, message: &str) -> ConfigError {
+        ConfigError::Invalid(vec![place.line(&self.source, key, message)])
     }
 }
 

@@ -24,11 +24,29 @@ pub struct ListenAddr(pub SocketAddr);
 impl FromStr for ListenAddr {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        s.trim()
-            .parse()
+        let t = s.trim();
+        t.parse()
             .map(ListenAddr)
-            .map_err(|_| format!("invalid address {s:?}: {ADDR_HINT}"))
+            .map_err(|_| match port_out_of_range(t) {
+                Some(port) => {
+                    format!("invalid address {s:?}: port {port} is out of range (0 to 65535)")
+                }
+                None => format!("invalid address {s:?}: {ADDR_HINT}"),
+            })
     }
+}
+
+/// The port of an `IP:PORT` that is right but for a port past 65535 (the
+/// hint about how to write an address would mislead there).
+fn port_out_of_range(s: &str) -> Option<&str> {
+    let (ip, port) = s.rsplit_once(':')?;
+    let ip_ok = ip.parse::<std::net::Ipv4Addr>().is_ok()
+        || ip
+            .strip_prefix('[')
+            .and_then(|i| i.strip_suffix(']'))
+            .is_some_and(|i| i.parse::<std::net::Ipv6Addr>().is_ok());
+    let digits = !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit());
+    (ip_ok && digits && port.parse::<u16>().is_err()).then_some(port)
 }
 deserialize_via_from_str!(ListenAddr, "an address string, like \"127.0.0.1:8080\"");
 
@@ -193,6 +211,27 @@ mod tests {
             .expect("empty refused");
         assert!(e.message().contains("at least one address"), "{e}");
         assert!(toml::from_str::<T>("listen = 8080").is_err());
+    }
+
+    #[test]
+    fn a_port_past_65535_is_named() {
+        for bad in [
+            "127.0.0.1:99999",
+            "[::1]:65536",
+            "0.0.0.0:100000000000000000000",
+        ] {
+            let e = bad.parse::<ListenAddr>().unwrap_err();
+            assert!(e.contains("is out of range (0 to 65535)"), "{bad}: {e}");
+        }
+        for other in ["localhost:99999", "127.0.0.1:", "127.0.0.1:-1", "1.2.3:80"] {
+            let e = other.parse::<ListenAddr>().unwrap_err();
+            assert!(e.contains("host names are not resolved"), "{other}: {e}");
+        }
+        let e = "127.0.0.1:99999".parse::<AdminListen>().unwrap_err();
+        assert!(
+            e.contains("out of range") && e.contains("or \"\" to disable"),
+            "{e}"
+        );
     }
 
     #[test]

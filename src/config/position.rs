@@ -7,6 +7,39 @@
 use std::ops::Range;
 use std::path::Path;
 
+/// Where a value sits in the file, kept in the [`Config`](super::Config)
+/// for the checks that can only be made when the daemon is about to start
+/// (can `cache.dir` be created?), so that their problems read like the
+/// file's own: `FILE:LINE:COL: key `cache.dir`: ...`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    /// 1-based; `None` for a default that appears nowhere in the file.
+    line_col: Option<(usize, usize)>,
+}
+
+impl Place {
+    /// The place of `span` in `text` (the empty span at 0 is a default).
+    pub(crate) fn of(text: &str, span: Range<usize>) -> Place {
+        Place {
+            line_col: (span.end != 0).then(|| line_col(text, span.start)),
+        }
+    }
+
+    /// The one line an operator reads for a problem of `key` found here.
+    pub(crate) fn line(&self, path: &Path, key: &str, message: &str) -> String {
+        match self.line_col {
+            Some((line, col)) => {
+                format!(
+                    "{}:{line}:{col}: key `{key}`: {}",
+                    path.display(),
+                    one_line(message)
+                )
+            }
+            None => format!("{}: key `{key}`: {}", path.display(), one_line(message)),
+        }
+    }
+}
+
 /// Collects problems as finished lines, so `validate` can report every
 /// problem of a file at once rather than the first.
 pub(crate) struct Problems<'a> {

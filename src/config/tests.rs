@@ -277,3 +277,31 @@ fn load_reads_the_file_and_names_it_when_it_cannot() {
     std::fs::write(&path, UPSTREAM).expect("write config");
     assert_eq!(load(&path).expect("loads").source, path);
 }
+
+#[test]
+fn a_named_timezone_loads_and_renders_by_name() {
+    let c = config(&format!(
+        "{UPSTREAM}[invalidate]\ndaily = true\ntimezone = \"Europe/Paris\"\n"
+    ));
+    assert_eq!(
+        c.invalidate.timezone,
+        Timezone::Named(chrono_tz::Tz::Europe__Paris)
+    );
+    assert!(
+        c.render().contains("timezone = \"Europe/Paris\""),
+        "{}",
+        c.render()
+    );
+}
+
+#[test]
+fn an_unknown_timezone_is_refused_at_its_position() {
+    let e = problems(
+        &format!("{UPSTREAM}[invalidate]\ntimezone = \"Europe/Pariss\"\n"),
+        None,
+    );
+    assert!(
+        e.starts_with("preload.toml:4:12: key `invalidate.timezone`: invalid timezone"),
+        "{e}"
+    );
+}

@@ -244,20 +244,28 @@ impl fmt::Display for CronSchedule {
     }
 }
 
-/// `[invalidate] timezone`.
+/// `[invalidate] timezone`: the zone whose wall clock `daily` and the
+/// `[[schedule]]` cron fields are read in.
+///
+/// Named zones come from chrono-tz's built-in copy of the IANA database, so
+/// a host without /usr/share/zoneinfo (a scratch container) schedules the
+/// same as one with it; the price is that a rule change needs a new build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Timezone {
     Utc,
+    /// The host's zone, as the C library sees it (`TZ`, /etc/localtime).
     Local,
     /// Seconds east of UTC.
     Fixed(i32),
+    /// An IANA zone such as "Europe/Paris", with its DST changes.
+    Named(chrono_tz::Tz),
 }
 
 impl FromStr for Timezone {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         let bad = || {
-            format!("invalid timezone {s:?}: use \"UTC\", \"local\" or a fixed offset like \"+10:00\" or \"-05:30\" (named zones are not supported)")
+            format!("invalid timezone {s:?}: use \"UTC\", \"local\", a fixed offset like \"+10:00\" or \"-05:30\", or an IANA name like \"Europe/Paris\"")
         };
         let t = s.trim();
         if t.eq_ignore_ascii_case("utc") || t == "Z" {
@@ -269,7 +277,11 @@ impl FromStr for Timezone {
         let sign = match t.as_bytes().first() {
             Some(b'+') => 1,
             Some(b'-') => -1,
-            _ => return Err(bad()),
+            _ => {
+                return named(t).ok_or_else(|| {
+                    format!("invalid timezone {s:?}: not an IANA time zone name (like \"Europe/Paris\" or \"America/New_York\"); or use \"UTC\", \"local\" or a fixed offset like \"+10:00\"")
+                })
+            }
         };
         let rest = &t[1..];
         if !rest.is_ascii() {
@@ -293,8 +305,21 @@ impl FromStr for Timezone {
 }
 deserialize_via_from_str!(
     Timezone,
-    "a timezone string: \"UTC\", \"local\" or an offset like \"+10:00\""
+    "a timezone string: \"UTC\", \"local\", an offset like \"+10:00\" or a name like \"Europe/Paris\""
 );
+
+/// An IANA zone by name. Names are unique regardless of case, so
+/// "europe/paris" is taken for "Europe/Paris" rather than refused; `check`
+/// prints the canonical spelling.
+fn named(name: &str) -> Option<Timezone> {
+    if let Ok(tz) = name.parse::<chrono_tz::Tz>() {
+        return Some(Timezone::Named(tz));
+    }
+    chrono_tz::TZ_VARIANTS
+        .iter()
+        .find(|tz| tz.name().eq_ignore_ascii_case(name))
+        .map(|tz| Timezone::Named(*tz))
+}
 
 impl fmt::Display for Timezone {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -306,6 +331,7 @@ impl fmt::Display for Timezone {
                 let a = secs.unsigned_abs();
                 write!(f, "{sign}{:02}:{:02}", a / 3600, a % 3600 / 60)
             }
+            Timezone::Named(tz) => f.write_str(tz.name()),
         }
     }
 }

@@ -151,8 +151,19 @@ fn timezones_parse_names_and_offsets() {
     assert_eq!(tz("-05:30"), Ok(Timezone::Fixed(-19800)));
     assert_eq!(tz("+0530"), Ok(Timezone::Fixed(19800)));
     assert_eq!(tz("+02"), Ok(Timezone::Fixed(7200)));
+    assert_eq!(
+        tz("Europe/Paris"),
+        Ok(Timezone::Named(chrono_tz::Tz::Europe__Paris))
+    );
+    assert_eq!(
+        tz(" america/new_york "),
+        Ok(Timezone::Named(chrono_tz::Tz::America__New_York)),
+        "IANA names are unique regardless of case"
+    );
     for bad in [
-        "Europe/Paris",
+        "Europe/Pariss",
+        "CEST",
+        "Mars/Olympus_Mons",
         "+24:00",
         "+10:60",
         "10:00",
@@ -164,11 +175,33 @@ fn timezones_parse_names_and_offsets() {
         let e = tz(bad).unwrap_err();
         assert!(e.starts_with("invalid timezone"), "{bad}: {e}");
     }
+    let e = tz("Europe/Pariss").unwrap_err();
+    assert!(e.contains("not an IANA time zone name"), "{e}");
+}
+
+#[test]
+fn an_unknown_zone_name_keeps_its_position_in_the_file() {
+    #[derive(Debug, serde::Deserialize)]
+    struct T {
+        #[allow(dead_code)]
+        timezone: Timezone,
+    }
+    let e = toml::from_str::<T>("\ntimezone = \"Europe/Pariss\"\n").unwrap_err();
+    assert_eq!(e.span(), Some(12..27));
+    assert!(e.message().contains("not an IANA time zone name"), "{e}");
 }
 
 #[test]
 fn timezones_display_as_written() {
-    for s in ["UTC", "local", "+10:00", "-05:30", "+00:00"] {
+    for s in [
+        "UTC",
+        "local",
+        "+10:00",
+        "-05:30",
+        "+00:00",
+        "Europe/Paris",
+        "America/Santiago",
+    ] {
         let tz: Timezone = s.parse().expect("valid timezone");
         assert_eq!(tz.to_string(), s);
     }

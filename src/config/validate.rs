@@ -6,9 +6,10 @@
 //! Every problem is collected, one line each with file, line, column and
 //! key, so an operator fixes a file in one pass. The token (`token.rs`)
 //! and `[cluster]` (`cluster.rs`) have files of their own. `cache.dir` is
-//! never created nor probed
-//! here: the store does that when it opens, and `check` must not leave
-//! directories behind.
+//! never created nor probed here, so that loading stays a pure reading of
+//! the text (`url`, tests, reload): `run` and `check` probe it after
+//! loading (`store::preflight`), and report at the place kept in
+//! `Cache::dir_place`.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
@@ -21,7 +22,7 @@ use super::file::{
     RawCache, RawConfig, RawInvalidate, RawPreload, RawRoute, RawSchedule, RawServer, RawUpstream,
 };
 use super::matchers::path_problem;
-use super::position::{line_col, Problems};
+use super::position::{line_col, Place, Problems};
 use super::units::Dur;
 use super::{Cache, Config, ConfigError, Invalidate, Preload, Route, Schedule, Server, Upstream};
 
@@ -38,7 +39,7 @@ pub(crate) fn build(
     let admin_span = raw.server.admin_listen.span();
     let server = server(&mut p, raw.server);
     let upstream = upstream(&mut p, raw.upstream, &server.listen);
-    let cache = cache(&mut p, raw.cache);
+    let cache = cache(&mut p, text, raw.cache);
     let preload = preload(&mut p, raw.preload);
     let routes = routes(&mut p, text, raw.route);
     let base = path.parent().unwrap_or(Path::new(""));
@@ -176,7 +177,7 @@ fn upstream(
     })
 }
 
-fn cache(p: &mut Problems<'_>, raw: RawCache) -> Cache {
+fn cache(p: &mut Problems<'_>, text: &str, raw: RawCache) -> Cache {
     if raw.dir.get_ref().as_os_str().is_empty() {
         p.at(
             raw.dir.span(),
@@ -230,6 +231,7 @@ fn cache(p: &mut Problems<'_>, raw: RawCache) -> Cache {
         }
     }
     Cache {
+        dir_place: Place::of(text, raw.dir.span()),
         dir: raw.dir.into_inner(),
         max_size,
         max_object_size,

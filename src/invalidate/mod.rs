@@ -4,7 +4,8 @@
 //!
 //! [`selector`] is the one description of "what to drop" that every source
 //! produces; [`webhook`] turns a request body into one; [`schedule`]
-//! computes firing instants without waiting on a clock; [`log`] is the gate
+//! computes firing instants without waiting on a clock (`wallclock` maps
+//! its wall-clock times to instants across DST changes); [`log`] is the gate
 //! that keeps a fetch which started before an invalidation from being
 //! stored as fresh; [`apply`] resolves a selector to snapshots and drops or
 //! softens them; [`runner`] fires schedules and catches up at start;
@@ -16,6 +17,7 @@ pub mod rewarm;
 pub mod runner;
 pub mod schedule;
 pub mod selector;
+mod wallclock;
 pub mod webhook;
 pub mod writes;
 

@@ -7,9 +7,11 @@
 //! tested without waiting on a clock. This module never reads the clock,
 //! never sleeps and never touches the store.
 
-use chrono::{DateTime, Days, FixedOffset, Local, NaiveDate, Offset, TimeDelta, TimeZone, Utc};
+use chrono::{DateTime, FixedOffset, Local, NaiveDateTime, NaiveTime, Offset, TimeZone, Utc};
+use cron::TimeUnitSpec;
 
 use super::selector::{from_config_schedule, Selector};
+use super::wallclock::{self, Rule, WallTimes};
 use crate::config::{Config, Timezone};
 use crate::key::QueryRules;
 
@@ -58,13 +60,14 @@ pub fn plans(config: &Config) -> Vec<Plan> {
 }
 
 /// The first firing strictly after `after`, evaluated in `tz` (cron fields
-/// are local wall-clock times of that zone). `None` when it never fires
-/// again (a cron whose years are all past).
+/// are local wall-clock times of that zone; DST days as `wallclock` says).
+/// `None` when it never fires again (a cron whose years are all past).
 pub fn next_fire(when: &When, tz: Timezone, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
     match tz {
-        Timezone::Utc => next_in(when, &Utc, after),
-        Timezone::Local => next_in(when, &Local, after),
-        Timezone::Fixed(secs) => next_in(when, &fixed(secs), after),
+        Timezone::Utc => wallclock::next_in(when, &Utc, after),
+        Timezone::Local => wallclock::next_in(when, &Local, after),
+        Timezone::Fixed(secs) => wallclock::next_in(when, &fixed(secs), after),
+        Timezone::Named(zone) => wallclock::next_in(when, &zone, after),
     }
 }
 
@@ -73,9 +76,10 @@ pub fn next_fire(when: &When, tz: Timezone, after: DateTime<Utc>) -> Option<Date
 /// `None` when it never fired (a cron whose years all lie ahead).
 pub fn last_fire(when: &When, tz: Timezone, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     match tz {
-        Timezone::Utc => last_in(when, &Utc, now),
-        Timezone::Local => last_in(when, &Local, now),
-        Timezone::Fixed(secs) => last_in(when, &fixed(secs), now),
+        Timezone::Utc => wallclock::last_in(when, &Utc, now),
+        Timezone::Local => wallclock::last_in(when, &Local, now),
+        Timezone::Fixed(secs) => wallclock::last_in(when, &fixed(secs), now),
+        Timezone::Named(zone) => wallclock::last_in(when, &zone, now),
     }
 }
 
@@ -108,56 +112,54 @@ fn fixed(secs: i32) -> FixedOffset {
     FixedOffset::east_opt(secs).unwrap_or_else(|| Utc.fix())
 }
 
-fn next_in<Z: TimeZone>(when: &When, zone: &Z, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let local = after.with_timezone(zone);
-    match when {
-        When::Daily => {
-            let today = local.date_naive();
-            (0..=2)
-                .filter_map(|d| today.checked_add_days(Days::new(d)))
-                .filter_map(|day| midnight(zone, day))
-                .find(|t| *t > after)
+/// A plan's times as wall-clock times with no zone: the cron crate is
+/// asked in UTC, which has no gaps and no repeats, so each named time comes
+/// exactly once and `wallclock` alone decides what DST does to it.
+impl WallTimes for When {
+    fn after(&self, t: NaiveDateTime) -> Option<NaiveDateTime> {
+        match self {
+            When::Daily => t.date().succ_opt()?.and_hms_opt(0, 0, 0),
+            // The iterator starts strictly after the instant given.
+            When::Cron(schedule) => schedule
+                .after(&Utc.from_utc_datetime(&t))
+                .next()
+                .map(|u| u.naive_utc()),
         }
-        // The cron crate's iterator starts strictly after the instant given;
-        // at a repeated wall-clock time (DST ends) it yields the earlier one.
-        When::Cron(schedule) => schedule.after(&local).next().map(|t| t.with_timezone(&Utc)),
     }
-}
 
-fn last_in<Z: TimeZone>(when: &When, zone: &Z, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let local = now.with_timezone(zone);
-    match when {
-        When::Daily => {
-            let today = local.date_naive();
-            (0..=2)
-                .filter_map(|d| today.checked_sub_days(Days::new(d)))
-                .filter_map(|day| midnight(zone, day))
-                .find(|t| *t <= now)
-        }
-        // Iterating backwards yields firings strictly before the start, so
-        // start a nanosecond after `now` to include a firing at `now` itself
-        // (the crate truncates to whole seconds either way).
-        When::Cron(schedule) => {
-            let start = local.checked_add_signed(TimeDelta::nanoseconds(1))?;
-            schedule
-                .after(&start)
+    fn before(&self, t: NaiveDateTime) -> Option<NaiveDateTime> {
+        match self {
+            When::Daily => {
+                let day = if t.time() == NaiveTime::MIN {
+                    t.date().pred_opt()?
+                } else {
+                    t.date()
+                };
+                day.and_hms_opt(0, 0, 0)
+            }
+            // Iterating backwards yields times strictly before the start.
+            When::Cron(schedule) => schedule
+                .after(&Utc.from_utc_datetime(&t))
                 .next_back()
-                .map(|t| t.with_timezone(&Utc))
+                .map(|u| u.naive_utc()),
         }
     }
-}
 
-/// The instant `day` begins in `zone`. Where 00:00 is skipped by a DST
-/// change (it is in some zones), the day begins at the first half hour that
-/// exists; where 00:00 happens twice, at the first.
-fn midnight<Z: TimeZone>(zone: &Z, day: NaiveDate) -> Option<DateTime<Utc>> {
-    let start = day.and_hms_opt(0, 0, 0)?;
-    (0..=4)
-        .filter_map(|half_hours| start.checked_add_signed(TimeDelta::minutes(30 * half_hours)))
-        .find_map(|wall| zone.from_local_datetime(&wall).earliest())
-        .map(|t| t.with_timezone(&Utc))
+    /// As cron daemons do: an expression for every hour keeps real time,
+    /// one for given hours is a time of day (see `wallclock`).
+    fn rule(&self) -> Rule {
+        match self {
+            When::Daily => Rule::TimeOfDay,
+            When::Cron(schedule) if schedule.hours().is_all() => Rule::Clock,
+            When::Cron(_) => Rule::TimeOfDay,
+        }
+    }
 }
 
 #[cfg(test)]
 #[path = "schedule_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "schedule_dst_tests.rs"]
+mod dst_tests;

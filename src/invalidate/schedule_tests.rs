@@ -2,6 +2,8 @@
 
 use std::path::Path;
 
+use chrono::TimeDelta;
+
 use super::*;
 
 fn at(s: &str) -> DateTime<Utc> {

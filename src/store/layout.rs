@@ -87,30 +87,37 @@ pub(crate) fn is_fanout_name(name: &str) -> bool {
 /// Checks the format marker, writing it when missing. A marker naming
 /// another format is refused: this build would misread those files.
 pub(crate) fn check_format(root: &Path) -> io::Result<()> {
-    let path = root.join(FORMAT_FILE);
-    match std::fs::read_to_string(&path) {
+    if read_format(root)? {
+        return Ok(());
+    }
+    let text = format!("{FORMAT_PREFIX}{VERSION}\n");
+    match write::write_atomic(root, &root.join(FORMAT_FILE), &[text.as_bytes()]) {
+        // A full disk must not stop the daemon from serving what it
+        // has (SPEC §5); the marker is written at a later start.
+        Err(e) if is_disk_full(&e) => {
+            tracing::warn!(dir = %root.display(), "disk full: store marker not written");
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+/// Reads the format marker without writing anything: `true` when it names
+/// this build's format, `false` when there is none yet, an error when it
+/// names another format or cannot be read.
+pub(crate) fn read_format(root: &Path) -> io::Result<bool> {
+    match std::fs::read_to_string(root.join(FORMAT_FILE)) {
         Ok(text) => {
             let found = text.trim_end();
             match found.strip_prefix(FORMAT_PREFIX) {
-                Some(v) if v == VERSION.to_string() => Ok(()),
+                Some(v) if v == VERSION.to_string() => Ok(true),
                 _ => Err(io::Error::new(
                     io::ErrorKind::InvalidData,
                     format!("{FORMAT_FILE} says {found:?}; this build reads format {VERSION}"),
                 )),
             }
         }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            let text = format!("{FORMAT_PREFIX}{VERSION}\n");
-            match write::write_atomic(root, &path, &[text.as_bytes()]) {
-                // A full disk must not stop the daemon from serving what it
-                // has (SPEC §5); the marker is written at a later start.
-                Err(e) if is_disk_full(&e) => {
-                    tracing::warn!(dir = %root.display(), "disk full: store marker not written");
-                    Ok(())
-                }
-                other => other,
-            }
-        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
         Err(e) => Err(e),
     }
 }

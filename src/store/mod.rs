@@ -7,6 +7,8 @@
 //! (`evict`); hot bodies stay decoded in memory (`memory`); mass removals
 //! finish in the background (`reaper`); soft invalidations are kept in a
 //! small append-only log replayed at start (`soft`, format in `soft_log`).
+//! [`preflight`] asks whether a directory would open without opening it
+//! (for `check` and before `run`).
 //!
 //! Rules kept throughout: the index is the authority on what is visible, and
 //! every change to a key's file and its index entry happens under that key's
@@ -25,6 +27,7 @@ mod lock;
 mod lookup;
 mod memory;
 mod open;
+mod preflight;
 mod put;
 mod reaper;
 mod remove;
@@ -47,6 +50,7 @@ use http::{HeaderName, HeaderValue};
 use crate::key::Key;
 
 pub use self::held::{HeldFile, KEEP_OPEN_MIN};
+pub use self::preflight::preflight;
 
 pub(crate) use self::held::FileBudget;
 use self::index::Index;
