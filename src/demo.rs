@@ -3,7 +3,7 @@
 //! between a MISS and a HIT is visible by eye.
 
 use std::convert::Infallible;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use http::header::{self, HeaderValue};
 use http::{Request, Response, StatusCode};
@@ -54,7 +54,8 @@ async fn page(req: Request<Incoming>) -> Response<Body> {
         ),
     };
     tokio::time::sleep(RENDER_TIME).await;
-    let rendered = httpdate::fmt_http_date(SystemTime::now());
+    // To the millisecond, so two renders within one second still differ.
+    let rendered = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S%.3f UTC");
     let query = req.uri().query().unwrap_or("");
     let html = format!(
         "<!doctype html>\n<html><head><title>{title}</title></head><body>\n<h1>{title}</h1>\n{content}\n\

@@ -24,14 +24,9 @@ use crate::error::Error;
 #[derive(Debug, Parser)]
 #[command(name = "preloadd", version)]
 pub struct Cli {
-    /// Configuration file.
-    #[arg(
-        long,
-        global = true,
-        env = "PRELOADD_CONFIG",
-        default_value = "preload.toml"
-    )]
-    pub config: PathBuf,
+    /// Configuration file [default: $PRELOADD_CONFIG, else ./preload.toml].
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
     /// Log line format.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -75,16 +70,30 @@ pub enum Command {
 
 /// Runs the command the command line names.
 pub fn run(cli: Cli) -> Result<(), Error> {
-    match cli.command.unwrap_or(Command::Run) {
-        Command::Run => run::run(&cli.config),
-        Command::Check => check::check(&cli.config),
-        Command::Url {
+    // The environment is read here rather than by clap, so that a command
+    // can tell a `--config` on its command line (which `demo` refuses) from
+    // the default.
+    let config = || {
+        cli.config
+            .clone()
+            .or_else(|| std::env::var_os("PRELOADD_CONFIG").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("preload.toml"))
+    };
+    match cli.command {
+        None | Some(Command::Run) => run::run(&config()),
+        Some(Command::Check) => check::check(&config()),
+        Some(Command::Url {
             path,
             params,
             prefix,
-        } => url::url(&cli.config, prefix, &path, &params),
-        Command::Invalidate(args) => remote::invalidate(&cli.config, &args.selector()),
-        Command::Demo => demo::demo(),
+        }) => url::url(&config(), prefix, &path, &params),
+        Some(Command::Invalidate(ref args)) => remote::invalidate(&config(), &args.selector()),
+        Some(Command::Demo) => match cli.config {
+            Some(_) => Err(Error::Usage(
+                "demo: --config is not used: the demo writes a temporary config of its own".into(),
+            )),
+            None => demo::demo(),
+        },
     }
 }
 
