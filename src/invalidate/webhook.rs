@@ -11,6 +11,7 @@
 //! and never touches the store: the router does the first two before calling
 //! [`parse`], the store applies the result.
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use super::selector::{canonical_prefix, PrefixError, Selector};
@@ -267,18 +268,21 @@ fn hex(b: &u8) -> Option<u8> {
 /// Normalizes the fields into a selector: blanks dropped, tags trimmed and
 /// models folded into them, urls and prefixes in canonical form.
 fn build(fields: Fields, rules: &WebhookRules<'_>) -> Result<Selector, BodyError> {
-    let mut tags: Vec<String> = Vec::new();
+    // Lists are deduplicated through a set: a hook may send tens of
+    // thousands of urls, and a scan of the list per item would take seconds.
+    let mut tags = Unique::default();
     for tag in fields.tags.iter().chain(&fields.models) {
         let tag = tag.trim();
-        if !tag.is_empty() && !tags.iter().any(|t| t == tag) {
+        if !tag.is_empty() {
             tags.push(tag.to_string());
         }
     }
+    let tags = tags.into_vec();
     // The origin's PRELOAD_INVALIDATING_MODELS: saving one of these models
     // clears every cache, however the sender spelled the request.
     let all = fields.all || tags.iter().any(|t| rules.models.contains(t));
 
-    let mut urls: Vec<String> = Vec::new();
+    let mut urls = Unique::default();
     for url in fields
         .urls
         .iter()
@@ -289,12 +293,11 @@ fn build(fields: Fields, rules: &WebhookRules<'_>) -> Result<Selector, BodyError
             url: url.to_string(),
             reason,
         })?;
-        if !urls.contains(&target) {
-            urls.push(target);
-        }
+        urls.push(target);
     }
+    let urls = urls.into_vec();
 
-    let mut prefixes: Vec<String> = Vec::new();
+    let mut prefixes = Unique::default();
     for prefix in fields
         .prefixes
         .iter()
@@ -310,10 +313,9 @@ fn build(fields: Fields, rules: &WebhookRules<'_>) -> Result<Selector, BodyError
         }
         let path = strip_preload(&browser_encode(prefix), rules.preload_prefix).to_string();
         let canonical = canonical_prefix(&path).map_err(bad)?;
-        if !prefixes.contains(&canonical) {
-            prefixes.push(canonical);
-        }
+        prefixes.push(canonical);
     }
+    let prefixes = prefixes.into_vec();
 
     let selector = Selector {
         all,
@@ -326,6 +328,26 @@ fn build(fields: Fields, rules: &WebhookRules<'_>) -> Result<Selector, BodyError
         return Err(BodyError::Empty);
     }
     Ok(selector)
+}
+
+/// Strings in the order first given, each once.
+#[derive(Default)]
+struct Unique {
+    seen: HashSet<String>,
+    list: Vec<String>,
+}
+
+impl Unique {
+    fn push(&mut self, s: String) {
+        if !self.seen.contains(&s) {
+            self.seen.insert(s.clone());
+            self.list.push(s);
+        }
+    }
+
+    fn into_vec(self) -> Vec<String> {
+        self.list
+    }
 }
 
 /// The canonical target a url names. Accepted spellings: an upstream target
