@@ -28,43 +28,22 @@ fn dead_app() -> String {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn an_unreachable_app_is_upstream_unavailable_on_a_preload_url() {
+async fn an_unreachable_app_is_upstream_unavailable_on_preload_urls_and_pass_through() {
     let sb = Sandbox::new();
     let app = dead_app();
     let d = sb.daemon_url(&app, "");
-    assert_fixed(
-        &get(d.main, "/_preload/x?a=1", &[]).await,
-        502,
-        "upstream unavailable",
-    );
-    let line = d
-        .wait_for_log(&["snapshot fetch failed", "/x?a=1"])
-        .expect("the failure is logged");
-    assert!(line.contains(app.as_str()), "the app's address: {line}");
-    assert!(
-        line.contains("tcp connect error"),
-        "the error chain: {line}"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn an_unreachable_app_is_upstream_unavailable_on_pass_through() {
-    let sb = Sandbox::new();
-    let app = dead_app();
-    let d = sb.daemon_url(&app, "");
-    assert_fixed(
-        &get(d.main, "/plain", &[]).await,
-        502,
-        "upstream unavailable",
-    );
-    let line = d
-        .wait_for_log(&["pass-through failed", "/plain"])
-        .expect("the failure is logged");
-    assert!(line.contains(app.as_str()), "the app's address: {line}");
-    assert!(
-        line.contains("tcp connect error"),
-        "the error chain: {line}"
-    );
+    for (target, logged) in [
+        ("/_preload/x?a=1", ["snapshot fetch failed", "/x?a=1"]),
+        ("/plain", ["pass-through failed", "/plain"]),
+    ] {
+        assert_fixed(&get(d.main, target, &[]).await, 502, "upstream unavailable");
+        let line = d.wait_for_log(&logged).expect("the failure is logged");
+        assert!(line.contains(app.as_str()), "the app's address: {line}");
+        assert!(
+            line.contains("tcp connect error"),
+            "the error chain: {line}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

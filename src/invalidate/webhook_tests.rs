@@ -367,7 +367,9 @@ fn form_decoding_plus_and_percent() {
 
 #[test]
 fn long_lists_keep_their_first_order_once_each() {
-    let urls: Vec<String> = (0..30_000).map(|i| format!("\"/p/{}\"", i % 20_000)).collect();
+    let urls: Vec<String> = (0..30_000)
+        .map(|i| format!("\"/p/{}\"", i % 20_000))
+        .collect();
     let body = format!("{{\"urls\": [{}]}}", urls.join(","));
     let s = ok(JSON, &body);
     assert_eq!(s.urls.len(), 20_000);
