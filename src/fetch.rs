@@ -19,7 +19,7 @@ use hyper_util::rt::TokioExecutor;
 use tokio::sync::Semaphore;
 
 use crate::body::Body;
-use crate::headers::X_PRELOAD_FETCH;
+use crate::headers::{self, X_PRELOAD_FETCH};
 
 /// The pooled HTTP/1.1 client to the app.
 pub type HttpClient = Client<HttpConnector, Body>;
@@ -157,6 +157,9 @@ impl Fetcher {
                 .request(request)
                 .await
                 .map_err(FetchError::from_client)?;
+            if headers::ambiguous_length(response.headers()) {
+                return Err(FetchError::Invalid(headers::AMBIGUOUS_LENGTH.into()));
+            }
             let (parts, body) = response.into_parts();
             let body = read_limited(&parts, body, settings.max_object_size).await?;
             Ok(Fetched { parts, body })

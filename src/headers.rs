@@ -58,6 +58,17 @@ pub fn http_date(t: SystemTime) -> HeaderValue {
     HeaderValue::from_str(&httpdate::fmt_http_date(t)).expect("an HTTP-date is ASCII")
 }
 
+/// True when a message carries both `Transfer-Encoding` and
+/// `Content-Length`. The chunked framing wins (RFC 9112 §6.3) and the length
+/// is a lie a relay must not pass on: a client trusting it gets a truncated
+/// body, and a cache a wrong one. Such an app answer is refused (502).
+pub fn ambiguous_length(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::TRANSFER_ENCODING) && headers.contains_key(header::CONTENT_LENGTH)
+}
+
+/// The log text for an app answer refused by [`ambiguous_length`].
+pub const AMBIGUOUS_LENGTH: &str = "the app sent Content-Length with Transfer-Encoding";
+
 /// True when a request asks to switch protocols (a WebSocket handshake).
 pub fn is_upgrade(headers: &HeaderMap) -> bool {
     headers.contains_key(header::UPGRADE)
@@ -72,6 +83,20 @@ pub fn is_upgrade(headers: &HeaderMap) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_length_beside_a_transfer_encoding_is_ambiguous() {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("10"));
+        assert!(!ambiguous_length(&h));
+        h.insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("chunked"),
+        );
+        assert!(ambiguous_length(&h));
+        h.remove(header::CONTENT_LENGTH);
+        assert!(!ambiguous_length(&h));
+    }
 
     #[test]
     fn strips_listed_and_named_headers() {

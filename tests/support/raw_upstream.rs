@@ -6,6 +6,10 @@
 //! - `nolength=1`: no `Content-Length`; the body ends when the app closes
 //! - `size=N`: a body of N bytes, written in pieces
 //! - `date=VALUE`: send that `Date` (else none)
+//! - `chunked=1`: the body chunked (`Transfer-Encoding: chunked`)
+//! - `length=N`: send `Content-Length: N` whatever the body's framing
+//!   (with `chunked=1`, the ambiguous answer RFC 9112 §6.3 warns of)
+//! - `delay=MS`: answer after MS milliseconds
 //!
 //! The status line is the one given to [`RawUpstream::start`], so the same
 //! app also speaks HTTP/1.1 without a `Date`.
@@ -109,12 +113,21 @@ async fn answer(mut stream: TcpStream, status_line: &str, count: &AtomicUsize) {
         Some(size) => sized_body(size),
         None => format!("<html>raw {target} #{n}</html>\n").into_bytes(),
     };
+    if let Some(ms) = query("delay").and_then(|v| v.parse().ok()) {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+    let chunked = query("chunked").is_some();
     let mut out = format!("{status_line}\r\nContent-Type: text/html\r\n");
     if let Some(date) = query("date") {
         out.push_str(&format!("Date: {date}\r\n"));
     }
-    if query("nolength").is_none() {
+    if let Some(length) = query("length") {
+        out.push_str(&format!("Content-Length: {length}\r\n"));
+    } else if query("nolength").is_none() && !chunked {
         out.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    if chunked {
+        out.push_str("Transfer-Encoding: chunked\r\n");
     }
     out.push_str("\r\n");
     if stream.write_all(out.as_bytes()).await.is_err() {
@@ -122,9 +135,20 @@ async fn answer(mut stream: TcpStream, status_line: &str, count: &AtomicUsize) {
     }
     // In pieces, as an app writing a page as it renders it would.
     for piece in body.chunks(4096) {
-        if stream.write_all(piece).await.is_err() {
+        let written = if chunked {
+            let mut framed = format!("{:x}\r\n", piece.len()).into_bytes();
+            framed.extend_from_slice(piece);
+            framed.extend_from_slice(b"\r\n");
+            stream.write_all(&framed).await
+        } else {
+            stream.write_all(piece).await
+        };
+        if written.is_err() {
             return;
         }
+    }
+    if chunked && stream.write_all(b"0\r\n\r\n").await.is_err() {
+        return;
     }
     let _ = stream.shutdown().await;
 }
