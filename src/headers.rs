@@ -69,6 +69,24 @@ pub fn ambiguous_length(headers: &HeaderMap) -> bool {
 /// The log text for an app answer refused by [`ambiguous_length`].
 pub const AMBIGUOUS_LENGTH: &str = "the app sent Content-Length with Transfer-Encoding";
 
+/// The greatest age the daemon states: RFC 9111 §1.2.2 has a cache take
+/// 2^31 for a delta-seconds too large to hold, or a sum that overflows.
+pub const MAX_AGE: u64 = 2_147_483_648;
+
+/// An `Age` value as delta-seconds (digits only, else `None`), capped at
+/// [`MAX_AGE`] however many digits it has.
+pub fn delta_seconds(value: &HeaderValue) -> Option<u64> {
+    let digits = value.as_bytes().trim_ascii();
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let capped = digits.iter().try_fold(0u64, |n, d| {
+        let n = n * 10 + u64::from(d - b'0');
+        (n <= MAX_AGE).then_some(n)
+    });
+    Some(capped.unwrap_or(MAX_AGE))
+}
+
 /// True when a request asks to switch protocols (a WebSocket handshake).
 pub fn is_upgrade(headers: &HeaderMap) -> bool {
     headers.contains_key(header::UPGRADE)
@@ -83,6 +101,20 @@ pub fn is_upgrade(headers: &HeaderMap) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_age_too_large_to_hold_is_two_to_the_31() {
+        let age = |v: &'static str| delta_seconds(&HeaderValue::from_static(v));
+        assert_eq!(age("100"), Some(100));
+        assert_eq!(age(" 7 "), Some(7));
+        assert_eq!(age("2147483648"), Some(MAX_AGE));
+        assert_eq!(age("2147483649"), Some(MAX_AGE));
+        assert_eq!(age("18446744073709551616"), Some(MAX_AGE));
+        assert_eq!(age("99999999999999999999999999"), Some(MAX_AGE));
+        assert_eq!(age("-1"), None);
+        assert_eq!(age("1.5"), None);
+        assert_eq!(age(""), None);
+    }
 
     #[test]
     fn a_length_beside_a_transfer_encoding_is_ambiguous() {

@@ -350,8 +350,7 @@ fn build_snapshot(
         .unwrap_or_else(|| headers::http_date(taken));
     let age = headers
         .get(header::AGE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
+        .and_then(headers::delta_seconds)
         .unwrap_or(0);
     Snapshot {
         key: target.key,
