@@ -10,6 +10,9 @@
 //! - `length=N`: send `Content-Length: N` whatever the body's framing
 //!   (with `chunked=1`, the ambiguous answer RFC 9112 §6.3 warns of)
 //! - `delay=MS`: answer after MS milliseconds
+//! - `cc=VALUE`: send that `Cache-Control`
+//! - `small_after=N`: once N requests were answered, a body of 100 bytes
+//!   whatever `size` says (a page that shrank)
 //!
 //! The status line is the one given to [`RawUpstream::start`], so the same
 //! app also speaks HTTP/1.1 without a `Date`.
@@ -84,6 +87,40 @@ pub fn sized_body(size: usize) -> Vec<u8> {
     (0..size).map(|i| b'a' + (i % 26) as u8).collect()
 }
 
+/// A body to write in pieces of 4 KiB. A sized one is made as it is
+/// written, so that many large answers at once cost the test little.
+enum Pieces {
+    Text(Vec<u8>),
+    Sized(usize),
+}
+
+const PIECE: usize = 4096;
+
+impl Pieces {
+    fn len(&self) -> usize {
+        match self {
+            Pieces::Text(text) => text.len(),
+            Pieces::Sized(size) => *size,
+        }
+    }
+
+    fn pieces(&self) -> Box<dyn Iterator<Item = &[u8]> + Send + '_> {
+        match self {
+            Pieces::Text(text) => Box::new(text.chunks(PIECE)),
+            Pieces::Sized(size) => {
+                // `a..z` repeated: a piece starting at `offset` is a slice of
+                // the pattern from `offset % 26`.
+                static PATTERN: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+                let pattern = PATTERN.get_or_init(|| sized_body(PIECE + 26));
+                Box::new((0..*size).step_by(PIECE).map(move |offset| {
+                    let start = offset % 26;
+                    &pattern[start..start + PIECE.min(size - offset)]
+                }))
+            }
+        }
+    }
+}
+
 /// Reads one request head, answers it, and closes the connection.
 async fn answer(mut stream: TcpStream, status_line: &str, count: &AtomicUsize) {
     let mut head = Vec::new();
@@ -109,9 +146,13 @@ async fn answer(mut stream: TcpStream, status_line: &str, count: &AtomicUsize) {
             .find(|(k, _)| *k == name)
             .map(|(_, v)| percent_decode(v))
     };
-    let body = match query("size").and_then(|v| v.parse().ok()) {
-        Some(size) => sized_body(size),
-        None => format!("<html>raw {target} #{n}</html>\n").into_bytes(),
+    let shrunk = query("small_after")
+        .and_then(|v| v.parse::<usize>().ok())
+        .is_some_and(|after| n > after);
+    let size = query("size").and_then(|v| v.parse().ok());
+    let body = match size.map(|size| if shrunk { 100 } else { size }) {
+        Some(size) => Pieces::Sized(size),
+        None => Pieces::Text(format!("<html>raw {target} #{n}</html>\n").into_bytes()),
     };
     if let Some(ms) = query("delay").and_then(|v| v.parse().ok()) {
         tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -120,6 +161,9 @@ async fn answer(mut stream: TcpStream, status_line: &str, count: &AtomicUsize) {
     let mut out = format!("{status_line}\r\nContent-Type: text/html\r\n");
     if let Some(date) = query("date") {
         out.push_str(&format!("Date: {date}\r\n"));
+    }
+    if let Some(cc) = query("cc") {
+        out.push_str(&format!("Cache-Control: {cc}\r\n"));
     }
     if let Some(length) = query("length") {
         out.push_str(&format!("Content-Length: {length}\r\n"));
@@ -134,7 +178,7 @@ async fn answer(mut stream: TcpStream, status_line: &str, count: &AtomicUsize) {
         return;
     }
     // In pieces, as an app writing a page as it renders it would.
-    for piece in body.chunks(4096) {
+    for piece in body.pieces() {
         let written = if chunked {
             let mut framed = format!("{:x}\r\n", piece.len()).into_bytes();
             framed.extend_from_slice(piece);
