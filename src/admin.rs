@@ -104,14 +104,20 @@ async fn webhook(app: &Arc<App>, req: Request<Incoming>) -> Response<Body> {
     }
 }
 
-/// `Authorization: Bearer TOKEN`, compared in constant time.
+/// `Authorization: Bearer TOKEN`, the scheme in any case (RFC 9110 §11.1),
+/// the token compared in constant time.
 pub fn authorized(headers: &HeaderMap, token: &str) -> bool {
-    let Some(given) = headers
+    let Some((scheme, given)) = headers
         .get(header::AUTHORIZATION)
-        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
+        .and_then(|v| v.as_bytes().split_at_checked(b"Bearer ".len()))
     else {
         return false;
     };
+    if !scheme.eq_ignore_ascii_case(b"Bearer ") {
+        return false;
+    }
+    // One or more spaces part the scheme from the token (RFC 9110 §11.4).
+    let given = given.trim_ascii_start();
     given.ct_eq(token.as_bytes()).into()
 }
 

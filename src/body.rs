@@ -11,6 +11,7 @@ use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
 
+use crate::oversized::Watch;
 use crate::sendfile::FileBody;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -27,6 +28,9 @@ pub enum Body {
     /// Bytes already read from a peer, then the rest of its stream: a
     /// fetched page that turned out too large to keep.
     Prefixed(VecDeque<Bytes>, Incoming),
+    /// A page once found too large, streamed and counted: one that ends
+    /// within `max_object_size` is kept again from the next request on.
+    Watched(Incoming, Watch),
 }
 
 impl Body {
@@ -63,6 +67,17 @@ impl http_body::Body for Body {
                 Some(b) => Poll::Ready(Some(Ok(Frame::data(b)))),
                 None => Pin::new(rest).poll_frame(cx).map_err(Into::into),
             },
+            Body::Watched(body, watch) => {
+                let polled = Pin::new(body).poll_frame(cx);
+                match &polled {
+                    Poll::Ready(Some(Ok(frame))) => {
+                        watch.data(frame.data_ref().map_or(0, |d| d.len()));
+                    }
+                    Poll::Ready(None) => watch.end(),
+                    _ => {}
+                }
+                polled.map_err(Into::into)
+            }
         }
     }
 
@@ -73,6 +88,14 @@ impl http_body::Body for Body {
             Body::File(file) => file.is_none(),
             Body::Incoming(body) => body.is_end_stream(),
             Body::Prefixed(prefix, rest) => prefix.is_empty() && rest.is_end_stream(),
+            Body::Watched(body, watch) => {
+                // hyper may stop at this answer without polling the end.
+                let ended = body.is_end_stream();
+                if ended {
+                    watch.end();
+                }
+                ended
+            }
         }
     }
 
@@ -83,7 +106,7 @@ impl http_body::Body for Body {
             Body::File(file) => {
                 SizeHint::with_exact(file.as_ref().map_or(0, |f| f.bytes.len() as u64))
             }
-            Body::Incoming(body) => body.size_hint(),
+            Body::Incoming(body) | Body::Watched(body, _) => body.size_hint(),
             Body::Prefixed(prefix, rest) => {
                 let buffered: u64 = prefix.iter().map(|b| b.len() as u64).sum();
                 let rest = rest.size_hint();

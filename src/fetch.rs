@@ -2,6 +2,10 @@
 //! timeouts and the `max_fetches` limit, over one keep-alive pool that the
 //! pass-through proxy shares.
 //!
+//! A fetch reads a body only when its head says it may be kept: a response
+//! that will be passed on is handed back unread, to be streamed to its
+//! visitor with back-pressure, never held whole in memory.
+//!
 //! A fetch never forwards a visitor's Cookie or Authorization: it sends only
 //! `Host`, `User-Agent`, `X-Preload-Fetch` and the route's `vary` headers.
 
@@ -17,9 +21,12 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tokio::sync::Semaphore;
+use tokio::time::{timeout_at, Instant};
 
 use crate::body::Body;
-use crate::headers::X_PRELOAD_FETCH;
+use crate::config::Config;
+use crate::headers::{self, X_PRELOAD_FETCH};
+use crate::policy::PassReason;
 
 /// The pooled HTTP/1.1 client to the app.
 pub type HttpClient = Client<HttpConnector, Body>;
@@ -50,6 +57,8 @@ pub enum FetchError {
     Unreachable(String),
     #[error("upstream timed out")]
     Timeout,
+    #[error("no fetch slot free within fetch_timeout (all max_fetches busy)")]
+    NoSlot,
     #[error("invalid upstream response: {0}")]
     Invalid(String),
 }
@@ -58,7 +67,7 @@ impl FetchError {
     /// 504 for a timeout, 502 for everything else (SPEC §4).
     pub fn status(&self) -> StatusCode {
         match self {
-            FetchError::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            FetchError::Timeout | FetchError::NoSlot => StatusCode::GATEWAY_TIMEOUT,
             _ => StatusCode::BAD_GATEWAY,
         }
     }
@@ -68,7 +77,7 @@ impl FetchError {
     pub fn visitor_text(&self) -> &'static str {
         match self {
             FetchError::Unreachable(_) => UPSTREAM_UNAVAILABLE,
-            FetchError::Timeout => UPSTREAM_TIMEOUT,
+            FetchError::Timeout | FetchError::NoSlot => UPSTREAM_TIMEOUT,
             FetchError::Invalid(_) => BAD_UPSTREAM_RESPONSE,
         }
     }
@@ -94,17 +103,22 @@ pub fn source_chain(err: &dyn std::error::Error) -> String {
     text
 }
 
-/// A fetched response: its head and its body, read whole when it fits
-/// `max_object_size`.
+/// A fetched response: its head and its body, read whole when it may be
+/// kept and fits `max_object_size`.
 pub struct Fetched {
     pub parts: http::response::Parts,
     pub body: FetchedBody,
 }
 
 pub enum FetchedBody {
+    /// Read whole: it may be kept.
     Complete(Bytes),
-    /// Larger than `max_object_size`: what was read, and the rest unread.
+    /// Found larger than `max_object_size` while reading (the app sent no
+    /// length): what was read, then the rest unread.
     TooLarge(VecDeque<Bytes>, Incoming),
+    /// Not to be kept, as its head says (a PASS reason, or a
+    /// `Content-Length` over `max_object_size`): left unread, to stream.
+    Unread(PassReason, Incoming),
 }
 
 /// What one snapshot fetch asks for.
@@ -130,6 +144,29 @@ pub struct FetchSettings<'a> {
     pub max_object_size: u64,
 }
 
+impl<'a> FetchSettings<'a> {
+    /// The settings in force in `config`.
+    pub fn of(config: &'a Config) -> FetchSettings<'a> {
+        FetchSettings {
+            upstream: &config.upstream.url,
+            host: &config.upstream.host,
+            fetch_timeout: config.upstream.fetch_timeout,
+            max_object_size: config.cache.max_object_size,
+        }
+    }
+}
+
+/// The detail of a failed fetch, for the operator: which page, which app,
+/// and the whole error chain.
+pub fn log_failure(upstream: &Uri, target: &str, err: &FetchError) {
+    tracing::warn!(
+        target = %target,
+        upstream = %upstream,
+        error = %err,
+        "snapshot fetch failed"
+    );
+}
+
 impl Fetcher {
     pub fn new(client: HttpClient, max_fetches: usize) -> Fetcher {
         Fetcher {
@@ -138,18 +175,25 @@ impl Fetcher {
         }
     }
 
-    /// Fetches `req.target` anonymously. The whole fetch (waiting for a
-    /// fetch slot excepted) is bounded by `fetch_timeout`.
+    /// Fetches `req.target` anonymously. `pass` reads the head and says
+    /// why the response must not be kept, if it must not: its body is then
+    /// left unread. The whole fetch, the wait for a fetch slot included, is
+    /// bounded by `fetch_timeout`; a body handed back unread streams on
+    /// past it, as a pass-through body does.
     pub async fn fetch(
         &self,
         req: FetchRequest<'_>,
         settings: &FetchSettings<'_>,
+        pass: impl FnOnce(&http::response::Parts) -> Option<PassReason>,
     ) -> Result<Fetched, FetchError> {
-        let _permit = self
-            .limit
-            .acquire()
-            .await
-            .expect("fetch semaphore is never closed");
+        let deadline = Instant::now() + settings.fetch_timeout;
+        // tokio's semaphore grants permits in the order they were asked
+        // for, so a herd for one slow page cannot starve the others; and a
+        // request that waited its whole budget is a 504, not a late MISS.
+        let _permit = match timeout_at(deadline, self.limit.acquire()).await {
+            Ok(permit) => permit.expect("fetch semaphore is never closed"),
+            Err(_) => return Err(FetchError::NoSlot),
+        };
         let request = build_request(req, settings)?;
         let fetch = async {
             let response = self
@@ -157,11 +201,20 @@ impl Fetcher {
                 .request(request)
                 .await
                 .map_err(FetchError::from_client)?;
+            if headers::ambiguous_length(response.headers()) {
+                return Err(FetchError::Invalid(headers::AMBIGUOUS_LENGTH.into()));
+            }
             let (parts, body) = response.into_parts();
+            if let Some(reason) = pass(&parts) {
+                return Ok(Fetched {
+                    parts,
+                    body: FetchedBody::Unread(reason, body),
+                });
+            }
             let body = read_limited(&parts, body, settings.max_object_size).await?;
             Ok(Fetched { parts, body })
         };
-        tokio::time::timeout(settings.fetch_timeout, fetch)
+        timeout_at(deadline, fetch)
             .await
             .unwrap_or(Err(FetchError::Timeout))
     }
@@ -202,13 +255,8 @@ async fn read_limited(
     mut body: Incoming,
     max: u64,
 ) -> Result<FetchedBody, FetchError> {
-    let declared = parts
-        .headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > max) {
-        return Ok(FetchedBody::TooLarge(VecDeque::new(), body));
+    if content_length(&parts.headers).is_some_and(|len| len > max) {
+        return Ok(FetchedBody::Unread(PassReason::TooLarge, body));
     }
     let mut chunks = VecDeque::new();
     let mut total: u64 = 0;
@@ -224,6 +272,14 @@ async fn read_limited(
         }
     }
     Ok(FetchedBody::Complete(concat(chunks, total)))
+}
+
+/// The `Content-Length` the app declared, if any.
+pub fn content_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
 }
 
 fn concat(mut chunks: VecDeque<Bytes>, total: u64) -> Bytes {
@@ -251,6 +307,8 @@ mod tests {
     #[test]
     fn timeouts_are_504_and_the_rest_502() {
         assert_eq!(FetchError::Timeout.status(), StatusCode::GATEWAY_TIMEOUT);
+        assert_eq!(FetchError::NoSlot.status(), StatusCode::GATEWAY_TIMEOUT);
+        assert_eq!(FetchError::NoSlot.visitor_text(), "upstream timeout");
         assert_eq!(
             FetchError::Invalid("x".into()).status(),
             StatusCode::BAD_GATEWAY

@@ -58,6 +58,35 @@ pub fn http_date(t: SystemTime) -> HeaderValue {
     HeaderValue::from_str(&httpdate::fmt_http_date(t)).expect("an HTTP-date is ASCII")
 }
 
+/// True when a message carries both `Transfer-Encoding` and
+/// `Content-Length`. The chunked framing wins (RFC 9112 §6.3) and the length
+/// is a lie a relay must not pass on: a client trusting it gets a truncated
+/// body, and a cache a wrong one. Such an app answer is refused (502).
+pub fn ambiguous_length(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::TRANSFER_ENCODING) && headers.contains_key(header::CONTENT_LENGTH)
+}
+
+/// The log text for an app answer refused by [`ambiguous_length`].
+pub const AMBIGUOUS_LENGTH: &str = "the app sent Content-Length with Transfer-Encoding";
+
+/// The greatest age the daemon states: RFC 9111 §1.2.2 has a cache take
+/// 2^31 for a delta-seconds too large to hold, or a sum that overflows.
+pub const MAX_AGE: u64 = 2_147_483_648;
+
+/// An `Age` value as delta-seconds (digits only, else `None`), capped at
+/// [`MAX_AGE`] however many digits it has.
+pub fn delta_seconds(value: &HeaderValue) -> Option<u64> {
+    let digits = value.as_bytes().trim_ascii();
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let capped = digits.iter().try_fold(0u64, |n, d| {
+        let n = n * 10 + u64::from(d - b'0');
+        (n <= MAX_AGE).then_some(n)
+    });
+    Some(capped.unwrap_or(MAX_AGE))
+}
+
 /// True when a request asks to switch protocols (a WebSocket handshake).
 pub fn is_upgrade(headers: &HeaderMap) -> bool {
     headers.contains_key(header::UPGRADE)
@@ -72,6 +101,34 @@ pub fn is_upgrade(headers: &HeaderMap) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_age_too_large_to_hold_is_two_to_the_31() {
+        let age = |v: &'static str| delta_seconds(&HeaderValue::from_static(v));
+        assert_eq!(age("100"), Some(100));
+        assert_eq!(age(" 7 "), Some(7));
+        assert_eq!(age("2147483648"), Some(MAX_AGE));
+        assert_eq!(age("2147483649"), Some(MAX_AGE));
+        assert_eq!(age("18446744073709551616"), Some(MAX_AGE));
+        assert_eq!(age("99999999999999999999999999"), Some(MAX_AGE));
+        assert_eq!(age("-1"), None);
+        assert_eq!(age("1.5"), None);
+        assert_eq!(age(""), None);
+    }
+
+    #[test]
+    fn a_length_beside_a_transfer_encoding_is_ambiguous() {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("10"));
+        assert!(!ambiguous_length(&h));
+        h.insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("chunked"),
+        );
+        assert!(ambiguous_length(&h));
+        h.remove(header::CONTENT_LENGTH);
+        assert!(!ambiguous_length(&h));
+    }
 
     #[test]
     fn strips_listed_and_named_headers() {

@@ -15,7 +15,8 @@
 //!     leader fetches through [`fetch`], [`policy`] decides keep or PASS, the
 //!     store publishes the snapshot atomically (with the gzip and brotli
 //!     variants [`compress`] made once), and the followers get the same
-//!     outcome;
+//!     outcome. A response not kept is streamed by [`pass`], never held
+//!     whole; [`oversized`] remembers pages found too large to keep;
 //!   - [`proxy`]: everything else, streamed to the app and back.
 //! - [`state::App`] is the one shared handle: config (swappable), store,
 //!   client, flights. [`shutdown`] tells every task when to stop.
@@ -39,6 +40,8 @@ pub mod invalidate;
 pub mod key;
 pub mod limits;
 pub mod miss;
+pub mod oversized;
+pub mod pass;
 pub mod policy;
 pub mod proxy;
 pub mod router;

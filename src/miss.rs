@@ -3,7 +3,10 @@
 //! answered, with its precompressed variants ([`crate::compress`]).
 //!
 //! The leader's fetch runs in a task of its own, so that a visitor who goes
-//! away does not cancel the fetch the others wait for.
+//! away does not cancel the fetch the others wait for. What is kept, or
+//! failed, is shared with every follower. What is not kept is streamed to
+//! the leader's visitor alone, and each follower fetches it for itself
+//! ([`crate::pass`]): sharing it would mean holding it whole.
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -16,36 +19,54 @@ use crate::body::Body;
 use crate::compress;
 use crate::conditional;
 use crate::config::{Config, OnWriteError};
-use crate::fetch::{FetchError, FetchRequest, FetchSettings, Fetched, FetchedBody};
+use crate::fetch::{self, FetchRequest, FetchSettings, Fetched, FetchedBody};
 use crate::flight::Role;
 use crate::headers::{self, X_PRELOAD_CACHE, X_PRELOAD_REASON};
+use crate::pass::{self, Passed};
 use crate::policy::{self, KeepRules, PassReason};
 use crate::serve::{self, CacheStatus, Target};
 use crate::state::App;
 use crate::store::{Meta, Snapshot, StoreError};
 
-/// What one fetch produced, shared by the leader with its followers.
+/// What one fetch gives the requests that waited for it.
 #[derive(Clone)]
 pub enum Outcome {
+    /// The same answer for every waiter.
+    Shared(Shared),
+    /// Not kept, streamed to the leader's visitor alone: each follower
+    /// fetches the page for itself. The reason is the leader's.
+    Unshared(PassReason),
+}
+
+/// A fetch's answer that every waiter gets.
+#[derive(Clone)]
+pub enum Shared {
     /// Kept: every waiter gets MISS.
     Kept(Arc<Snapshot>),
-    /// Fetched but not kept: every waiter gets PASS with this body.
+    /// Read whole to be kept, then not kept: every waiter gets PASS with
+    /// this body.
     Passed(Arc<Passed>),
-    /// Too large to keep or share: the leader streamed it; each follower
-    /// fetches for itself.
-    TooLarge,
     /// No usable answer from the app (502 / 504), or the snapshot could not
     /// be written with `on_write_error = "fail"` (503). The text is what
     /// visitors see: fixed, never an error's detail (that goes to the log).
     Failed(StatusCode, &'static str),
 }
 
-/// A response passed on without being kept.
-pub struct Passed {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: Bytes,
-    pub reason: PassReason,
+/// What the leader's fetch came to.
+pub enum Led {
+    Shared(Shared),
+    /// Not kept: the leader's visitor's response, streamed from the app.
+    Streamed(PassReason, Response<Body>),
+}
+
+impl Led {
+    /// What the followers get.
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            Led::Shared(shared) => Outcome::Shared(shared.clone()),
+            Led::Streamed(reason, _) => Outcome::Unshared(*reason),
+        }
+    }
 }
 
 /// Answers a preload request that found no usable snapshot (a stale one
@@ -68,13 +89,13 @@ pub async fn fetch(app: &Arc<App>, target: Target, req: &request::Parts) -> Resp
                 let task_app = Arc::clone(app);
                 let task_target = target.clone();
                 let task = tokio::spawn(async move {
-                    let (outcome, own) = fetch_and_keep(&task_app, &task_target).await;
-                    leader.finish(outcome.clone());
-                    (outcome, own)
+                    let led = fetch_and_keep(&task_app, &task_target).await;
+                    leader.finish(led.outcome());
+                    led
                 });
                 return match task.await {
-                    Ok((_, Some(own))) => own,
-                    Ok((outcome, None)) => respond(outcome, req, true),
+                    Ok(Led::Streamed(_, res)) => res,
+                    Ok(Led::Shared(shared)) => respond(shared, req, true),
                     Err(err) => {
                         tracing::error!(target = %target.canonical, error = %err, "snapshot fetch task failed");
                         serve::plain(StatusCode::BAD_GATEWAY, "snapshot fetch failed")
@@ -82,8 +103,10 @@ pub async fn fetch(app: &Arc<App>, target: Target, req: &request::Parts) -> Resp
                 };
             }
             Role::Follower(follower) => match follower.outcome().await {
-                Some(Outcome::TooLarge) => return pass_through_large(app, &target).await,
-                Some(outcome) => return respond(outcome, req, false),
+                Some(Outcome::Unshared(reason)) => {
+                    return pass::fetch_for_one(app, &target, reason).await
+                }
+                Some(Outcome::Shared(shared)) => return respond(shared, req, false),
                 None => continue,
             },
         }
@@ -95,45 +118,71 @@ pub fn refresh_in_background(app: &Arc<App>, target: Target) {
     if let Role::Leader(leader) = app.flights.join(target.key) {
         let app = Arc::clone(app);
         tokio::spawn(async move {
-            let (outcome, _) = fetch_and_keep(&app, &target).await;
-            leader.finish(outcome);
+            // No visitor waits: a streamed answer is dropped unread.
+            let led = fetch_and_keep(&app, &target).await;
+            leader.finish(led.outcome());
         });
     }
 }
 
-/// The leader's work: fetch, decide, write. The second value is the
-/// leader's own response when it cannot be shared (a streamed large page).
-pub async fn fetch_and_keep(app: &Arc<App>, target: &Target) -> (Outcome, Option<Response<Body>>) {
+/// The leader's work: fetch, decide, write. The keep decision is made from
+/// the head where it can be, so that a response that will not be kept is
+/// never read into memory.
+pub async fn fetch_and_keep(app: &Arc<App>, target: &Target) -> Led {
     let config = app.config_owned();
     // Invalidations recorded from now on overtake this fetch.
     let since = app.invalidations.seq();
-    let fetched = match fetch_once(app, &config, target).await {
-        Ok(fetched) => fetched,
-        Err(err) => {
-            log_fetch_error(&config, target, &err);
-            return (Outcome::Failed(err.status(), err.visitor_text()), None);
-        }
-    };
-    let Fetched { parts, body } = fetched;
-    let body = match body {
-        FetchedBody::Complete(body) => body,
-        FetchedBody::TooLarge(read, rest) => {
-            let res = pass_response(
-                parts.status,
-                parts.headers,
-                Body::Prefixed(read, rest),
-                PassReason::TooLarge,
-                true,
-            );
-            return (Outcome::TooLarge, Some(res));
-        }
-    };
     let rules = KeepRules {
         statuses: &config.cache.statuses,
         strip_set_cookie: config.cache.strip_set_cookie,
     };
-    if let Some(reason) = policy::pass_reason(parts.status, &parts.headers, rules) {
-        return (passed(parts.status, parts.headers, body, reason), None);
+    let oversized = app.oversized.is_marked(&target.key);
+    let pass = |parts: &http::response::Parts| {
+        policy::pass_reason(parts.status, &parts.headers, rules).or_else(|| {
+            // Found too large before, and still of unknown length: streamed
+            // from its first byte rather than read up to the limit again.
+            (oversized && fetch::content_length(&parts.headers).is_none())
+                .then_some(PassReason::TooLarge)
+        })
+    };
+    let request = FetchRequest {
+        target: &target.canonical,
+        vary: &target.vary,
+    };
+    let fetched = app
+        .fetcher
+        .fetch(request, &FetchSettings::of(&config), pass)
+        .await;
+    let Fetched { parts, body } = match fetched {
+        Ok(fetched) => fetched,
+        Err(err) => {
+            fetch::log_failure(&config.upstream.url, &target.canonical, &err);
+            return Led::Shared(Shared::Failed(err.status(), err.visitor_text()));
+        }
+    };
+    let body = match body {
+        FetchedBody::Complete(body) => body,
+        FetchedBody::TooLarge(read, rest) => {
+            app.oversized.mark(target.key);
+            let body = Body::Prefixed(read, rest);
+            let res = pass::response(
+                parts.status,
+                parts.headers,
+                body,
+                PassReason::TooLarge,
+                true,
+            );
+            return Led::Streamed(PassReason::TooLarge, res);
+        }
+        FetchedBody::Unread(reason, rest) => {
+            let body = pass::streamed(app, target, &parts, rest);
+            let res = pass::response(parts.status, parts.headers, body, reason, true);
+            return Led::Streamed(reason, res);
+        }
+    };
+    if oversized {
+        // It came with a length that fits: kept as usual from now on.
+        app.oversized.forget(&target.key);
     }
     warn_on_foreign_vary(app, &config, target, &parts.headers);
     let mut snapshot = build_snapshot(&config, target, parts.status, &parts.headers, body.clone());
@@ -155,65 +204,29 @@ pub async fn fetch_and_keep(app: &Arc<App>, target: &Target) -> (Outcome, Option
     .await
     .map_err(|e| StoreError::Write(std::io::Error::other(e.to_string())))
     .and_then(|r| r);
-    match written {
-        Ok(kept) => (Outcome::Kept(kept), None),
+    let pass_on = |reason| passed(parts.status, parts.headers, body, reason);
+    Led::Shared(match written {
+        Ok(kept) => Shared::Kept(kept),
         Err(StoreError::Refused | StoreError::Outdated) => {
             tracing::debug!(target = %target.canonical, "an invalidation overtook the fetch; not kept");
-            (
-                passed(parts.status, parts.headers, body, PassReason::Invalidated),
-                None,
-            )
+            pass_on(PassReason::Invalidated)
         }
-        Err(StoreError::TooLarge { .. }) => (
-            passed(parts.status, parts.headers, body, PassReason::TooLarge),
-            None,
-        ),
+        Err(StoreError::TooLarge { .. }) => pass_on(PassReason::TooLarge),
         Err(err) => {
             tracing::warn!(target = %target.canonical, error = %err, "snapshot not written");
             match config.cache.on_write_error {
-                OnWriteError::Serve => (
-                    passed(parts.status, parts.headers, body, PassReason::WriteError),
-                    None,
-                ),
-                OnWriteError::Fail => (
-                    Outcome::Failed(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "snapshot could not be written",
-                    ),
-                    None,
+                OnWriteError::Serve => pass_on(PassReason::WriteError),
+                OnWriteError::Fail => Shared::Failed(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "snapshot could not be written",
                 ),
             }
         }
-    }
+    })
 }
 
-async fn fetch_once(app: &App, config: &Config, target: &Target) -> Result<Fetched, FetchError> {
-    let settings = FetchSettings {
-        upstream: &config.upstream.url,
-        host: &config.upstream.host,
-        fetch_timeout: config.upstream.fetch_timeout,
-        max_object_size: config.cache.max_object_size,
-    };
-    let request = FetchRequest {
-        target: &target.canonical,
-        vary: &target.vary,
-    };
-    app.fetcher.fetch(request, &settings).await
-}
-
-/// The detail of a failed fetch, for the operator: which page, which app,
-/// and the whole error chain.
-fn log_fetch_error(config: &Config, target: &Target, err: &FetchError) {
-    tracing::warn!(
-        target = %target.canonical,
-        upstream = %config.upstream.url,
-        error = %err,
-        "snapshot fetch failed"
-    );
-}
-
-fn passed(status: StatusCode, headers: HeaderMap, body: Bytes, reason: PassReason) -> Outcome {
-    Outcome::Passed(Arc::new(Passed {
+fn passed(status: StatusCode, headers: HeaderMap, body: Bytes, reason: PassReason) -> Shared {
+    Shared::Passed(Arc::new(Passed {
         status,
         headers,
         body,
@@ -221,78 +234,20 @@ fn passed(status: StatusCode, headers: HeaderMap, body: Bytes, reason: PassReaso
     }))
 }
 
-/// A follower's answer for a page too large to share: its own anonymous
-/// fetch, streamed.
-async fn pass_through_large(app: &App, target: &Target) -> Response<Body> {
-    match fetch_and_keep_uncoordinated(app, target).await {
-        Ok(res) => res,
-        Err(err) => {
-            log_fetch_error(&app.config(), target, &err);
-            serve::plain(err.status(), err.visitor_text())
-        }
-    }
-}
-
-async fn fetch_and_keep_uncoordinated(
-    app: &App,
-    target: &Target,
-) -> Result<Response<Body>, FetchError> {
-    let config = app.config_owned();
-    let Fetched { parts, body } = fetch_once(app, &config, target).await?;
-    let body = match body {
-        FetchedBody::Complete(bytes) => Body::full(bytes),
-        FetchedBody::TooLarge(read, rest) => Body::Prefixed(read, rest),
-    };
-    Ok(pass_response(
-        parts.status,
-        parts.headers,
-        body,
-        PassReason::TooLarge,
-        true,
-    ))
-}
-
-fn respond(outcome: Outcome, req: &request::Parts, leader: bool) -> Response<Body> {
-    match outcome {
-        Outcome::Kept(snap) => {
+fn respond(shared: Shared, req: &request::Parts, leader: bool) -> Response<Body> {
+    match shared {
+        Shared::Kept(snap) => {
             serve::snapshot_response(&snap, CacheStatus::Miss, req, SystemTime::now())
         }
-        Outcome::Passed(p) => pass_response(
+        Shared::Passed(p) => pass::response(
             p.status,
             p.headers.clone(),
             Body::full(p.body.clone()),
             p.reason,
             leader,
         ),
-        Outcome::Failed(status, text) => serve::plain(status, text),
-        // A follower never calls respond with TooLarge; a leader never gets it without its own response.
-        Outcome::TooLarge => serve::plain(StatusCode::BAD_GATEWAY, "page too large to share"),
+        Shared::Failed(status, text) => serve::plain(status, text),
     }
-}
-
-/// A fetched response passed on, marked PASS with its reason. Only the
-/// visitor whose request led the fetch receives the app's Set-Cookie: a
-/// cookie is never handed to several visitors.
-fn pass_response(
-    status: StatusCode,
-    mut headers: HeaderMap,
-    body: Body,
-    reason: PassReason,
-    leader: bool,
-) -> Response<Body> {
-    headers::strip_hop_by_hop(&mut headers, false);
-    if !leader {
-        headers.remove(header::SET_COOKIE);
-    }
-    if !matches!(body, Body::Prefixed(..)) {
-        headers.remove(header::CONTENT_LENGTH);
-    }
-    headers.insert(X_PRELOAD_CACHE, HeaderValue::from_static("PASS"));
-    headers.insert(X_PRELOAD_REASON, HeaderValue::from_static(reason.as_str()));
-    let mut res = Response::new(body);
-    *res.status_mut() = status;
-    *res.headers_mut() = headers;
-    res
 }
 
 /// Response headers never kept in a snapshot: per-connection, per-visitor,
@@ -350,8 +305,7 @@ fn build_snapshot(
         .unwrap_or_else(|| headers::http_date(taken));
     let age = headers
         .get(header::AGE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
+        .and_then(headers::delta_seconds)
         .unwrap_or(0);
     Snapshot {
         key: target.key,

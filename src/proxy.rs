@@ -6,8 +6,10 @@
 //! The client hears HTTP/1.1 whatever the app speaks: hyper answers in the
 //! response's version, and an HTTP/1.0 answer would close a connection that
 //! nginx's upstream keep-alive counts on. A body the app ends by closing
-//! its connection goes out chunked. When the app fails, the visitor gets a
-//! short fixed text; the detail goes to the log.
+//! its connection goes out chunked. An answer with both `Content-Length` and
+//! `Transfer-Encoding` is refused (502) rather than relayed with a length
+//! that is not its body's. When the app fails, the visitor gets a short
+//! fixed text; the detail goes to the log.
 //!
 //! The proxy never keeps anything; it only drops snapshots when an unsafe
 //! method succeeds on a snapshot route (that is the invalidation module's
@@ -84,6 +86,15 @@ pub async fn forward(app: &App, mut req: Request<Incoming>, peer: SocketAddr) ->
         return Response::from_parts(parts, Body::Empty);
     }
 
+    if headers::ambiguous_length(res.headers()) {
+        tracing::warn!(
+            target = %uri.path_and_query().map_or("/", |pq| pq.as_str()),
+            upstream = %app.config().upstream.url,
+            error = headers::AMBIGUOUS_LENGTH,
+            "pass-through failed"
+        );
+        return plain(StatusCode::BAD_GATEWAY, fetch::BAD_UPSTREAM_RESPONSE);
+    }
     let (mut parts, body) = res.into_parts();
     // `Connection: close` / `keep-alive` from the app go with the other
     // hop-by-hop headers: the client's connection is the client's.

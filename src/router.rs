@@ -1,10 +1,11 @@
 //! Which part of the daemon answers a request: admin, preload, or
-//! pass-through. One match, in the order the contract gives.
+//! pass-through. One match, in the order the contract gives, after the
+//! requests the daemon refuses itself.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use http::{Method, Request, Response, StatusCode};
+use http::{header, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
 use crate::admin;
@@ -39,6 +40,9 @@ pub async fn handle(
     peer: SocketAddr,
     listener: Listener,
 ) -> Response<Body> {
+    if let Some(refused) = refused(&req) {
+        return refused;
+    }
     let target_len = req.uri().path_and_query().map_or(1, |pq| pq.as_str().len());
     if target_len > MAX_TARGET {
         return plain(StatusCode::URI_TOO_LONG, "request target too long");
@@ -75,6 +79,22 @@ pub async fn handle(
         return write_through(&app, req, peer).await;
     }
     proxy::forward(&app, req, peer).await
+}
+
+/// Requests no one behind the daemon should see: with two `Host` fields
+/// the host is ambiguous (400, RFC 9112 §3.2), and `CONNECT` asks for a
+/// tunnel, which a reverse proxy does not open (501).
+fn refused(req: &Request<Incoming>) -> Option<Response<Body>> {
+    if req.method() == Method::CONNECT {
+        return Some(plain(
+            StatusCode::NOT_IMPLEMENTED,
+            "CONNECT is not supported",
+        ));
+    }
+    if req.headers().get_all(header::HOST).iter().nth(1).is_some() {
+        return Some(plain(StatusCode::BAD_REQUEST, "more than one Host field"));
+    }
+    None
 }
 
 /// An unsafe request on a snapshot route: passed through, and when the app

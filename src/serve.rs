@@ -15,7 +15,7 @@ use http::{request, Method, Response, StatusCode};
 use crate::body::Body;
 use crate::conditional::{self, RangeAnswer};
 use crate::config::Config;
-use crate::headers::X_PRELOAD_CACHE;
+use crate::headers::{MAX_AGE, X_PRELOAD_CACHE};
 use crate::heads;
 use crate::key::{self, Key, QueryRules, TargetError};
 use crate::miss;
@@ -202,7 +202,8 @@ pub fn snapshot_response(
     let from_cache = status != CacheStatus::Miss;
     if from_cache {
         let held = now.duration_since(meta.taken).unwrap_or_default().as_secs();
-        headers.insert(header::AGE, HeaderValue::from(meta.age + held));
+        let age = meta.age.saturating_add(held).min(MAX_AGE);
+        headers.insert(header::AGE, HeaderValue::from(age));
         if status != CacheStatus::Hit {
             headers.insert(X_PRELOAD_CACHE, status.header());
         }
@@ -210,7 +211,7 @@ pub fn snapshot_response(
         headers.insert(X_PRELOAD_CACHE, status.header());
         headers.remove(header::ACCEPT_RANGES);
         if meta.age > 0 {
-            headers.insert(header::AGE, HeaderValue::from(meta.age));
+            headers.insert(header::AGE, HeaderValue::from(meta.age.min(MAX_AGE)));
         } else {
             headers.remove(header::AGE);
         }

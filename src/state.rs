@@ -12,6 +12,7 @@ use crate::fetch::{self, Fetcher, HttpClient};
 use crate::flight::Flights;
 use crate::invalidate;
 use crate::miss::Outcome;
+use crate::oversized::Oversized;
 use crate::store::{Store, StoreError, StoreSettings};
 
 pub struct App {
@@ -22,6 +23,8 @@ pub struct App {
     /// The pooled client the pass-through proxy uses.
     pub client: HttpClient,
     pub flights: Arc<Flights<Outcome>>,
+    /// Pages found too large to keep: streamed, not read, next time.
+    pub oversized: Arc<Oversized>,
     /// Recent invalidations: the gate a fetch's snapshot passes to be kept.
     pub invalidations: invalidate::log::Log,
     /// (route index, header) pairs already warned about: an app `Vary`
@@ -46,6 +49,7 @@ impl App {
             client,
             store,
             flights: Arc::new(Flights::default()),
+            oversized: Arc::new(Oversized::default()),
             invalidations: invalidate::log::Log::default(),
             warned_vary: Mutex::new(HashSet::new()),
             config: ArcSwap::from_pointee(config),

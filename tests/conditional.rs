@@ -121,6 +121,25 @@ async fn age_adds_the_apps_age_to_the_time_held() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_age_past_the_integer_limit_is_capped() {
+    let up = Upstream::start().await;
+    let sb = Sandbox::new();
+    let d = sb.daemon(&up, "");
+    // RFC 9111 §1.2.2: a delta-seconds too large to hold, or a sum that
+    // overflows, is 2147483648; it never wraps to a small age.
+    for app_age in ["99999999999999999999", "18446744073709551615", "2147483649"] {
+        let target = format!("/_preload/a?age={app_age}");
+        let miss = get(d.main, &target, &[]).await;
+        assert_eq!(miss.cache(), "MISS", "{app_age}");
+        assert_eq!(miss.header("age"), Some("2147483648"), "MISS, {app_age}");
+        let hit = get(d.main, &target, &[]).await;
+        assert_eq!(hit.cache(), "HIT", "{app_age}");
+        assert_eq!(hit.header("age"), Some("2147483648"), "HIT, {app_age}");
+    }
+    assert_eq!(up.count(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_tags_header_never_reaches_clients() {
     let up = Upstream::start().await;
     let sb = Sandbox::new();

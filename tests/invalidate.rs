@@ -179,6 +179,24 @@ async fn the_main_listener_always_needs_a_token() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_bearer_scheme_is_matched_in_any_case() {
+    let up = Upstream::start().await;
+    let sb = Sandbox::new();
+    let d = sb.daemon(&up, "[invalidate]\ntoken = \"s3cret\"\n");
+    // RFC 9110 §11.1: the scheme is case-insensitive; the token is not.
+    for auth in ["bearer s3cret", "BEARER s3cret", "Bearer  s3cret"] {
+        let header = format!("Authorization: {auth}");
+        let reply = invalidate(d.main, &[FORM, &header], "all=1").await;
+        assert_eq!(reply.status, 200, "{auth}: {}", reply.text());
+    }
+    for auth in ["Bearer S3CRET", "Bearers3cret", "Basic s3cret"] {
+        let header = format!("Authorization: {auth}");
+        let reply = invalidate(d.main, &[FORM, &header], "all=1").await;
+        assert_eq!(reply.status, 401, "{auth}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_invalidation_overtaking_a_fetch_keeps_its_result_out() {
     let up = Upstream::start().await;
     let sb = Sandbox::new();

@@ -3,7 +3,8 @@
 
 mod support;
 
-use support::{get, Sandbox, Upstream};
+use support::raw_upstream::sized_body;
+use support::{get, RawUpstream, Sandbox, Upstream};
 
 /// Fetches `target` twice through the prefix; both must be PASS with
 /// `reason`, and both must reach the app.
@@ -46,6 +47,54 @@ async fn a_too_large_page_is_streamed_whole() {
     let reply = get(d.main, "/_preload/big?size=300000", &[]).await;
     assert_eq!(reply.header("x-preload-reason"), Some("too-large"));
     assert_eq!(reply.body.len(), 300_000);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_too_large_page_without_a_length_is_streamed_whole() {
+    let app = RawUpstream::start("HTTP/1.1 200 OK").await;
+    let sb = Sandbox::new();
+    let cache = "max_object_size = \"64KiB\"";
+    let text = support::config_text(&app.url(), &sb.cache_dir(), cache, "");
+    let d = support::Daemon::start(sb.dir.path(), &text);
+    // Found too large while reading (the prefix read, then the rest), and
+    // the next time streamed from its first byte: whole both times.
+    for _ in 0..2 {
+        let reply = get(d.main, "/_preload/big?chunked=1&size=300000", &[]).await;
+        assert_eq!(reply.cache(), "PASS");
+        assert_eq!(reply.header("x-preload-reason"), Some("too-large"));
+        assert!(reply.body == sized_body(300_000), "the whole body");
+    }
+    assert_eq!(app.count(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_page_found_too_large_is_kept_once_it_fits_again() {
+    let app = RawUpstream::start("HTTP/1.1 200 OK").await;
+    let sb = Sandbox::new();
+    let cache = "max_object_size = \"64KiB\"";
+    let text = support::config_text(&app.url(), &sb.cache_dir(), cache, "");
+    let d = support::Daemon::start(sb.dir.path(), &text);
+    // 300 kB for the first two requests, then 100 bytes.
+    let target = "/_preload/p?chunked=1&size=300000&small_after=2";
+    let seen: Vec<(String, usize)> = {
+        let mut seen = Vec::new();
+        for _ in 0..5 {
+            let reply = get(d.main, target, &[]).await;
+            seen.push((reply.cache().to_string(), reply.body.len()));
+        }
+        seen
+    };
+    let expected = [
+        ("PASS", 300_000), // found too large while reading
+        ("PASS", 300_000), // streamed from its first byte
+        ("PASS", 100),     // still streamed, seen to fit
+        ("MISS", 100),     // read and kept again
+        ("HIT", 100),
+    ];
+    let expected: Vec<(String, usize)> =
+        expected.iter().map(|(c, n)| (c.to_string(), *n)).collect();
+    assert_eq!(seen, expected);
+    assert_eq!(app.count(), 4);
 }
 
 #[tokio::test(flavor = "multi_thread")]

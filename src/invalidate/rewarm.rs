@@ -54,7 +54,7 @@ async fn refetch(app: &Arc<App>, raw: &str) {
     };
     // A visitor's request may already be fetching it.
     if let Role::Leader(leader) = app.flights.join(target.key) {
-        let (outcome, _) = miss::fetch_and_keep(app, &target).await;
-        leader.finish(outcome);
+        let led = miss::fetch_and_keep(app, &target).await;
+        leader.finish(led.outcome());
     }
 }
