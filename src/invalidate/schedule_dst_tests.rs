@@ -6,21 +6,8 @@
 use chrono::{LocalResult, NaiveDate, TimeDelta};
 use chrono_tz::Tz;
 
+use super::tests::{at, cron};
 use super::*;
-
-fn at(s: &str) -> DateTime<Utc> {
-    match s.parse() {
-        Ok(t) => t,
-        Err(e) => panic!("{s}: {e}"),
-    }
-}
-
-fn cron(expr: &str) -> When {
-    match expr.parse() {
-        Ok(s) => When::Cron(Box::new(s)),
-        Err(e) => panic!("{expr}: {e}"),
-    }
-}
 
 const PARIS: Timezone = Timezone::Named(Tz::Europe__Paris);
 const NEW_YORK: Timezone = Timezone::Named(Tz::America__New_York);

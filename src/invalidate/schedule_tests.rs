@@ -6,14 +6,14 @@ use chrono::TimeDelta;
 
 use super::*;
 
-fn at(s: &str) -> DateTime<Utc> {
+pub(super) fn at(s: &str) -> DateTime<Utc> {
     match s.parse() {
         Ok(t) => t,
         Err(e) => panic!("{s}: {e}"),
     }
 }
 
-fn cron(expr: &str) -> When {
+pub(super) fn cron(expr: &str) -> When {
     match expr.parse() {
         Ok(s) => When::Cron(Box::new(s)),
         Err(e) => panic!("{expr}: {e}"),
