@@ -126,13 +126,19 @@ async fn followers_of_an_oversized_page_get_it_streamed() {
     for c in clients {
         held.push(c.await.unwrap());
     }
-    let grown = rss_kib(&d).saturating_sub(before);
-    assert!(
-        grown < BOUND_KIB,
-        "{CLIENTS} clients that do not read grew the daemon by {grown} KiB"
-    );
+    assert_grew_less_than(&d, before, BOUND_KIB);
     // Each got a stream of its own: the leader's, and one per follower.
     assert_eq!(app.count(), 2 + CLIENTS);
+}
+
+/// The daemon's RSS grew by less than `bound` KiB since `before`, with
+/// the clients still connected.
+fn assert_grew_less_than(d: &Daemon, before: u64, bound: u64) {
+    let grown = rss_kib(d).saturating_sub(before);
+    assert!(
+        grown < bound,
+        "{CLIENTS} clients that do not read grew the daemon by {grown} KiB"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -146,11 +152,7 @@ async fn a_page_once_found_too_large_is_streamed_from_its_first_byte() {
     for _ in 0..CLIENTS {
         held.push(open_without_reading(d.main, target).await);
     }
-    let grown = rss_kib(&d).saturating_sub(before);
-    assert!(
-        grown < BOUND_KIB,
-        "{CLIENTS} clients that do not read grew the daemon by {grown} KiB"
-    );
+    assert_grew_less_than(&d, before, BOUND_KIB);
     assert_eq!(app.count(), 2 + CLIENTS);
 }
 
@@ -166,10 +168,6 @@ async fn a_pass_decided_from_the_head_is_streamed_unread() {
     for _ in 0..CLIENTS {
         held.push(open_without_reading(d.main, target).await);
     }
-    let grown = rss_kib(&d).saturating_sub(before);
-    assert!(
-        grown < BOUND_KIB - MAX_KIB,
-        "{CLIENTS} clients that do not read grew the daemon by {grown} KiB"
-    );
+    assert_grew_less_than(&d, before, BOUND_KIB - MAX_KIB);
     assert_eq!(app.count(), 2 + CLIENTS);
 }
