@@ -33,6 +33,14 @@ impl Store {
     /// how many snapshots it lists. Call once, at shutdown.
     pub fn checkpoint(&self) -> io::Result<usize> {
         let sh = &*self.shared;
+        // A last try at drops the file system refused (see `pending`).
+        if let Err(e) = sh.settle(0) {
+            tracing::error!(
+                error = %e,
+                files = sh.pending_files(),
+                "stopping with drops that could not be made durable: their pages may be served again after the next start, until the app's hook retries the invalidation"
+            );
+        }
         let buf = {
             let index = write_lock(&sh.index);
             sh.closed.store(true, Ordering::Release);

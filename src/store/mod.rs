@@ -7,6 +7,10 @@
 //! (`evict`); hot bodies stay decoded in memory (`memory`); mass removals
 //! finish in the background (`reaper`); soft invalidations are kept in a
 //! small append-only log replayed at start (`soft`, format in `soft_log`).
+//! Writes reserve their room before they touch the disk, so that `max_size`
+//! holds at every moment (`space`); drops the file system refuses are kept
+//! and retried, and never acknowledged as durable (`pending`); a cache dir
+//! emptied underneath is noticed and recovered from (`vanish`).
 //!
 //! Rules kept throughout: the index is the authority on what is visible, and
 //! every change to a key's file and its index entry happens under that key's
@@ -25,6 +29,7 @@ mod lock;
 mod lookup;
 mod memory;
 mod open;
+mod pending;
 mod put;
 mod reaper;
 mod remove;
@@ -33,7 +38,9 @@ mod slab;
 pub mod snapshot;
 mod soft;
 mod soft_log;
+mod space;
 mod tags;
+mod vanish;
 mod write;
 
 use std::path::PathBuf;
@@ -52,8 +59,10 @@ pub(crate) use self::held::FileBudget;
 use self::index::Index;
 use self::lock::DirLock;
 use self::memory::HotSet;
+use self::pending::Pending;
 use self::reaper::Reaper;
 use self::soft::SoftLog;
+use self::space::Space;
 
 /// What is kept beside a body.
 #[derive(Debug, Clone, PartialEq)]
@@ -167,6 +176,19 @@ pub enum StoreError {
     /// The gate of `put_if` refused it (an invalidation overtook the fetch).
     #[error("snapshot refused: an invalidation overtook its fetch")]
     Refused,
+    /// No room could be made under `max_size` in time: writes in progress
+    /// (or files that cannot be removed) hold it all.
+    #[error("no room under max_size: writes in progress hold it all")]
+    NoRoom,
+    /// A drop the file system refused to make durable: the snapshots are
+    /// out of the index, but a restart could bring them back (see
+    /// `pending`).
+    #[error("{count} snapshots dropped from memory, but not durably: {reason}")]
+    NotDurable { count: usize, reason: String },
+    /// Another daemon took the cache dir after it was emptied underneath
+    /// this one (see `vanish`).
+    #[error("the cache dir is held by another preloadd")]
+    Lost,
 }
 
 /// A snapshot found by `Store::lookup`.
@@ -210,8 +232,6 @@ pub struct EntryInfo {
 pub struct Store {
     shared: Arc<Shared>,
     reaper: Reaper,
-    /// Held as long as the store is open: one daemon per cache dir.
-    _lock: DirLock,
 }
 
 /// Number of stripe locks serializing file changes per key.
@@ -221,6 +241,21 @@ const STRIPES: usize = 64;
 struct Shared {
     dir: PathBuf,
     max_size: u64,
+    /// Held as long as the store is open: one daemon per cache dir (taken
+    /// again if the dir is emptied underneath: `vanish`).
+    lock: Mutex<DirLock>,
+    /// Set while another daemon holds the lock: nothing is written.
+    lost: AtomicBool,
+    /// The format marker was there (or written) at some point: its absence
+    /// since then means the dir was emptied.
+    marker_seen: AtomicBool,
+    /// Bytes on disk and reserved by writes in progress, kept within
+    /// `max_size`.
+    space: Space,
+    /// Drops the file system refused, retried (`pending`).
+    pending: Mutex<Pending>,
+    /// Something is in `pending` (checked without its lock).
+    unsettled: AtomicBool,
     index: RwLock<Index>,
     hot: HotSet,
     /// Descriptors of snapshot files held open (`held`).
