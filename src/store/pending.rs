@@ -154,6 +154,24 @@ impl Shared {
         }
     }
 
+    /// A minimum generation was persisted: refused drops of older
+    /// snapshots are durable now (their files cannot come back at start),
+    /// and removing the files is only for the space.
+    pub(crate) fn covered_by(&self, generation: u64) {
+        if !self.unsettled.load(Ordering::Acquire) {
+            return;
+        }
+        let mut pending = lock(&self.pending);
+        if pending.generation.is_some_and(|g| g <= generation) {
+            pending.generation = None;
+        }
+        for orphan in pending.files.values_mut() {
+            if orphan.generation < generation {
+                orphan.dropped = false;
+            }
+        }
+    }
+
     /// Notes that a minimum generation could not be persisted.
     pub(crate) fn generation_not_persisted(&self, generation: u64, error: &io::Error) {
         let mut pending = lock(&self.pending);
@@ -180,6 +198,9 @@ impl Shared {
                         if orphan.generation < generation {
                             orphan.dropped = false;
                         }
+                    }
+                    if !pending.drops_left() {
+                        tracing::info!(generation, "the store generation is persisted now");
                     }
                 }
                 Err(e) => error = Some(e),

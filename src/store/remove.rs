@@ -90,8 +90,11 @@ impl Store {
             return earlier;
         }
         let persisted = layout::write_generation(&sh.dir, generation);
-        if let Err(e) = &persisted {
-            tracing::warn!(error = %e, "cannot persist the store generation; removing files now");
+        match &persisted {
+            Ok(()) => sh.covered_by(generation),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot persist the store generation; removing files now")
+            }
         }
         let mut index = write_lock(&sh.index);
         sh.min_generation.store(generation, Ordering::Release);
@@ -108,7 +111,7 @@ impl Store {
                     generation,
                     "store generation bumped; every snapshot dropped"
                 );
-                return earlier;
+                return earlier.or_else(|_| sh.settle(0));
             }
             old.into_sized_keys().collect()
         } else {
@@ -123,7 +126,7 @@ impl Store {
         );
         let Err(not_persisted) = persisted else {
             self.reaper.unlink(old.into_iter());
-            return earlier;
+            return earlier.or_else(|_| sh.settle(0));
         };
         let count = old.len();
         let files = old
