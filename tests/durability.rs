@@ -231,3 +231,37 @@ async fn a_purge_on_a_full_disk_is_durable_and_200() {
     assert_eq!(get(d.main, "/_preload/a", &[]).await.cache(), "MISS");
     assert_eq!(get(d.main, "/_preload/b", &[]).await.cache(), "MISS");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_drop_refused_at_shutdown_is_finished_by_the_next_start() {
+    let sb = Sandbox::new();
+    if let Err(why) = fs::mounts_allowed(sb.dir.path()) {
+        return fs::skip("a_drop_refused_at_shutdown...", &why);
+    }
+    let mount = Mount::tmpfs(&sb.dir.path().join("disk"), "64m").expect("tmpfs");
+    let cache = mount.dir.join("cache");
+    let up = Upstream::start().await;
+    let d = daemon_on(&sb, &up, &cache);
+    warm(&d, &["/_preload/a"]).await;
+    let [file_a] = &snapshot_files(&cache)[..] else {
+        panic!("one snapshot file");
+    };
+    let dir_a = file_a.parent().expect("fan-out dir").to_path_buf();
+    fs::set_immutable(&dir_a, true).expect("chattr +i");
+    assert_not_durable(&invalidate(admin(&d), &[JSON], r#"{"urls": ["/a"]}"#).await);
+    // Stopped while the disk still refuses the unlink (the checkpoint, in
+    // the cache dir itself, can still be written).
+    assert!(d.terminate().success());
+    fs::set_immutable(&dir_a, false).expect("chattr -i");
+    assert!(file_a.exists(), "the refused file outlived the daemon");
+
+    // The next start removes it before it serves anything: a later crash's
+    // header scan cannot bring it back.
+    let d = daemon_on(&sb, &up, &cache);
+    assert!(!file_a.exists(), "removed at start");
+    d.kill9();
+    let d = daemon_on(&sb, &up, &cache);
+    let before = up.count_of("/a");
+    assert_eq!(get(d.main, "/_preload/a", &[]).await.cache(), "MISS");
+    assert_eq!(up.count_of("/a"), before + 1);
+}

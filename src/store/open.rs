@@ -13,7 +13,7 @@ use std::time::Instant;
 use super::held::FileBudget;
 use super::index::Index;
 use super::memory::HotSet;
-use super::pending::Pending;
+use super::pending::{Orphan, Pending};
 use super::reaper::Reaper;
 use super::soft::SoftLog;
 use super::space::Space;
@@ -103,6 +103,18 @@ impl Store {
         )
         .map_err(dir_error)?;
         let store = Store { shared, reaper };
+        // Refused drops of the last run, before anything is served.
+        if !scan.dropped.is_empty() {
+            let dropped = scan
+                .dropped
+                .iter()
+                .map(|k| (*k, Orphan::dropped(0, u64::MAX)));
+            let unlinked = store.shared.unlink_dropped(dropped);
+            tracing::info!(
+                removed = unlinked.removed,
+                "files of drops refused before the last shutdown removed"
+            );
+        }
         // Before the store is handed out: no lookup may see a snapshot as
         // fresh whose soft mark is on disk.
         store.restore_soft_marks();

@@ -19,13 +19,18 @@
 //!   left the index and the retry finds nothing of them to count.
 //! - A drop that returns `StoreError::NotDurable` (a webhook's 503) promises
 //!   nothing beyond this process. If the file system comes back while the
-//!   daemon runs, the retries make the drop durable within a second. If the
-//!   daemon stops first (a crash, or a shutdown while the disk still refuses
-//!   writes), nothing on the disk can say what was dropped, since writing
-//!   that was exactly what failed: the next start may index those pages
-//!   again, until the hook's retry drops them (and gets its 200). No
+//!   daemon runs, the retries make the drop durable within a second. At a
+//!   clean shutdown the index checkpoint lists the files still waiting, and
+//!   the next start removes them before it serves anything (`checkpoint`),
+//!   so they cannot come back at a later crash's header scan either. If the
+//!   daemon crashes first, or the checkpoint cannot be written either (a
+//!   read-only disk), nothing on the disk can say what was dropped, since
+//!   writing that was exactly what failed: the next start may index those
+//!   pages again, until the hook's retry drops them (and gets its 200). No
 //!   arrangement of files can do better on a disk that takes no write at
-//!   all; a record written before the attempt would itself be refused.
+//!   all: a record written before the attempt would itself be refused, and
+//!   distrusting every snapshot after every crash would throw the cache
+//!   away at each kill -9.
 //!
 //! Evicted snapshots whose files cannot be unlinked are retried the same
 //! way but never make a drop fail: an evicted page coming back after a
@@ -239,6 +244,11 @@ impl Shared {
             count,
             reason: error.map_or_else(|| "earlier drops are not durable".into(), |e| e.to_string()),
         })
+    }
+
+    /// The keys of the files still waiting (for the checkpoint).
+    pub(crate) fn pending_keys(&self) -> Vec<Key> {
+        lock(&self.pending).files.keys().copied().collect()
     }
 
     /// How many dropped or evicted files are still on disk, waiting.

@@ -124,4 +124,21 @@ mod tests {
         assert_eq!(seen.lock().expect("lock").len(), 2);
         drop(reaper);
     }
+
+    #[test]
+    fn the_upkeep_runs_between_jobs() {
+        let (tx, rx) = mpsc::channel();
+        let tx = Mutex::new(tx);
+        let reaper = Reaper::spawn(
+            |_, _| {},
+            move || {
+                let _ = tx.lock().expect("lock").send(());
+            },
+        )
+        .expect("spawn");
+        reaper.unlink(std::iter::empty());
+        assert!(rx.recv_timeout(TICK * 5).is_ok(), "upkeep ran");
+        assert!(rx.recv_timeout(TICK * 5).is_ok(), "and again");
+        drop(reaper);
+    }
 }

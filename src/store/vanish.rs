@@ -164,3 +164,87 @@ impl Shared {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use bytes::Bytes;
+
+    use super::super::lock::LOCK_FILE;
+    use super::super::snapshot::tests::sample;
+    use super::super::{Store, StoreError, StoreSettings};
+    use super::layout;
+    use crate::key::Key;
+
+    fn open(dir: &Path) -> Store {
+        Store::open(StoreSettings {
+            dir: dir.to_path_buf(),
+            max_size: 1 << 30,
+            memory: 1 << 20,
+            open_files: 0,
+        })
+        .expect("open")
+    }
+
+    fn put(store: &Store, n: u8) -> Result<(), StoreError> {
+        let mut s = sample(n, b"");
+        s.key = Key([n; 32]);
+        s.meta.target = format!("/page/{n}");
+        s.body = Bytes::from(format!("body {n}"));
+        store.put(s).map(drop)
+    }
+
+    fn empty(dir: &Path) {
+        for item in std::fs::read_dir(dir).expect("read_dir").flatten() {
+            if item.path().is_dir() {
+                std::fs::remove_dir_all(item.path()).expect("rm -rf");
+            } else {
+                std::fs::remove_file(item.path()).expect("rm");
+            }
+        }
+    }
+
+    #[test]
+    fn an_emptied_dir_is_noticed_and_used_again() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open(dir.path());
+        put(&store, 1).expect("put");
+        put(&store, 2).expect("put");
+        store.drop_all().expect("a generation to persist");
+        put(&store, 3).expect("put");
+        empty(dir.path());
+        put(&store, 4).expect("a put makes its directory again");
+        store.shared.check_dir();
+        assert_eq!(store.len(), 1, "only the page written since is there");
+        assert!(
+            store.get(&Key([3; 32])).is_none(),
+            "its file is gone: a miss"
+        );
+        assert!(store.get(&Key([4; 32])).is_some());
+        for marker in [layout::FORMAT_FILE, layout::GENERATION_FILE, LOCK_FILE] {
+            assert!(dir.path().join(marker).exists(), "{marker} written again");
+        }
+        drop(store);
+        let store = open(dir.path());
+        assert_eq!(store.len(), 1, "and it survives a restart");
+    }
+
+    #[test]
+    fn a_daemon_that_took_the_emptied_dir_keeps_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open(dir.path());
+        put(&store, 1).expect("put");
+        empty(dir.path());
+        // Another daemon starts on the dir before this one notices.
+        let other = super::DirLock::take(dir.path()).expect("the new lock file is free");
+        store.shared.check_dir();
+        assert!(
+            matches!(put(&store, 2), Err(StoreError::Lost)),
+            "no writes now"
+        );
+        drop(other);
+        store.shared.check_dir();
+        put(&store, 3).expect("the lock is ours again once the other is gone");
+    }
+}
