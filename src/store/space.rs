@@ -18,6 +18,10 @@
 //! the small marker and log files, and the blocks of an unlinked file that a
 //! response still holds open for sendfile (at most `open_files` of them,
 //! freed when the response ends).
+//!
+//! After a drop of everything the files leave in the background (`reaper`),
+//! releasing their bytes one by one; a write that needs room meanwhile waits
+//! for them rather than going past the limit.
 
 use std::sync::{Condvar, Mutex};
 use std::time::Instant;
