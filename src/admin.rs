@@ -14,11 +14,13 @@ use subtle::ConstantTimeEq;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use crate::body::Body;
+use crate::error::Error;
 use crate::invalidate::{self, webhook, webhook::WebhookRules};
 use crate::key::QueryRules;
 use crate::router::Listener;
 use crate::serve::plain;
 use crate::state::App;
+use crate::store::StoreError;
 
 /// Path prefix of the admin endpoints.
 pub const PREFIX: &str = "/_preloadd/";
@@ -54,7 +56,9 @@ pub async fn handle(app: &Arc<App>, req: Request<Incoming>, listener: Listener) 
 const MAX_WEBHOOK_BODY: usize = 1024 * 1024;
 
 /// `POST {invalidate.path}`: parse, apply, reply `{"invalidated": N}` once
-/// the dropped pages are gone for good.
+/// the dropped pages are gone for good; 503 when the cache's file system
+/// refused to make the drop durable (the pages are out of this process's
+/// index all the same, and the app's hook retries: see `store::pending`).
 async fn webhook(app: &Arc<App>, req: Request<Incoming>) -> Response<Body> {
     if req.method() != Method::POST {
         return method_not_allowed("POST");
@@ -94,6 +98,13 @@ async fn webhook(app: &Arc<App>, req: Request<Incoming>) -> Response<Body> {
     };
     match invalidate::run(app, selector).await {
         Ok(count) => json(StatusCode::OK, &serde_json::json!({ "invalidated": count })),
+        Err(err @ Error::Store(StoreError::NotDurable { .. })) => {
+            tracing::error!(error = %err, "invalidation not durable; answered 503 for the app to retry");
+            plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "invalidation not durable: the cache disk refused the change; the pages are no longer served, retry later",
+            )
+        }
         Err(err) => {
             tracing::error!(error = %err, "invalidation failed");
             plain(

@@ -123,7 +123,12 @@ async fn restart_serves_hits_without_upstream_requests() {
 async fn kill9_during_writes_never_leaves_a_wrong_snapshot() {
     let up = Upstream::start().await;
     let sb = Sandbox::new();
-    let d = sb.daemon(&up, "");
+    // 50 fetches share 32 slots, and the wait for one counts toward
+    // fetch_timeout: a loaded machine must not turn this into 504s.
+    let text = support::config_text(&up.url(), &sb.cache_dir(), "", "")
+        .replace("fetch_timeout = \"5s\"", "fetch_timeout = \"60s\"");
+    let start = || support::Daemon::start(sb.dir.path(), &text);
+    let d = start();
     let main = d.main;
     // 50 distinct pages of 0.5-1 MB whose answers arrive over ~500 ms.
     let target = |i: usize| format!("/big/{i}?delay={}&size={}", i * 10, 500_000 + i * 10_000);
@@ -157,7 +162,7 @@ async fn kill9_during_writes_never_leaves_a_wrong_snapshot() {
         let _ = r.await;
     }
 
-    let d = sb.daemon(&up, "");
+    let d = start();
     let main = d.main;
     let replies: Vec<_> = (0..50)
         .map(|i| {

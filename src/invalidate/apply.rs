@@ -57,9 +57,9 @@ pub fn apply(
 
     let (keys, targets) = resolve(store, selector, taken_before);
     let count = if selector.soft {
-        store.mark_stale(&keys, now)
+        store.mark_stale(&keys, now)?
     } else {
-        store.remove_many(&keys)
+        store.remove_many(&keys)?
     };
     let targets = if want_targets && !selector.soft {
         targets

@@ -35,7 +35,7 @@ pub fn catch_up(app: &App, now: DateTime<Utc>) {
                 tracing::info!(plan = %plan.name, fired = %fired, count = applied.count, "applied at start: fell due while down")
             }
             Ok(_) => {}
-            Err(err) => tracing::warn!(plan = %plan.name, error = %err, "catch-up failed"),
+            Err(err) => tracing::error!(plan = %plan.name, error = %err, "catch-up failed"),
         }
     }
 }
@@ -69,7 +69,8 @@ pub async fn run(app: Arc<App>, mut shutdown: Shutdown) {
 async fn fire(app: &Arc<App>, plan: &Plan) {
     match super::run(app, plan.selector.clone()).await {
         Ok(count) => tracing::info!(plan = %plan.name, count, "schedule fired"),
-        Err(err) => tracing::warn!(plan = %plan.name, error = %err, "schedule failed"),
+        // Nobody is waiting on a reply: the log says it, loudly.
+        Err(err) => tracing::error!(plan = %plan.name, error = %err, "schedule failed"),
     }
 }
 
@@ -105,7 +106,8 @@ pub async fn sweep(app: Arc<App>, mut shutdown: Shutdown) {
             let dead = worker
                 .store
                 .keys_where(|e| e.expires.is_some_and(|t| t + grace < now));
-            worker.store.remove_many(&dead)
+            // A refusal is logged by the store and retried there.
+            worker.store.remove_many(&dead).unwrap_or(0)
         })
         .await
         .unwrap_or(0);

@@ -11,6 +11,12 @@
 //! changed after it was written. After a crash there is no checkpoint and
 //! the header scan runs as before. A checkpoint that does not parse, or
 //! names another generation, is removed and the scan runs.
+//!
+//! It also lists the keys of files the file system refused to unlink (see
+//! `pending`): they are not in the index, so the next start would not serve
+//! them, but their files would stay, unindexed, and a later crash's header
+//! scan would bring them back. The next start unlinks them first (and keeps
+//! retrying, answering drops `NotDurable`, while it cannot).
 
 use std::io;
 use std::path::Path;
@@ -23,7 +29,7 @@ use super::scan::{Part, Scan};
 use super::{write, write_lock, Store};
 
 const FILE: &str = ".preloadd-index";
-const MAGIC: &[u8; 8] = b"PRLDIDX1";
+const MAGIC: &[u8; 8] = b"PRLDIDX2";
 const END: &[u8; 8] = b"PRLDEND1";
 /// `expires` of an entry that never expires.
 const NEVER: u64 = u64::MAX;
@@ -33,7 +39,15 @@ impl Store {
     /// how many snapshots it lists. Call once, at shutdown.
     pub fn checkpoint(&self) -> io::Result<usize> {
         let sh = &*self.shared;
-        let buf = {
+        // A last try at drops the file system refused (see `pending`).
+        if let Err(e) = sh.settle(0) {
+            tracing::error!(
+                error = %e,
+                files = sh.pending_files(),
+                "stopping with drops the cache disk refused: the checkpoint lists them for the next start to remove; if it cannot be written either, their pages may be served again after the next start, until the app's hook retries the invalidation"
+            );
+        }
+        let mut buf = {
             let index = write_lock(&sh.index);
             sh.closed.store(true, Ordering::Release);
             encode(
@@ -56,12 +70,16 @@ impl Store {
         // Removals queued before the close must be done, or their files
         // would outlive the entries the checkpoint no longer lists.
         self.reaper.wait();
+        // Taken after the index lock (never under it: the retries take the
+        // two the other way round); nothing drops once the store is closed.
+        finish(&mut buf, &sh.pending_keys());
         let count = read_count(&buf).unwrap_or(0);
         write::stage(&sh.dir, &[&buf])?.publish(&sh.dir.join(FILE))?;
         Ok(count)
     }
 }
 
+/// The checkpoint up to its list of refused drops (see `finish`).
 fn encode<'a>(generation: u64, entries: impl Iterator<Item = (NewEntry, Vec<&'a str>)>) -> Vec<u8> {
     let mut buf = Vec::new();
     buf.extend_from_slice(MAGIC);
@@ -82,8 +100,16 @@ fn encode<'a>(generation: u64, entries: impl Iterator<Item = (NewEntry, Vec<&'a 
         count += 1;
     }
     buf[16..24].copy_from_slice(&count.to_le_bytes());
-    buf.extend_from_slice(END);
     buf
+}
+
+/// Ends the checkpoint: the keys of refused drops, then the end mark.
+fn finish(buf: &mut Vec<u8>, dropped: &[Key]) {
+    buf.extend_from_slice(&(dropped.len() as u64).to_le_bytes());
+    for key in dropped {
+        buf.extend_from_slice(&key.0);
+    }
+    buf.extend_from_slice(END);
 }
 
 fn put_str(buf: &mut Vec<u8>, s: &str) {
@@ -150,6 +176,9 @@ fn decode(buf: &[u8], generation: u64) -> Option<Scan> {
         };
         part.push(entry, tags);
     }
+    let dropped = (0..r.u64()?)
+        .map(|_| Some(Key(r.take(32)?.try_into().ok()?)))
+        .collect::<Option<Vec<Key>>>()?;
     if r.take(8)? != END || r.at != buf.len() {
         return None;
     }
@@ -157,6 +186,7 @@ fn decode(buf: &[u8], generation: u64) -> Option<Scan> {
     Some(Scan {
         parts: vec![part],
         removed: 0,
+        dropped,
     })
 }
 

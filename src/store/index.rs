@@ -251,14 +251,15 @@ impl Index {
             .filter(|&t| t != NO_TAG)
     }
 
-    /// Removes every entry of a generation below `generation`.
-    pub(crate) fn remove_below(&mut self, generation: u64) -> Vec<Key> {
-        let old: Vec<Key> = self
+    /// Removes every entry of a generation below `generation`; returns
+    /// their keys and sizes.
+    pub(crate) fn remove_below(&mut self, generation: u64) -> Vec<(Key, u64)> {
+        let old: Vec<(Key, u64)> = self
             .iter()
             .filter(|e| e.generation < generation)
-            .map(|e| e.key)
+            .map(|e| (e.key, e.size()))
             .collect();
-        for key in &old {
+        for (key, _) in &old {
             self.remove(key);
         }
         old
@@ -278,8 +279,12 @@ impl Index {
         })
     }
 
-    pub(crate) fn into_keys(self) -> impl Iterator<Item = Key> {
-        self.map.into_keys()
+    /// Every key with its file's size, consuming the index.
+    pub(crate) fn into_sized_keys(self) -> impl Iterator<Item = (Key, u64)> {
+        let slab = self.slab;
+        self.map
+            .into_values()
+            .filter_map(move |slot| slab.get(slot).map(|e| (e.key, e.size())))
     }
 
     pub(crate) fn keys_with_tag(&self, tag: &str) -> Vec<Key> {

@@ -100,7 +100,7 @@ fn remove_below_drops_old_generations() {
     newer.generation = 5;
     idx.insert(newer, ["t"], 2);
     assert_eq!(idx.max_generation(), 5);
-    assert_eq!(idx.remove_below(5), [key(1)]);
+    assert_eq!(idx.remove_below(5), [(key(1), 1)]);
     assert_eq!(idx.keys_with_tag("t"), [key(2)]);
 }
 

@@ -13,11 +13,16 @@ fn remove_unlinks_before_returning() {
     store.put(snap(1, "one")).expect("put");
     store.put(snap(2, "two")).expect("put");
     store.put(snap(3, "three")).expect("put");
-    assert!(store.remove(&key(1)));
+    assert!(store.remove(&key(1)).expect("durable"));
     assert!(!path(dir.path(), 1).exists());
     assert!(store.get(&key(1)).is_none());
-    assert!(!store.remove(&key(1)));
-    assert_eq!(store.remove_many(&[key(2), key(3), key(9)]), 2);
+    assert!(!store.remove(&key(1)).expect("durable"));
+    assert_eq!(
+        store
+            .remove_many(&[key(2), key(3), key(9)])
+            .expect("durable"),
+        2
+    );
     assert!(store.is_empty() && store.bytes() == 0);
     assert!(!path(dir.path(), 2).exists() && !path(dir.path(), 3).exists());
     drop(store);
@@ -92,7 +97,7 @@ fn tags_follow_puts_replacements_and_removals() {
     retagged.meta.tags = vec!["other".into()];
     store.put(retagged).expect("put");
     assert!(store.keys_with_tag("home").is_empty());
-    store.remove(&key(2));
+    store.remove(&key(2)).expect("durable");
     assert!(store.keys_with_tag("events.Event").is_empty());
     assert_eq!(store.keys_with_tag("other"), [key(1)]);
 }
@@ -108,8 +113,13 @@ fn listing_filters_and_soft_marks() {
     prefix.sort();
     assert_eq!(prefix, [key(1), key(3)]);
     let when = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-    assert_eq!(store.mark_stale(&[key(1), key(9)], when), 1);
-    store.mark_stale(&[key(1)], when + Duration::from_secs(5)); // earliest kept
+    assert_eq!(
+        store.mark_stale(&[key(1), key(9)], when).expect("durable"),
+        1
+    );
+    store
+        .mark_stale(&[key(1)], when + Duration::from_secs(5))
+        .expect("durable"); // earliest kept
     assert_eq!(
         store.lookup(&key(1)).expect("found").stale_since,
         Some(when)

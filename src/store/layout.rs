@@ -73,6 +73,11 @@ pub(crate) fn fanout_dir(root: &Path, key: &Key) -> PathBuf {
     root.join(name)
 }
 
+/// The fan-out directory of index `i` (see `fanout_index`).
+pub(crate) fn fanout_dir_of(root: &Path, i: usize) -> PathBuf {
+    root.join(format!("{:02x}", i & 0xff))
+}
+
 /// `cache.dir/ab/ab01…`.
 pub(crate) fn snapshot_path(root: &Path, key: &Key) -> PathBuf {
     let name = hex(key);

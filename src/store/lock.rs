@@ -55,6 +55,24 @@ impl DirLock {
     }
 }
 
+impl DirLock {
+    /// Is the lock file under `dir` still the file this lock is held on? It
+    /// is not once someone removed it (`rm -rf cache.dir/*`): a daemon
+    /// started then would create a new one and lock that.
+    pub(crate) fn is_current(&self, dir: &Path) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        match (
+            std::fs::metadata(dir.join(LOCK_FILE)),
+            self._file.metadata(),
+        ) {
+            (Ok(named), Ok(held)) => named.dev() == held.dev() && named.ino() == held.ino(),
+            // A transient error says nothing about the file: assume ours.
+            (Err(e), _) => e.kind() != io::ErrorKind::NotFound,
+            (_, Err(_)) => true,
+        }
+    }
+}
+
 /// The pid the holder wrote, if it wrote one yet (it writes it right after
 /// taking the lock, so a start racing that moment may read nothing).
 fn holder(file: &mut File) -> Option<u32> {
@@ -100,6 +118,20 @@ mod tests {
         }
         drop(first);
         DirLock::take(dir.path()).expect("free again once the holder is gone");
+    }
+
+    #[test]
+    fn a_removed_lock_file_is_noticed() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = DirLock::take(dir.path()).unwrap();
+        assert!(held.is_current(dir.path()));
+        std::fs::remove_file(dir.path().join(LOCK_FILE)).unwrap();
+        assert!(!held.is_current(dir.path()));
+        std::fs::write(dir.path().join(LOCK_FILE), "1\n").unwrap();
+        assert!(
+            !held.is_current(dir.path()),
+            "another file of the same name"
+        );
     }
 
     #[test]

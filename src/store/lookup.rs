@@ -84,10 +84,15 @@ impl Store {
         let _stripe = sh.stripe(key);
         let mut index = write_lock(&sh.index);
         if index.get(key).is_some_and(|e| e.serial == serial) {
-            index.remove(key);
+            let size = index.remove(key).map_or(0, |e| e.size());
             drop(index);
             sh.hot.remove(key);
-            let _ = std::fs::remove_file(layout::snapshot_path(&sh.dir, key));
+            match std::fs::remove_file(layout::snapshot_path(&sh.dir, key)) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                    tracing::warn!(error = %e, "cannot remove an unreadable snapshot file");
+                }
+                _ => sh.space.release(size),
+            }
         }
     }
 }

@@ -9,6 +9,10 @@
 //! small append-only log replayed at start (`soft`, format in `soft_log`).
 //! [`preflight`] asks whether a directory would open without opening it
 //! (for `check` and before `run`).
+//! Writes reserve their room before they touch the disk, so that `max_size`
+//! holds at every moment (`space`); drops the file system refuses are kept
+//! and retried, and never acknowledged as durable (`pending`); a cache dir
+//! emptied underneath is noticed and recovered from (`vanish`).
 //!
 //! Rules kept throughout: the index is the authority on what is visible, and
 //! every change to a key's file and its index entry happens under that key's
@@ -19,6 +23,7 @@
 
 mod checkpoint;
 mod cursor;
+mod error;
 mod evict;
 mod held;
 mod index;
@@ -27,6 +32,7 @@ mod lock;
 mod lookup;
 mod memory;
 mod open;
+mod pending;
 mod preflight;
 mod put;
 mod reaper;
@@ -36,7 +42,9 @@ mod slab;
 pub mod snapshot;
 mod soft;
 mod soft_log;
+mod space;
 mod tags;
+mod vanish;
 mod write;
 
 use std::path::PathBuf;
@@ -49,6 +57,7 @@ use http::{HeaderName, HeaderValue};
 
 use crate::key::Key;
 
+pub use self::error::StoreError;
 pub use self::held::{HeldFile, KEEP_OPEN_MIN};
 pub use self::preflight::preflight;
 
@@ -56,8 +65,10 @@ pub(crate) use self::held::FileBudget;
 use self::index::Index;
 use self::lock::DirLock;
 use self::memory::HotSet;
+use self::pending::Pending;
 use self::reaper::Reaper;
 use self::soft::SoftLog;
+use self::space::Space;
 
 /// What is kept beside a body.
 #[derive(Debug, Clone, PartialEq)]
@@ -146,33 +157,6 @@ pub struct StoreSettings {
     pub open_files: usize,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("cache dir {dir}: {source}")]
-    Dir {
-        dir: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    /// Another daemon holds the cache dir's lock (its pid, when it wrote
-    /// one).
-    #[error("{}", lock::describe(dir, *holder))]
-    Locked { dir: PathBuf, holder: Option<u32> },
-    #[error("writing snapshot: {0}")]
-    Write(#[source] std::io::Error),
-    #[error("snapshot of {size} bytes is larger than the whole cache ({max} bytes)")]
-    TooLarge { size: u64, max: u64 },
-    #[error("encoding snapshot: {0}")]
-    Encode(#[source] snapshot::EncodeError),
-    /// Everything was dropped (a generation bump) while this snapshot was
-    /// being written; it was taken before the drop and is not kept.
-    #[error("snapshot dropped by an invalidation while it was written")]
-    Outdated,
-    /// The gate of `put_if` refused it (an invalidation overtook the fetch).
-    #[error("snapshot refused: an invalidation overtook its fetch")]
-    Refused,
-}
-
 /// A snapshot found by `Store::lookup`.
 #[derive(Debug, Clone)]
 pub struct Found {
@@ -214,8 +198,6 @@ pub struct EntryInfo {
 pub struct Store {
     shared: Arc<Shared>,
     reaper: Reaper,
-    /// Held as long as the store is open: one daemon per cache dir.
-    _lock: DirLock,
 }
 
 /// Number of stripe locks serializing file changes per key.
@@ -225,6 +207,21 @@ const STRIPES: usize = 64;
 struct Shared {
     dir: PathBuf,
     max_size: u64,
+    /// Held as long as the store is open: one daemon per cache dir (taken
+    /// again if the dir is emptied underneath: `vanish`).
+    lock: Mutex<DirLock>,
+    /// Set while another daemon holds the lock: nothing is written.
+    lost: AtomicBool,
+    /// The format marker was there (or written) at some point: its absence
+    /// since then means the dir was emptied.
+    marker_seen: AtomicBool,
+    /// Bytes on disk and reserved by writes in progress, kept within
+    /// `max_size`.
+    space: Space,
+    /// Drops the file system refused, retried (`pending`).
+    pending: Mutex<Pending>,
+    /// Something is in `pending` (checked without its lock).
+    unsettled: AtomicBool,
     index: RwLock<Index>,
     hot: HotSet,
     /// Descriptors of snapshot files held open (`held`).

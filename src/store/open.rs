@@ -13,8 +13,10 @@ use std::time::Instant;
 use super::held::FileBudget;
 use super::index::Index;
 use super::memory::HotSet;
+use super::pending::{Orphan, Pending};
 use super::reaper::Reaper;
 use super::soft::SoftLog;
+use super::space::Space;
 use super::{checkpoint, layout, scan, DirLock, Shared, Store, StoreError, StoreSettings, STRIPES};
 
 impl Store {
@@ -32,6 +34,7 @@ impl Store {
         // would not see this one's drops.
         let lock = DirLock::take(&dir)?;
         layout::check_format(&dir).map_err(dir_error)?;
+        let marker_seen = dir.join(layout::FORMAT_FILE).exists();
         let generation = layout::read_generation(&dir).map_err(dir_error)?;
         // A clean shutdown left a checkpoint: one read instead of a header
         // read per snapshot. Otherwise (a crash, a first start) the scan.
@@ -70,9 +73,16 @@ impl Store {
         // (soft marks tell snapshots apart by it; see `soft`).
         let current = generation.max(index.max_generation());
 
+        let used = index.bytes();
         let shared = Arc::new(Shared {
             dir: dir.clone(),
             max_size: settings.max_size,
+            lock: Mutex::new(lock),
+            lost: AtomicBool::new(false),
+            marker_seen: AtomicBool::new(marker_seen),
+            space: Space::new(settings.max_size, used),
+            pending: Mutex::new(Pending::default()),
+            unsettled: AtomicBool::new(false),
             index: RwLock::new(index),
             hot: HotSet::new(settings.memory),
             files: FileBudget::new(settings.open_files),
@@ -86,16 +96,25 @@ impl Store {
             evictions: AtomicU64::new(0),
             closed: AtomicBool::new(false),
         });
-        let reaper_shared = shared.clone();
-        let reaper = Reaper::spawn(move |key| {
-            reaper_shared.unlink_if_absent(key);
-        })
+        let (unlinker, keeper) = (shared.clone(), shared.clone());
+        let reaper = Reaper::spawn(
+            move |key, size| unlinker.unlink_quietly(key, size),
+            move || keeper.upkeep(),
+        )
         .map_err(dir_error)?;
-        let store = Store {
-            shared,
-            reaper,
-            _lock: lock,
-        };
+        let store = Store { shared, reaper };
+        // Refused drops of the last run, before anything is served.
+        if !scan.dropped.is_empty() {
+            let dropped = scan
+                .dropped
+                .iter()
+                .map(|k| (*k, Orphan::dropped(0, u64::MAX)));
+            let unlinked = store.shared.unlink_dropped(dropped);
+            tracing::info!(
+                removed = unlinked.removed,
+                "files of drops refused before the last shutdown removed"
+            );
+        }
         // Before the store is handed out: no lookup may see a snapshot as
         // fresh whose soft mark is on disk.
         store.restore_soft_marks();
@@ -103,7 +122,8 @@ impl Store {
         // their files in the background, so start-up does not wait for
         // thousands of unlinks. Should the daemon stop first, the next start
         // finds them again and evicts them again.
-        let victims = store.pick_victims();
+        let over = store.bytes().saturating_sub(settings.max_size);
+        let victims = store.pick_victims(over);
         let evicted = victims.len();
         store.reaper.unlink(victims.into_iter());
         // The daemon's start line says the count; this is the detail.

@@ -1,19 +1,48 @@
-//! The write path: encode, stage the file (the slow part, no lock held),
-//! then under the key's stripe lock rename it into place and index it; then
-//! evict down to `max_size`.
+//! The write path: encode, reserve room under `max_size` (evicting least
+//! recently used snapshots first, see `space`), stage the file (the slow
+//! part, no lock held), then under the key's stripe lock rename it into
+//! place and index it.
 //!
-//! A failed write leaves no file and no index entry behind. A snapshot is
-//! visible only once its file is in place: the rename comes before the
-//! index update, so a reader never finds an entry without its file.
+//! A failed write leaves no file, no index entry and no reservation behind.
+//! A snapshot is visible only once its file is in place: the rename comes
+//! before the index update, so a reader never finds an entry without its
+//! file.
 
-use std::sync::atomic::Ordering;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::key::Key;
 
 use super::index::{NewEntry, MAX_FILE};
-use super::{layout, read_lock, snapshot, write, write_lock, Meta, Snapshot, Store, StoreError};
+use super::space::Space;
+use super::{layout, snapshot, write, write_lock, Meta, Snapshot, Store, StoreError};
+
+/// How long a write waits for room when writes in progress hold all of
+/// `max_size`; past it the page is passed on (`write-error`).
+const ROOM_WAIT: Duration = Duration::from_secs(5);
+
+/// Bytes reserved in `space` for a write in progress; given back on drop
+/// unless the write succeeded (its file then holds them).
+struct Reservation<'a> {
+    space: &'a Space,
+    size: u64,
+}
+
+impl Reservation<'_> {
+    /// The write succeeded: the file now counts for these bytes.
+    fn keep(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        self.space.release(self.size);
+    }
+}
 
 impl Store {
     /// Keeps `snapshot` (replacing any of the same key, atomically) and
@@ -42,13 +71,12 @@ impl Store {
         if size > max {
             return Err(StoreError::TooLarge { size, max });
         }
+        if sh.lost.load(Ordering::Acquire) {
+            return Err(StoreError::Lost);
+        }
         let key = snapshot.key;
         let dir = layout::fanout_dir(&sh.dir, &key);
         let ready = &sh.fanout_ready[layout::fanout_index(&key)];
-        if !ready.load(Ordering::Relaxed) {
-            std::fs::create_dir_all(&dir).map_err(StoreError::Write)?;
-            ready.store(true, Ordering::Relaxed);
-        }
         let parts: Vec<&[u8]> = std::iter::once(&header[..])
             .chain(snapshot::bodies(&snapshot))
             .collect();
@@ -62,7 +90,8 @@ impl Store {
             })
             .skip(1)
             .collect();
-        let staged = write::stage(&dir, &parts).map_err(StoreError::Write)?;
+        let reservation = self.reserve(size)?;
+        let staged = stage(&dir, ready, &parts).map_err(StoreError::Write)?;
         let entry = NewEntry {
             key,
             target: snapshot.meta.target.as_str().into(),
@@ -91,8 +120,9 @@ impl Store {
                     // the index and the disk agree: neither has the key any
                     // more.
                     let _ = std::fs::remove_file(&path);
-                    write_lock(&sh.index).remove(&key);
+                    let old = write_lock(&sh.index).remove(&key);
                     sh.hot.remove(&key);
+                    sh.space.release(old.map_or(0, |e| e.size()));
                     return Err(StoreError::Write(e));
                 }
             };
@@ -116,46 +146,103 @@ impl Store {
                 return Err(StoreError::Outdated);
             }
             let serial = sh.tick();
+            // The rename replaced the file of the entry this one replaces.
+            let replaced = index.remove(&key).map_or(0, |e| e.size());
             index.insert(entry, snapshot.meta.tags.iter().map(String::as_str), serial);
             drop(index);
+            reservation.keep();
+            sh.space.release(replaced);
             sh.hot.insert(serial, snapshot.clone());
             snapshot
         };
-        self.evict_to_fit();
         Ok(snapshot)
     }
 
-    /// Evicts least recently used snapshots until the total is within
-    /// `max_size`. Files are unlinked after the index lock is released, each
-    /// under its stripe lock unless the key came back meanwhile.
-    fn evict_to_fit(&self) {
-        for key in self.pick_victims() {
-            self.shared.hot.remove(&key);
-            self.shared.unlink_if_absent(&key);
+    /// Reserves `size` bytes under `max_size`, evicting least recently used
+    /// snapshots (and unlinking their files) until they fit; waits up to
+    /// `ROOM_WAIT` while writes in progress hold the room.
+    fn reserve(&self, size: u64) -> Result<Reservation<'_>, StoreError> {
+        let sh = &*self.shared;
+        let deadline = Instant::now() + ROOM_WAIT;
+        loop {
+            let (need, ticket) = match sh.space.try_reserve(size) {
+                Ok(()) => {
+                    return Ok(Reservation {
+                        space: &sh.space,
+                        size,
+                    })
+                }
+                Err(short) => short,
+            };
+            // A file system refusing unlinks would let eviction empty the
+            // index for nothing: evict only once the refused ones are done.
+            if sh.unsettled.load(Ordering::Acquire) && sh.pending_files() > 0 {
+                let _ = sh.settle(0);
+                if sh.pending_files() > 0 {
+                    return Err(StoreError::NoRoom);
+                }
+                continue;
+            }
+            let victims = self.pick_victims(need);
+            if victims.is_empty() {
+                if !sh.space.wait_freed(ticket, deadline) {
+                    return Err(StoreError::NoRoom);
+                }
+                continue;
+            }
+            for (key, size) in victims {
+                sh.hot.remove(&key);
+                sh.unlink_quietly(&key, size);
+            }
         }
     }
 
-    /// Drops least recently used entries from the index until the total is
-    /// within `max_size`; returns their keys, for the caller to unlink.
-    pub(super) fn pick_victims(&self) -> Vec<Key> {
+    /// Drops least recently used entries from the index until their files
+    /// add up to at least `need` bytes; returns their keys and sizes, for
+    /// the caller to unlink (and release).
+    pub(super) fn pick_victims(&self, need: u64) -> Vec<(Key, u64)> {
         let sh = &*self.shared;
-        if read_lock(&sh.index).bytes() <= sh.max_size {
+        if need == 0 {
             return Vec::new();
         }
         let mut index = write_lock(&sh.index);
-        let victims: Vec<Key> = std::iter::from_fn(|| {
-            if index.bytes() > sh.max_size {
-                index.pop_lru()
-            } else {
-                None
+        let mut freed = 0;
+        let victims: Vec<(Key, u64)> = std::iter::from_fn(|| {
+            if freed >= need {
+                return None;
             }
+            let e = index.pop_lru()?;
+            freed += e.size();
+            Some((e.key, e.size()))
         })
-        .map(|e| e.key)
         .collect();
         drop(index);
         sh.evictions
             .fetch_add(victims.len() as u64, Ordering::Relaxed);
         victims
+    }
+}
+
+/// Stages `parts` in the fan-out directory `dir`, making it first if it is
+/// not known to exist, and again if it went away underneath (a cache dir
+/// emptied by hand, see `vanish`).
+fn stage(dir: &Path, ready: &AtomicBool, parts: &[&[u8]]) -> io::Result<write::Staged> {
+    let make = |dir: &PathBuf| -> io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        ready.store(true, Ordering::Relaxed);
+        Ok(())
+    };
+    let dir = dir.to_path_buf();
+    if !ready.load(Ordering::Relaxed) {
+        make(&dir)?;
+    }
+    match write::stage(&dir, parts) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            ready.store(false, Ordering::Relaxed);
+            make(&dir)?;
+            write::stage(&dir, parts)
+        }
+        other => other,
     }
 }
 

@@ -1,20 +1,27 @@
 //! The background remover: one thread that unlinks the files of snapshots
 //! already dropped from the index (a generation bump can drop a million at
-//! once; the caller must not wait for a million unlinks).
+//! once; the caller must not wait for a million unlinks), and that, between
+//! jobs, runs the store's upkeep once every `TICK` (retrying refused drops,
+//! noticing a cache dir emptied underneath: see `pending`, `vanish`).
 //!
 //! It owns only its thread. What "unlink" means (which file, under which
-//! lock, whether a newer snapshot took the key meanwhile) is the closure
-//! `Store` gives it. Dropping the reaper stops it between two files and
-//! joins it; files it did not get to are removed at the next start, since
-//! their generation is below the persisted one.
+//! lock, whether a newer snapshot took the key meanwhile) and what the
+//! upkeep does are the closures `Store` gives it. Dropping the reaper stops
+//! it between two files and joins it; files it did not get to are removed
+//! at the next start, since their generation is below the persisted one.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use crate::key::Key;
 
-type Keys = Box<dyn Iterator<Item = Key> + Send>;
+/// How often the upkeep runs.
+pub(crate) const TICK: Duration = Duration::from_secs(1);
+
+/// Keys with the sizes of their files.
+type Keys = Box<dyn Iterator<Item = (Key, u64)> + Send>;
 
 enum Job {
     Unlink(Keys),
@@ -29,26 +36,37 @@ pub(crate) struct Reaper {
 }
 
 impl Reaper {
-    pub(crate) fn spawn(unlink: impl Fn(&Key) + Send + 'static) -> std::io::Result<Reaper> {
+    pub(crate) fn spawn(
+        unlink: impl Fn(&Key, u64) + Send + 'static,
+        upkeep: impl Fn() + Send + 'static,
+    ) -> std::io::Result<Reaper> {
         let (tx, rx) = mpsc::channel::<Job>();
         let stop = Arc::new(AtomicBool::new(false));
         let stopped = stop.clone();
         let thread = std::thread::Builder::new()
             .name("preloadd-store-reaper".into())
             .spawn(move || {
-                for job in rx {
-                    match job {
-                        Job::Unlink(keys) => {
-                            for key in keys {
+                let mut next = std::time::Instant::now() + TICK;
+                loop {
+                    let wait = next.saturating_duration_since(std::time::Instant::now());
+                    match rx.recv_timeout(wait) {
+                        Ok(Job::Unlink(keys)) => {
+                            for (key, size) in keys {
                                 if stopped.load(Ordering::Relaxed) {
                                     break;
                                 }
-                                unlink(&key);
+                                unlink(&key, size);
                             }
                         }
-                        Job::Barrier(done) => {
+                        Ok(Job::Barrier(done)) => {
                             let _ = done.send(());
                         }
+                        Err(mpsc::RecvTimeoutError::Timeout) => {}
+                        Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                    }
+                    if std::time::Instant::now() >= next {
+                        upkeep();
+                        next = std::time::Instant::now() + TICK;
                     }
                 }
             })?;
@@ -60,7 +78,7 @@ impl Reaper {
     }
 
     /// Queues the removal of these keys' files.
-    pub(crate) fn unlink(&self, keys: impl Iterator<Item = Key> + Send + 'static) {
+    pub(crate) fn unlink(&self, keys: impl Iterator<Item = (Key, u64)> + Send + 'static) {
         self.send(Job::Unlink(Box::new(keys)));
     }
 
@@ -99,10 +117,28 @@ mod tests {
     fn unlinks_in_the_background_and_waits() {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let s = seen.clone();
-        let reaper = Reaper::spawn(move |k| s.lock().expect("lock").push(*k)).expect("spawn");
-        reaper.unlink(vec![Key([1; 32]), Key([2; 32])].into_iter());
+        let reaper =
+            Reaper::spawn(move |k, _| s.lock().expect("lock").push(*k), || {}).expect("spawn");
+        reaper.unlink(vec![(Key([1; 32]), 1), (Key([2; 32]), 2)].into_iter());
         reaper.wait();
         assert_eq!(seen.lock().expect("lock").len(), 2);
+        drop(reaper);
+    }
+
+    #[test]
+    fn the_upkeep_runs_between_jobs() {
+        let (tx, rx) = mpsc::channel();
+        let tx = Mutex::new(tx);
+        let reaper = Reaper::spawn(
+            |_, _| {},
+            move || {
+                let _ = tx.lock().expect("lock").send(());
+            },
+        )
+        .expect("spawn");
+        reaper.unlink(std::iter::empty());
+        assert!(rx.recv_timeout(TICK * 5).is_ok(), "upkeep ran");
+        assert!(rx.recv_timeout(TICK * 5).is_ok(), "and again");
         drop(reaper);
     }
 }

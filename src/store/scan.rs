@@ -78,6 +78,10 @@ pub(crate) struct Scan {
     pub parts: Vec<Part>,
     /// Files removed as unreadable, torn, misplaced or too old.
     pub removed: usize,
+    /// Keys whose drop the file system refused before the last shutdown
+    /// (from the checkpoint: see `pending`); their files are unlinked
+    /// before the store is used.
+    pub dropped: Vec<Key>,
 }
 
 /// Walks `root`, keeping files of generation `min_generation` or above.
@@ -130,6 +134,7 @@ pub(crate) fn scan(root: &Path, min_generation: u64) -> io::Result<Scan> {
     let mut all = Scan {
         parts: Vec::with_capacity(results.len()),
         removed,
+        dropped: Vec::new(),
     };
     for result in results {
         let (part, removed) = result?;

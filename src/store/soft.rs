@@ -73,9 +73,10 @@ struct AllMark {
 impl Store {
     /// Soft invalidation: marks these snapshots stale since `when` (an
     /// earlier mark is kept); `lookup` reports it. Returns how many exist.
-    /// The mark is durable when this returns (see the module doc); if it
-    /// cannot be made so, the snapshots are dropped instead.
-    pub fn mark_stale(&self, keys: &[Key], when: SystemTime) -> usize {
+    /// The mark is durable when this returns `Ok` (see the module doc); if
+    /// it cannot be made so, the snapshots are dropped instead, and
+    /// `NotDurable` says when even that could not be made durable.
+    pub fn mark_stale(&self, keys: &[Key], when: SystemTime) -> Result<usize, StoreError> {
         let sh = &*self.shared;
         let since_ms = snapshot::to_ms(when);
         let mut log = lock(&sh.soft);
@@ -91,7 +92,8 @@ impl Store {
             }
         }
         if unmarked.is_empty() {
-            return count;
+            drop(log);
+            return sh.settle(count).map(|()| count);
         }
         let epoch = sh.next_generation();
         let mark = Mark::Keys {
@@ -102,8 +104,7 @@ impl Store {
         if let Err(e) = sh.record(&mut log, &mark) {
             drop(log);
             tracing::warn!(error = %e, "cannot persist a soft invalidation; dropping its pages instead");
-            self.remove_many(keys);
-            return count;
+            return self.remove_many(keys).map(|_| count);
         }
         if let Mark::Keys { keys, .. } = &mark {
             let index = read_lock(&sh.index);
@@ -114,7 +115,8 @@ impl Store {
             }
         }
         sh.rewrite_if_grown(&mut log);
-        count
+        drop(log);
+        sh.settle(count).map(|()| count)
     }
 
     /// Soft invalidation of everything: one record, whatever the number of
@@ -141,7 +143,8 @@ impl Store {
             index.len()
         };
         sh.rewrite_if_grown(&mut log);
-        Ok(count)
+        drop(log);
+        sh.settle(count).map(|()| count)
     }
 
     /// At open, once the index is rebuilt: replays the log onto it, raises
@@ -251,7 +254,7 @@ impl Shared {
     /// Rewrites the log from the index: the `All` marks that still decide
     /// a snapshot, then a key mark for each other snapshot marked stale.
     /// The old log stays in use unless the new one is in place.
-    fn rewrite(&self, log: &mut SoftLog) -> io::Result<()> {
+    pub(super) fn rewrite(&self, log: &mut SoftLog) -> io::Result<()> {
         // The key marks name every snapshot marked so far, all below it.
         let epoch = self.next_generation();
         let stairs = Stairs::new(log.alls.clone());

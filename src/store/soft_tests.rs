@@ -63,7 +63,12 @@ fn a_soft_mark_survives_a_crash_with_its_time_and_a_refetch_does_not_inherit_it(
         for n in 1..=3 {
             put(&store, n, "old");
         }
-        assert_eq!(store.mark_stale(&[key(1), key(2), key(9)], when), 2);
+        assert_eq!(
+            store
+                .mark_stale(&[key(1), key(2), key(9)], when)
+                .expect("durable"),
+            2
+        );
         // The refetch of 2 after the mark: fresh, and must stay so.
         put(&store, 2, "new");
         assert_eq!(stale_since(&store, 2), None);
@@ -88,8 +93,10 @@ fn a_soft_mark_survives_a_clean_shutdown() {
         let store = open(dir.path());
         put(&store, 1, "a");
         put(&store, 2, "b");
-        store.mark_stale(&[key(1)], when);
-        store.mark_stale(&[key(1)], when + Duration::from_secs(5));
+        store.mark_stale(&[key(1)], when).expect("durable");
+        store
+            .mark_stale(&[key(1)], when + Duration::from_secs(5))
+            .expect("durable");
         store.checkpoint().expect("checkpoint");
     }
     let store = open(dir.path());
@@ -141,7 +148,7 @@ fn a_torn_last_record_is_ignored_and_cleared_at_start() {
         let store = open(dir.path());
         put(&store, 1, "a");
         put(&store, 2, "b");
-        store.mark_stale(&[key(1)], when);
+        store.mark_stale(&[key(1)], when).expect("durable");
     }
     // An append of a mark of key 2 cut short by a crash (never answered).
     let mut torn = Vec::new();
@@ -164,7 +171,7 @@ fn a_torn_last_record_is_ignored_and_cleared_at_start() {
     );
     assert_eq!(read_log(dir.path()).tail, Tail::Clean, "rewritten at start");
     // Appending goes on from the clean log.
-    store.mark_stale(&[key(2)], when);
+    store.mark_stale(&[key(2)], when).expect("durable");
     drop(store);
     let store = open(dir.path());
     assert_eq!(stale_since(&store, 2), Some(when));
@@ -177,8 +184,12 @@ fn a_damaged_log_marks_everything_stale() {
         let store = open(dir.path());
         put(&store, 1, "a");
         put(&store, 2, "b");
-        store.mark_stale(&[key(1)], at(1_800_000_000));
-        store.mark_stale(&[key(2)], at(1_800_000_000));
+        store
+            .mark_stale(&[key(1)], at(1_800_000_000))
+            .expect("durable");
+        store
+            .mark_stale(&[key(2)], at(1_800_000_000))
+            .expect("durable");
     }
     let mut bytes = std::fs::read(log_path(dir.path())).expect("log");
     bytes[soft_log::MAGIC.len() + 6] ^= 0x40; // inside the first record
@@ -199,7 +210,9 @@ fn on_a_full_disk_a_soft_mark_drops_instead() {
     put(&store, 2, "b");
     put(&store, 3, "c");
     write::fail_point::fail_after(Some(0));
-    let marked = store.mark_stale(&[key(1)], at(1_800_000_000));
+    let marked = store
+        .mark_stale(&[key(1)], at(1_800_000_000))
+        .expect("durable");
     let all = store.mark_all_stale(at(1_800_000_000));
     write::fail_point::fail_after(None);
     assert_eq!(marked, 1);
@@ -225,7 +238,9 @@ fn the_log_is_compacted_to_the_marks_that_still_count() {
         }
         // Marked many times (only the first is recorded), then refetched.
         for round in 0..100 {
-            store.mark_stale(&[key(1), key(2)], when + Duration::from_secs(round));
+            store
+                .mark_stale(&[key(1), key(2)], when + Duration::from_secs(round))
+                .expect("durable");
         }
         store.mark_all_stale(when).expect("mark");
         for n in 1..=3 {
@@ -255,16 +270,22 @@ fn a_mark_that_is_already_kept_is_not_written_again() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = open(dir.path());
     put(&store, 1, "a");
-    store.mark_stale(&[key(1)], at(1_800_000_000));
+    store
+        .mark_stale(&[key(1)], at(1_800_000_000))
+        .expect("durable");
     let len = std::fs::metadata(log_path(dir.path())).expect("log").len();
     // The catch-up of a soft schedule re-marks at every start.
-    store.mark_stale(&[key(1)], at(1_800_000_100));
+    store
+        .mark_stale(&[key(1)], at(1_800_000_100))
+        .expect("durable");
     assert_eq!(
         std::fs::metadata(log_path(dir.path())).expect("log").len(),
         len
     );
     // An earlier time is news, and is kept.
-    store.mark_stale(&[key(1)], at(1_700_000_000));
+    store
+        .mark_stale(&[key(1)], at(1_700_000_000))
+        .expect("durable");
     drop(store);
     let store = open(dir.path());
     assert_eq!(stale_since(&store, 1), Some(at(1_700_000_000)));

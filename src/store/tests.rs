@@ -245,7 +245,7 @@ fn the_hot_set_stays_within_its_budget() {
     // A hot entry is served without its file; a dropped key is not.
     let last = key(49);
     assert!(store.shared.hot.get(&last, 0).is_none());
-    store.remove(&last);
+    store.remove(&last).expect("durable");
     assert!(store.get(&last).is_none());
 }
 
@@ -319,7 +319,7 @@ fn concurrent_readers_and_writers_never_see_a_wrong_body() {
                     if (i + t) % 3 == 0 {
                         let _ = store.put(snap(n, &format!("{n}:{}", "b".repeat(usize::from(i)))));
                     } else if i % 17 == 0 {
-                        store.remove(&key(n));
+                        store.remove(&key(n)).expect("durable");
                     } else if let Some(got) = store.get(&key(n)) {
                         assert_eq!(got.key, key(n));
                         assert!(got.body.starts_with(format!("{n}:").as_bytes()));

@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod daemon;
+pub mod fs;
 pub mod raw_upstream;
 pub mod upstream;
 pub mod webhook;

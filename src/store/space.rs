@@ -1,0 +1,138 @@
+//! The bound on disk use (SPEC §5: the cache never grows past `max_size`),
+//! kept at every moment rather than only once each write has settled.
+//!
+//! Why a reservation: under a burst of concurrent misses every fetch writes
+//! its temp file before anything is evicted, so counting only what is
+//! indexed lets N writers in flight put N pages past the limit. A write
+//! therefore reserves its size here before it creates its temp file,
+//! evicting least recently used snapshots (and unlinking their files) first
+//! until the reservation fits (`Store::reserve`, in `put`); a write that
+//! fails gives its reservation back.
+//!
+//! What is counted: the bytes of every snapshot file on disk that the store
+//! knows of (indexed, or out of the index and not yet unlinked) plus the
+//! reservations of writes in progress. Whoever takes an entry out of the
+//! index owns its bytes until its file is gone (unlinked, found missing, or
+//! replaced by a newer put's rename) and only then releases them, so a file
+//! that cannot be unlinked stays counted, as it stays on disk. Not counted:
+//! the small marker and log files, and the blocks of an unlinked file that a
+//! response still holds open for sendfile (at most `open_files` of them,
+//! freed when the response ends).
+//!
+//! After a drop of everything the files leave in the background (`reaper`),
+//! releasing their bytes one by one; a write that needs room meanwhile waits
+//! for them rather than going past the limit.
+
+use std::sync::{Condvar, Mutex};
+use std::time::Instant;
+
+use super::lock;
+
+#[derive(Debug)]
+pub(crate) struct Space {
+    max: u64,
+    inner: Mutex<Inner>,
+    freed: Condvar,
+}
+
+#[derive(Debug)]
+struct Inner {
+    used: u64,
+    /// Counts releases, so that a waiter can tell whether one happened
+    /// since it last looked (and never sleeps through it).
+    releases: u64,
+}
+
+impl Space {
+    /// `used`: the bytes of the files found at open.
+    pub(crate) fn new(max: u64, used: u64) -> Space {
+        Space {
+            max,
+            inner: Mutex::new(Inner { used, releases: 0 }),
+            freed: Condvar::new(),
+        }
+    }
+
+    /// Takes `size` bytes if they fit under the limit. Otherwise returns
+    /// how many bytes would have to be freed first, and a ticket for
+    /// `wait_freed`.
+    pub(crate) fn try_reserve(&self, size: u64) -> Result<(), (u64, u64)> {
+        let mut inner = lock(&self.inner);
+        match inner.used.checked_add(size) {
+            Some(total) if total <= self.max => {
+                inner.used = total;
+                Ok(())
+            }
+            _ => Err((inner.used.saturating_add(size) - self.max, inner.releases)),
+        }
+    }
+
+    /// Gives back `size` bytes (a failed write, or a file now gone).
+    pub(crate) fn release(&self, size: u64) {
+        if size == 0 {
+            return;
+        }
+        let mut inner = lock(&self.inner);
+        inner.used = inner.used.saturating_sub(size);
+        inner.releases += 1;
+        drop(inner);
+        self.freed.notify_all();
+    }
+
+    /// Waits until something was released since `ticket` was handed out,
+    /// or `deadline`. False at the deadline.
+    pub(crate) fn wait_freed(&self, ticket: u64, deadline: Instant) -> bool {
+        let mut inner = lock(&self.inner);
+        while inner.releases == ticket {
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                return false;
+            };
+            inner = match self.freed.wait_timeout(inner, left) {
+                Ok((guard, _)) => guard,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+        true
+    }
+
+    /// Bytes counted now.
+    #[cfg(test)]
+    pub(crate) fn used(&self) -> u64 {
+        lock(&self.inner).used
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    #[test]
+    fn reservations_never_pass_the_limit() {
+        let space = Space::new(100, 60);
+        assert_eq!(space.try_reserve(50), Err((10, 0)));
+        space.try_reserve(40).expect("fits exactly");
+        assert_eq!(space.used(), 100);
+        space.release(30);
+        assert_eq!(space.try_reserve(31), Err((1, 1)));
+        space.try_reserve(30).expect("fits");
+        assert_eq!(
+            space.try_reserve(u64::MAX).map_err(|e| e.0),
+            Err(u64::MAX - 100)
+        );
+    }
+
+    #[test]
+    fn a_waiter_wakes_on_a_release_and_not_before() {
+        let space = Arc::new(Space::new(10, 10));
+        let (_, ticket) = space.try_reserve(5).expect_err("full");
+        let soon = Instant::now() + Duration::from_millis(20);
+        assert!(!space.wait_freed(ticket, soon), "nothing released");
+        let other = space.clone();
+        let releaser = std::thread::spawn(move || other.release(5));
+        assert!(space.wait_freed(ticket, Instant::now() + Duration::from_secs(10)));
+        releaser.join().expect("join");
+        space.try_reserve(5).expect("room now");
+    }
+}
