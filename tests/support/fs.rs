@@ -41,8 +41,13 @@ pub fn mounts_allowed(scratch: &Path) -> Result<(), String> {
     Mount::tmpfs(&scratch.join("probe"), "1m").map(drop)
 }
 
-/// Prints why a test does not run here.
+/// Prints why a test does not run here. Where the machine is known to
+/// allow mounts (CI sets `PRELOADD_REQUIRE_MOUNTS=1`), a skip is a failure:
+/// a durability test that quietly never runs proves nothing.
 pub fn skip(test: &str, why: &str) {
+    if std::env::var_os("PRELOADD_REQUIRE_MOUNTS").is_some_and(|v| v == "1") {
+        panic!("{test} cannot run ({why}) but PRELOADD_REQUIRE_MOUNTS=1");
+    }
     eprintln!("SKIPPED {test}: needs root and mounts ({why})");
 }
 
