@@ -85,10 +85,7 @@ async fn webhook(app: &Arc<App>, req: Request<Incoming>) -> Response<Body> {
         let config = app.config();
         let rules = WebhookRules {
             preload_prefix: &config.preload.prefix,
-            query: QueryRules {
-                sort_query: config.preload.sort_query,
-                ignore_query: &config.preload.ignore_query,
-            },
+            query: QueryRules::of(&config.preload),
             models: &config.invalidate.models,
         };
         match webhook::parse(content_type.as_deref(), &body, &rules) {

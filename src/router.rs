@@ -110,10 +110,7 @@ async fn write_through(app: &Arc<App>, req: Request<Incoming>, peer: SocketAddr)
     let res = proxy::forward(app, req, peer).await;
     let selector = {
         let config = app.config();
-        let rules = QueryRules {
-            sort_query: config.preload.sort_query,
-            ignore_query: &config.preload.ignore_query,
-        };
+        let rules = QueryRules::of(&config.preload);
         writes::selector(
             &target,
             res.status(),

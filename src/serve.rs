@@ -55,10 +55,7 @@ pub struct Target {
 /// Validates and canonicalizes `raw` (the upstream target) and computes its
 /// key. Errors become 400 / 414 before anything reaches the app.
 pub fn resolve(config: &Config, headers: &HeaderMap, raw: &str) -> Result<Target, TargetError> {
-    let rules = QueryRules {
-        sort_query: config.preload.sort_query,
-        ignore_query: &config.preload.ignore_query,
-    };
+    let rules = QueryRules::of(&config.preload);
     let canonical = key::canonical_target(raw, rules)?;
     let path = canonical.split('?').next().unwrap_or("/");
     let route = config.routes.iter().position(|r| r.matcher.matches(path));

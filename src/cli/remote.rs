@@ -216,13 +216,9 @@ pub fn invalidate(config_path: &Path, sel: &Selector) -> Result<(), Error> {
     }
     let config = config::load(config_path)?;
     let target = AdminTarget::from_config(&config)?;
-    let body = serde_json::json!({
-        "tags": sel.tags,
-        "urls": sel.urls,
-        "prefixes": sel.prefixes,
-        "all": sel.all,
-        "soft": sel.soft,
-    });
+    // The webhook reads exactly the fields `Selector` serializes.
+    let body = serde_json::to_value(sel)
+        .map_err(|e| Error::Runtime(format!("invalidate: encoding the request: {e}")))?;
     // One request: a single-threaded runtime is all it needs.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

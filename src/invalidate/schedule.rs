@@ -39,10 +39,7 @@ pub enum When {
 /// The plans a configuration asks for: `daily` first if set, then each
 /// `[[schedule]]` in file order.
 pub fn plans(config: &Config) -> Vec<Plan> {
-    let rules = QueryRules {
-        sort_query: config.preload.sort_query,
-        ignore_query: &config.preload.ignore_query,
-    };
+    let rules = QueryRules::of(&config.preload);
     let daily = config.invalidate.daily.then(|| Plan {
         name: "daily".to_string(),
         when: When::Daily,

@@ -46,6 +46,17 @@ pub struct QueryRules<'a> {
     pub ignore_query: &'a [Glob],
 }
 
+impl<'a> QueryRules<'a> {
+    /// The rules of the configured `[preload]` table: the one place they
+    /// are read from the config.
+    pub fn of(preload: &'a crate::config::Preload) -> QueryRules<'a> {
+        QueryRules {
+            sort_query: preload.sort_query,
+            ignore_query: &preload.ignore_query,
+        }
+    }
+}
+
 /// Validates an upstream target (path and optional query, as received, after
 /// the preload prefix is stripped) and returns its canonical form.
 ///
