@@ -23,6 +23,7 @@ use crate::policy::{self, KeepRules, PassReason};
 use crate::serve::{self, CacheStatus, Target};
 use crate::state::App;
 use crate::store::{Meta, Snapshot, StoreError};
+use crate::tags;
 
 /// What one fetch produced, shared by the leader with its followers.
 #[derive(Clone)]
@@ -135,8 +136,14 @@ pub async fn fetch_and_keep(app: &Arc<App>, target: &Target) -> (Outcome, Option
     if let Some(reason) = policy::pass_reason(parts.status, &parts.headers, rules) {
         return (passed(parts.status, parts.headers, body, reason), None);
     }
+    let route_tags = target.route.map_or(&[][..], |i| &config.routes[i].tags[..]);
+    let (tags_header, max_tags) = (&config.preload.tags_header, config.preload.max_tags);
+    let tags = match tags::page_tags(route_tags, &parts.headers, tags_header, max_tags) {
+        Ok(tags) => tags,
+        Err(reason) => return (passed(parts.status, parts.headers, body, reason), None),
+    };
     warn_on_foreign_vary(app, &config, target, &parts.headers);
-    let mut snapshot = build_snapshot(&config, target, parts.status, &parts.headers, body.clone());
+    let mut snapshot = build_snapshot(&config, target, &parts, tags, body.clone());
     let compress = config.cache.compress
         && body.len() >= compress::MIN_SIZE
         && compress::compressible(&parts.headers);
@@ -313,10 +320,11 @@ fn kept_header(name: &HeaderName, tags_header: &HeaderName) -> bool {
 fn build_snapshot(
     config: &Config,
     target: &Target,
-    status: StatusCode,
-    headers: &HeaderMap,
+    parts: &http::response::Parts,
+    tags: Vec<String>,
     body: Bytes,
 ) -> Snapshot {
+    let (status, headers) = (parts.status, &parts.headers);
     let taken = SystemTime::now();
     let route = target.route.map(|i| &config.routes[i]);
     let tags_header = &config.preload.tags_header;
@@ -328,18 +336,6 @@ fn build_snapshot(
         .map(|(n, v)| (n.clone(), v.clone()))
         .collect();
 
-    let mut tags: Vec<String> = route.map(|r| r.tags.clone()).unwrap_or_default();
-    for value in headers
-        .get_all(tags_header)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-    {
-        for tag in value.split([' ', ',']).filter(|t| !t.is_empty()) {
-            if !tags.iter().any(|t| t == tag) {
-                tags.push(tag.to_string());
-            }
-        }
-    }
     let etag = headers
         .get(header::ETAG)
         .cloned()

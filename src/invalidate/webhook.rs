@@ -11,6 +11,7 @@
 //! and never touches the store: the router does the first two before calling
 //! [`parse`], the store applies the result.
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use super::selector::{canonical_prefix, PrefixError, Selector};
@@ -268,9 +269,12 @@ fn hex(b: &u8) -> Option<u8> {
 /// models folded into them, urls and prefixes in canonical form.
 fn build(fields: Fields, rules: &WebhookRules<'_>) -> Result<Selector, BodyError> {
     let mut tags: Vec<String> = Vec::new();
+    let mut seen = HashSet::new();
     for tag in fields.tags.iter().chain(&fields.models) {
-        let tag = tag.trim();
-        if !tag.is_empty() && !tags.iter().any(|t| t == tag) {
+        // Only what separates tags is trimmed: a name is opaque, and
+        // `str::trim` would also take Unicode spaces a page's tag may keep.
+        let tag = tag.trim_matches(crate::tags::SEPARATORS);
+        if !tag.is_empty() && seen.insert(tag) {
             tags.push(tag.to_string());
         }
     }
