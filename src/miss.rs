@@ -144,16 +144,16 @@ pub async fn fetch_and_keep(app: &Arc<App>, target: &Target) -> (Outcome, Option
     };
     warn_on_foreign_vary(app, &config, target, &parts.headers);
     let mut snapshot = build_snapshot(&config, target, &parts, tags, body.clone());
-    let compress = config.cache.compress
+    if config.cache.compress
         && body.len() >= compress::MIN_SIZE
-        && compress::compressible(&parts.headers);
-    // Compressing and the write (it fsyncs) are CPU and disk work: keep them
-    // off the runtime's worker threads. The variants are made here, once.
+        && compress::compressible(&parts.headers)
+    {
+        // Made here, once, a bounded number at a time.
+        snapshot.variants = app.compressor.variants(body.clone()).await;
+    }
+    // The write fsyncs: keep it off the runtime's worker threads.
     let writer = Arc::clone(app);
     let written = tokio::task::spawn_blocking(move || {
-        if compress {
-            snapshot.variants = compress::variants(&snapshot.body);
-        }
         let (target, tags) = (snapshot.meta.target.clone(), snapshot.meta.tags.clone());
         writer.store.put_if(snapshot, || {
             writer.invalidations.admit(since, &target, &tags)
