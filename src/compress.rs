@@ -2,14 +2,26 @@
 //! them, making them, and picking one for a visitor's `Accept-Encoding`.
 //!
 //! Compression happens once, when a snapshot is taken ([`crate::miss`],
-//! off the runtime's worker threads); the hit path only calls [`choose`],
-//! which reads one header and allocates nothing. The variants are kept in
-//! the snapshot file beside the identity body ([`crate::store::snapshot`])
-//! and served by [`crate::serve`] with their own headers and ETag.
+//! through a [`Compressor`], off the runtime's worker threads); the hit
+//! path only calls [`choose`], which reads one header and allocates
+//! nothing. The variants are kept in the snapshot file beside the identity
+//! body ([`crate::store::snapshot`]) and served by [`crate::serve`] with
+//! their own headers and ETag.
+//!
+//! Memory: each compression holds its encoders' tables and brotli's window
+//! while it runs. Two things keep that bounded, whatever the number of
+//! misses at once (measured in docs/benchmarks.md, "Memory under a burst
+//! of misses"): a fixed number of compressions at once, and a brotli
+//! window no larger than the body. Before, every miss compressed at once
+//! on its own blocking thread with a 4 MiB window, and the allocator kept
+//! what they had held: 300 MB and more with `memory = "2MiB"`.
 
 use std::io::Write;
+use std::sync::Arc;
 
+use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
+use tokio::sync::Semaphore;
 
 use crate::store::{Encoding, Variant};
 
@@ -18,9 +30,52 @@ pub const MIN_SIZE: usize = 256;
 
 /// gzip compression level.
 const GZIP_LEVEL: u32 = 6;
-/// brotli quality and window (log2 of its size).
-const BROTLI_QUALITY: u32 = 5;
-const BROTLI_WINDOW: u32 = 22;
+/// brotli quality.
+const BROTLI_QUALITY: i32 = 5;
+/// brotli's window (log2 of its size) is the body's size rounded up to a
+/// power of two within these: a window past the body's end buys nothing
+/// and costs its memory (a 4 MiB ring buffer for a 60 KiB page). Not below
+/// 17 (128 KiB): under it, quality 5 switches to another hasher that was
+/// 3× slower and held more memory here (docs/benchmarks.md). 22 (4 MiB) is
+/// the most it ever was, so larger bodies compress as before.
+const BROTLI_WINDOWS: std::ops::RangeInclusive<u32> = 17..=22;
+
+/// Makes variants off the runtime's worker threads, a fixed number at once.
+pub struct Compressor {
+    permits: Arc<Semaphore>,
+}
+
+impl Compressor {
+    /// At most `at_once` compressions run together (at least one).
+    pub fn new(at_once: usize) -> Compressor {
+        Compressor {
+            permits: Arc::new(Semaphore::new(at_once.max(1))),
+        }
+    }
+
+    /// One compression per core: compression is CPU-bound, so more at once
+    /// would not finish sooner and would hold more memory.
+    pub fn per_core() -> Compressor {
+        Compressor::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
+
+    /// [`variants`] of `body`, on a blocking thread once a place is free;
+    /// none if the compression failed (the page is kept without them).
+    pub async fn variants(&self, body: Bytes) -> Vec<Variant> {
+        let Ok(permit) = Arc::clone(&self.permits).acquire_owned().await else {
+            return Vec::new();
+        };
+        let made = tokio::task::spawn_blocking(move || {
+            let made = variants(&body);
+            drop(permit);
+            made
+        });
+        made.await.unwrap_or_else(|err| {
+            tracing::error!(error = %err, "compression failed; the page is kept without variants");
+            Vec::new()
+        })
+    }
+}
 
 /// True when a response with these headers may be kept precompressed: the
 /// app did not encode it itself (no `Content-Encoding`, or `identity`),
@@ -101,11 +156,22 @@ fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
 }
 
 fn brotli(body: &[u8]) -> std::io::Result<Vec<u8>> {
-    let out = Vec::with_capacity(body.len() / 3);
-    let mut enc = brotli::CompressorWriter::new(out, 4096, BROTLI_QUALITY, BROTLI_WINDOW);
-    enc.write_all(body)?;
-    enc.flush()?;
-    Ok(enc.into_inner())
+    let mut out = Vec::with_capacity(body.len() / 3);
+    let params = brotli::enc::BrotliEncoderParams {
+        quality: BROTLI_QUALITY,
+        lgwin: brotli_window(body.len()) as i32,
+        // The whole size up front, so the encoder sizes its tables to it.
+        size_hint: body.len(),
+        ..Default::default()
+    };
+    brotli::BrotliCompress(&mut &body[..], &mut out, &params)?;
+    Ok(out)
+}
+
+/// log2 of the brotli window for a body of `len` bytes.
+fn brotli_window(len: usize) -> u32 {
+    let covering = usize::BITS - len.saturating_sub(1).leading_zeros();
+    covering.clamp(*BROTLI_WINDOWS.start(), *BROTLI_WINDOWS.end())
 }
 
 /// The encoding to serve from `available` for a request's `Accept-Encoding`

@@ -105,6 +105,35 @@ fn variants_decode_to_the_body() {
 }
 
 #[test]
+fn the_brotli_window_covers_the_body_and_no_more() {
+    assert_eq!(brotli_window(0), 17);
+    assert_eq!(brotli_window(1024), 17);
+    assert_eq!(brotli_window(128 << 10), 17);
+    assert_eq!(brotli_window((128 << 10) + 1), 18);
+    assert_eq!(brotli_window(4 << 20), 22);
+    assert_eq!(brotli_window(16 << 20), 22);
+}
+
+#[test]
+fn a_body_larger_than_its_window_still_decodes() {
+    // Distinct lines, so that the encoder must reach back across windows.
+    let body: String = (0..400_000)
+        .map(|i| format!("<li>{}</li>\n", i % 70_000))
+        .collect();
+    assert!(body.len() > 1 << 22);
+    let v = variants(body.as_bytes());
+    assert_eq!(unbrotli(&v[1].body), body.as_bytes());
+}
+
+#[tokio::test]
+async fn the_compressor_makes_the_same_variants() {
+    let body = bytes::Bytes::from("<p>hello, compressible world</p>\n".repeat(50));
+    let made = Compressor::new(1).variants(body.clone()).await;
+    assert_eq!(made.len(), 2);
+    assert_eq!(unbrotli(&made[1].body), &body[..]);
+}
+
+#[test]
 fn incompressible_bodies_get_no_variants() {
     // A xorshift stream: no redundancy to find.
     let mut x = 0x2545_f491_4f6c_dd1du64;

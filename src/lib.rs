@@ -12,11 +12,11 @@
 //!     body of 32 KiB or more leaves from its snapshot file by
 //!     [`sendfile`], through the connection writer [`server`] gives hyper.
 //!     Otherwise [`miss`] joins the [`flight`] for the key: one
-//!     leader fetches through [`fetch`], [`policy`] decides keep or PASS, the
-//!     store publishes the snapshot atomically (with the gzip and brotli
-//!     variants [`compress`] made once), and the followers get the same
-//!     outcome. A response not kept is streamed by [`pass`], never held
-//!     whole; [`oversized`] remembers pages found too large to keep;
+//!     leader fetches through [`fetch`], [`policy`] and [`tags`] decide keep
+//!     or PASS, the store publishes the snapshot atomically (with the gzip
+//!     and brotli variants [`compress`] made once), and the followers get
+//!     the same outcome. A response not kept is streamed by [`pass`], never
+//!     held whole; [`oversized`] remembers pages found too large to keep;
 //!   - [`proxy`]: everything else, streamed to the app and back.
 //! - [`state::App`] is the one shared handle: config (swappable), store,
 //!   client, flights. [`shutdown`] tells every task when to stop.
@@ -51,3 +51,4 @@ pub mod server;
 pub mod shutdown;
 pub mod state;
 pub mod store;
+pub mod tags;

@@ -27,6 +27,7 @@ use crate::policy::{self, KeepRules, PassReason};
 use crate::serve::{self, CacheStatus, Target};
 use crate::state::App;
 use crate::store::{Meta, Snapshot, StoreError};
+use crate::tags;
 
 /// What one fetch gives the requests that waited for it.
 #[derive(Clone)]
@@ -184,18 +185,24 @@ pub async fn fetch_and_keep(app: &Arc<App>, target: &Target) -> Led {
         // It came with a length that fits: kept as usual from now on.
         app.oversized.forget(&target.key);
     }
+    let route_tags = target.route.map_or(&[][..], |i| &config.routes[i].tags[..]);
+    let (tags_header, max_tags) = (&config.preload.tags_header, config.preload.max_tags);
+    let tags = match tags::page_tags(route_tags, &parts.headers, tags_header, max_tags) {
+        Ok(tags) => tags,
+        Err(reason) => return Led::Shared(passed(parts.status, parts.headers, body, reason)),
+    };
     warn_on_foreign_vary(app, &config, target, &parts.headers);
-    let mut snapshot = build_snapshot(&config, target, parts.status, &parts.headers, body.clone());
-    let compress = config.cache.compress
+    let mut snapshot = build_snapshot(&config, target, &parts, tags, body.clone());
+    if config.cache.compress
         && body.len() >= compress::MIN_SIZE
-        && compress::compressible(&parts.headers);
-    // Compressing and the write (it fsyncs) are CPU and disk work: keep them
-    // off the runtime's worker threads. The variants are made here, once.
+        && compress::compressible(&parts.headers)
+    {
+        // Made here, once, a bounded number at a time.
+        snapshot.variants = app.compressor.variants(body.clone()).await;
+    }
+    // The write fsyncs: keep it off the runtime's worker threads.
     let writer = Arc::clone(app);
     let written = tokio::task::spawn_blocking(move || {
-        if compress {
-            snapshot.variants = compress::variants(&snapshot.body);
-        }
         let (target, tags) = (snapshot.meta.target.clone(), snapshot.meta.tags.clone());
         writer.store.put_if(snapshot, || {
             writer.invalidations.admit(since, &target, &tags)
@@ -268,10 +275,11 @@ fn kept_header(name: &HeaderName, tags_header: &HeaderName) -> bool {
 fn build_snapshot(
     config: &Config,
     target: &Target,
-    status: StatusCode,
-    headers: &HeaderMap,
+    parts: &http::response::Parts,
+    tags: Vec<String>,
     body: Bytes,
 ) -> Snapshot {
+    let (status, headers) = (parts.status, &parts.headers);
     let taken = SystemTime::now();
     let route = target.route.map(|i| &config.routes[i]);
     let tags_header = &config.preload.tags_header;
@@ -283,18 +291,6 @@ fn build_snapshot(
         .map(|(n, v)| (n.clone(), v.clone()))
         .collect();
 
-    let mut tags: Vec<String> = route.map(|r| r.tags.clone()).unwrap_or_default();
-    for value in headers
-        .get_all(tags_header)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-    {
-        for tag in value.split([' ', ',']).filter(|t| !t.is_empty()) {
-            if !tags.iter().any(|t| t == tag) {
-                tags.push(tag.to_string());
-            }
-        }
-    }
     let etag = headers
         .get(header::ETAG)
         .cloned()

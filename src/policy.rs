@@ -26,13 +26,18 @@ pub enum PassReason {
     Vary,
     SetCookie,
     TooLarge,
+    /// More than `[preload] max_tags` tags, or a tags header over 64 KiB.
+    TooManyTags,
+    /// A tag name that is not UTF-8: no purge could name it (not in SPEC's
+    /// list; docs/architecture.md says why).
+    BadTags,
     WriteError,
     Invalidated,
 }
 
 impl PassReason {
     /// Every reason, in SPEC order, so metrics can pre-register each label.
-    pub const ALL: [PassReason; 9] = [
+    pub const ALL: [PassReason; 11] = [
         PassReason::Status,
         PassReason::NoStore,
         PassReason::NoCache,
@@ -40,6 +45,8 @@ impl PassReason {
         PassReason::Vary,
         PassReason::SetCookie,
         PassReason::TooLarge,
+        PassReason::TooManyTags,
+        PassReason::BadTags,
         PassReason::WriteError,
         PassReason::Invalidated,
     ];
@@ -54,6 +61,8 @@ impl PassReason {
             PassReason::Vary => "vary",
             PassReason::SetCookie => "set-cookie",
             PassReason::TooLarge => "too-large",
+            PassReason::TooManyTags => "too-many-tags",
+            PassReason::BadTags => "bad-tags",
             PassReason::WriteError => "write-error",
             PassReason::Invalidated => "invalidated",
         }
@@ -71,8 +80,9 @@ pub struct KeepRules<'a> {
 
 /// Why a fetched response must not be kept, or `None` to keep it.
 ///
-/// `TooLarge`, `WriteError` and `Invalidated` depend on the body and the store
-/// and are decided by the caller.
+/// `TooLarge`, `WriteError` and `Invalidated` depend on the body and the store,
+/// `TooManyTags` and `BadTags` on the page's tags ([`crate::tags`]); the
+/// caller decides those.
 pub fn pass_reason(
     status: StatusCode,
     headers: &HeaderMap,

@@ -40,7 +40,7 @@ fn check(cases: &[(&str, Option<PassReason>)]) {
 fn reasons_have_their_spec_names() {
     let names = PassReason::ALL.map(PassReason::as_str).join(" ");
     let spec = "status no-store no-cache private vary set-cookie too-large \
-                write-error invalidated";
+                too-many-tags bad-tags write-error invalidated";
     assert_eq!(names, spec);
 }
 

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use arc_swap::ArcSwap;
 use http::HeaderName;
 
+use crate::compress::Compressor;
 use crate::config::Config;
 use crate::fetch::{self, Fetcher, HttpClient};
 use crate::flight::Flights;
@@ -25,6 +26,8 @@ pub struct App {
     pub flights: Arc<Flights<Outcome>>,
     /// Pages found too large to keep: streamed, not read, next time.
     pub oversized: Arc<Oversized>,
+    /// Makes the variants of kept pages, a bounded number at once.
+    pub compressor: Compressor,
     /// Recent invalidations: the gate a fetch's snapshot passes to be kept.
     pub invalidations: invalidate::log::Log,
     /// (route index, header) pairs already warned about: an app `Vary`
@@ -50,6 +53,7 @@ impl App {
             store,
             flights: Arc::new(Flights::default()),
             oversized: Arc::new(Oversized::default()),
+            compressor: Compressor::per_core(),
             invalidations: invalidate::log::Log::default(),
             warned_vary: Mutex::new(HashSet::new()),
             config: ArcSwap::from_pointee(config),

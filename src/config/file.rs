@@ -150,6 +150,7 @@ pub(crate) struct RawPreload {
     pub sort_query: bool,
     pub ignore_query: Vec<Glob>,
     pub tags_header: HeaderNameValue,
+    pub max_tags: Spanned<i64>,
 }
 
 impl Default for RawPreload {
@@ -159,6 +160,7 @@ impl Default for RawPreload {
             sort_query: true,
             ignore_query: Vec::new(),
             tags_header: HeaderNameValue(http::HeaderName::from_static("x-preload-tags")),
+            max_tags: dflt(1000),
         }
     }
 }

@@ -99,6 +99,8 @@ pub struct Preload {
     pub sort_query: bool,
     pub ignore_query: Vec<Glob>,
     pub tags_header: HeaderName,
+    /// More tags on one page (route's and app's): PASS, `too-many-tags`.
+    pub max_tags: usize,
 }
 
 #[derive(Debug, Clone)]

@@ -128,6 +128,7 @@ impl Config {
         o.kv("sort_query", p.sort_query);
         o.kv("ignore_query", list(&p.ignore_query));
         o.kv("tags_header", q(p.tags_header.as_str()));
+        o.kv("max_tags", p.max_tags);
 
         if self.routes.is_empty() {
             o.line("\n# no [[route]]");

@@ -61,6 +61,7 @@ fn every_default_is_the_specs() {
     assert!(c.preload.sort_query);
     assert!(c.preload.ignore_query.is_empty());
     assert_eq!(c.preload.tags_header.as_str(), "x-preload-tags");
+    assert_eq!(c.preload.max_tags, 1000);
 
     assert!(c.routes.is_empty());
 

@@ -41,7 +41,7 @@ pub(crate) fn build(
     let upstream = upstream(&mut p, raw.upstream, &server.listen);
     let cache = cache(&mut p, text, raw.cache);
     let preload = preload(&mut p, raw.preload);
-    let routes = routes(&mut p, text, raw.route);
+    let routes = routes(&mut p, text, raw.route, preload.max_tags);
     let base = path.parent().unwrap_or(Path::new(""));
     let invalidate = invalidate(&mut p, raw.invalidate, &preload.prefix, env_token, base);
     let schedules = raw
@@ -266,6 +266,7 @@ fn preload(p: &mut Problems<'_>, raw: RawPreload) -> Preload {
         sort_query: raw.sort_query,
         ignore_query: raw.ignore_query,
         tags_header: raw.tags_header.0,
+        max_tags: count(p, &raw.max_tags, "preload.max_tags"),
     }
 }
 
@@ -292,7 +293,7 @@ fn vary_problem(name: &HeaderName) -> Option<&'static str> {
     }
 }
 
-fn routes(p: &mut Problems<'_>, text: &str, raw: Vec<RawRoute>) -> Vec<Route> {
+fn routes(p: &mut Problems<'_>, text: &str, raw: Vec<RawRoute>, max_tags: usize) -> Vec<Route> {
     let mut routes: Vec<Route> = Vec::new();
     let mut starts = Vec::new();
     for r in raw {
@@ -316,6 +317,10 @@ fn routes(p: &mut Problems<'_>, text: &str, raw: Vec<RawRoute>) -> Vec<Route> {
                 h.into_inner().0
             })
             .collect();
+        if let Some(extra) = r.tags.get(max_tags) {
+            let why = format!("more than `preload.max_tags` ({max_tags}): every page of the route would pass with reason too-many-tags");
+            p.at(extra.span(), "route.tags", why);
+        }
         routes.push(Route {
             matcher,
             snapshot: r.snapshot,

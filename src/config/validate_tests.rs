@@ -74,6 +74,10 @@ fn counts_are_at_least_one() {
         "p.toml:4:22: key `invalidate.rewarm_concurrency`: must be at least 1",
     );
     assert_problem(
+        "[preload]\nmax_tags = 0\n",
+        "p.toml:4:12: key `preload.max_tags`: must be at least 1",
+    );
+    assert_problem(
         "[cluster]\nredis = \"redis://r\"\nmax_len = 0\n",
         "p.toml:5:11: key `cluster.max_len`: must be at least 1",
     );
@@ -333,4 +337,14 @@ fn cluster_settings_are_checked() {
         "[cluster]\nredis = \"redis://r\"\nnode = \"web 1\"\n",
         "p.toml:5:8: key `cluster.node`: must be a non-empty name",
     );
+}
+
+#[test]
+fn a_route_has_at_most_max_tags_tags() {
+    let route = "[[route]]\nmatch = \"/e/*\"\ntags = [\"a\", \"b\", \"c\"]\n";
+    assert_problem(
+        &format!("[preload]\nmax_tags = 2\n\n{route}"),
+        "p.toml:8:19: key `route.tags`: more than `preload.max_tags` (2)",
+    );
+    assert!(load(&format!("[preload]\nmax_tags = 3\n\n{route}"), None).is_ok());
 }

@@ -272,7 +272,9 @@ fn build(fields: Fields, rules: &WebhookRules<'_>) -> Result<Selector, BodyError
     // thousands of urls, and a scan of the list per item would take seconds.
     let mut tags = Unique::default();
     for tag in fields.tags.iter().chain(&fields.models) {
-        let tag = tag.trim();
+        // Only what separates tags is trimmed: a name is opaque, and
+        // `str::trim` would also take Unicode spaces a page's tag may keep.
+        let tag = tag.trim_matches(crate::tags::SEPARATORS);
         if !tag.is_empty() {
             tags.push(tag.to_string());
         }

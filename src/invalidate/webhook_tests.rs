@@ -82,6 +82,16 @@ fn tags_are_trimmed_blanks_ignored_duplicates_merged() {
 }
 
 #[test]
+fn only_tag_separators_are_trimmed_from_names() {
+    // A page's tag may start with an ideographic space; a name ends at a
+    // tab or a comma as it does in the tags header.
+    assert_eq!(
+        ok(JSON, r#"{"tags": ["\u3000caf\u00e9", "\tb,"]}"#),
+        tags(&["\u{3000}café", "b"])
+    );
+}
+
+#[test]
 fn all_in_json_and_form() {
     assert!(ok(JSON, r#"{"all": true}"#).all);
     for body in ["all=1", "all=true", "all=on", "all=TRUE"] {

@@ -14,7 +14,7 @@
 //! The index never touches files and never takes a lock: `Store` holds it
 //! behind one `RwLock` and does every file operation outside it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::key::{Key, KeyMap};
@@ -167,10 +167,13 @@ impl Index {
         self.remove(&new.key);
         let size = new.size.min(MAX_FILE);
         let mut ids: Vec<TagId> = Vec::new();
+        // A set, not `ids.contains`: this runs under the index lock that
+        // HITs need, and a page may have up to `max_tags` tags.
+        let mut seen: HashSet<TagId> = HashSet::new();
         let slot = self.slab.insert_with(|slot| {
             for tag in tags {
                 let id = self.tags.add(tag, slot);
-                if !ids.contains(&id) {
+                if seen.insert(id) {
                     ids.push(id);
                 }
             }

@@ -6,7 +6,12 @@
 //! - `cc=VALUE` / `cdn=VALUE`: send `Cache-Control` / `CDN-Cache-Control`
 //! - `cookie=1`: send a Set-Cookie
 //! - `vary=VALUE`: send `Vary`
-//! - `tags=a,b`: send `X-Preload-Tags`
+//! - `tags=a,b`: send `X-Preload-Tags`, percent-decoded to bytes (so
+//!   `caf%C3%A9` is UTF-8 and `%FF` a byte that is not)
+//! - `tabtags=a,b`: send `X-Preload-Tags: a<TAB>b` (a target cannot hold
+//!   a tab, even percent-encoded)
+//! - `ntags=N`: send N tags `t0 t1 ...`, 1,000 to an `X-Preload-Tags` line;
+//!   `tagsize=L` pads each name to L characters
 //! - `size=N`: a body of N bytes
 //! - `etag=VALUE`, `lm=VALUE`, `age=N`, `location=V`, `date=VALUE`: send
 //!   those headers (without `date`, hyper sends the current time)
@@ -126,6 +131,11 @@ fn query_map(req: &Request<Incoming>) -> HashMap<String, String> {
 }
 
 pub fn percent_decode(v: &str) -> String {
+    String::from_utf8_lossy(&percent_decode_bytes(v)).into_owned()
+}
+
+/// The bytes `v` percent-decodes to, valid UTF-8 or not.
+pub fn percent_decode_bytes(v: &str) -> Vec<u8> {
     let bytes = v.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -144,7 +154,22 @@ pub fn percent_decode(v: &str) -> String {
             }
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
+}
+
+/// `ntags=N` (`tagsize=L`): the field lines of N distinct tag names.
+fn many_tags(q: &HashMap<String, String>) -> Vec<String> {
+    let Some(n) = q.get("ntags").and_then(|v| v.parse::<usize>().ok()) else {
+        return Vec::new();
+    };
+    let size = q
+        .get("tagsize")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    let names: Vec<String> = (0..n)
+        .map(|i| format!("{:x<size$}", format!("t{i}")))
+        .collect();
+    names.chunks(1000).map(|c| c.join(" ")).collect()
 }
 
 async fn answer(mut req: Request<Incoming>, seen: &Seen) -> Response<Full<Bytes>> {
@@ -243,7 +268,6 @@ async fn answer(mut req: Request<Incoming>, seen: &Seen) -> Response<Full<Bytes>
         ("cc", "cache-control"),
         ("cdn", "cdn-cache-control"),
         ("vary", "vary"),
-        ("tags", "x-preload-tags"),
         ("etag", "etag"),
         ("lm", "last-modified"),
         ("age", "age"),
@@ -254,6 +278,26 @@ async fn answer(mut req: Request<Incoming>, seen: &Seen) -> Response<Full<Bytes>
         if let Some(v) = q.get(param) {
             res = res.header(header, v.as_str());
         }
+    }
+    // The tags as bytes: the app may send names that are not ASCII.
+    let raw_tags = req
+        .uri()
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|kv| kv.strip_prefix("tags="))
+        .map(percent_decode_bytes);
+    for value in raw_tags {
+        res = res.header(
+            "x-preload-tags",
+            http::HeaderValue::from_bytes(&value).unwrap(),
+        );
+    }
+    if let Some(names) = q.get("tabtags") {
+        res = res.header("x-preload-tags", names.replace(',', "\t"));
+    }
+    for line in many_tags(&q) {
+        res = res.header("x-preload-tags", line);
     }
     if q.contains_key("cookie") {
         res = res.header("set-cookie", "id=1; Path=/");
