@@ -5,7 +5,10 @@
 //! can find it), then its file is unlinked under the key's stripe lock
 //! unless a newer put took the key meanwhile, then the directory is fsynced;
 //! only then does the call return, so neither a kill -9 nor a power cut
-//! after it brings the snapshot back. A generation bump is persisted before
+//! after it brings the snapshot back. Entries leave the index in batches
+//! (short holds of the write lock, see `batch`), so lookups go on between
+//! them; every one has left before the call returns, which is what the
+//! reply to an invalidation waits for. A generation bump is persisted before
 //! anything else and its files are unlinked in the background: the
 //! persisted number already keeps them from coming back at start.
 
@@ -27,13 +30,8 @@ impl Store {
     /// Drops these snapshots (see `remove`); returns how many there were.
     pub fn remove_many(&self, keys: &[Key]) -> usize {
         let sh = &*self.shared;
-        let mut found = vec![false; keys.len()];
-        {
-            let mut index = write_lock(&sh.index);
-            for (key, found) in keys.iter().zip(&mut found) {
-                *found = index.remove(key).is_some();
-            }
-        }
+        let mut found = Vec::with_capacity(keys.len());
+        sh.in_batches(keys, |index, key| found.push(index.remove(key).is_some()));
         let mut dirs = BTreeSet::new();
         let mut count = 0;
         for (key, found) in keys.iter().zip(found) {
