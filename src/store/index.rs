@@ -7,11 +7,11 @@
 //! and the LRU queue hold slots, not 32-byte keys; two tags fit inline.
 //! Per entry, at 100,000 entries with a 40-byte target and one shared tag:
 //! 96 bytes of slab, ~49 of key map (36-byte buckets at a 76% load), 48 of
-//! target on the heap, ~27 of LRU queue, ~7 of tag membership and 4 to
-//! 5.5 of target order (targets arriving in order or in none): ~232 bytes
-//! (`approx_bytes` computes it from the real capacities; the process grew
-//! by ~240 per entry before the target order, allocator overhead
-//! included).
+//! target on the heap, ~27 of LRU queue, ~7 of tag membership and 4 of
+//! target order (packed at start; up to 8 as later splits leave blocks
+//! half full): ~231 bytes (`approx_bytes` computes it from the real
+//! capacities; the process grew by ~240 per entry before the target
+//! order, allocator overhead included).
 //!
 //! The target order (`order`) sorts slots by target, so that urls and
 //! prefixes resolve by binary search and range scan; it keeps no second
