@@ -89,7 +89,7 @@ fn main() {
             .expect("drop url")
             .count
     });
-    println!("dropped one url ({n}) in {took:.1?} (walks the index)");
+    println!("dropped one url ({n}) in {took:.1?} (a search of the target order)");
 
     let all = Selector {
         all: true,

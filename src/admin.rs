@@ -81,16 +81,27 @@ async fn webhook(app: &Arc<App>, req: Request<Incoming>) -> Response<Body> {
         }
         Err(_) => return plain(StatusCode::BAD_REQUEST, "could not read the body"),
     };
-    let selector = {
-        let config = app.config();
+    // Off the runtime's threads: a body of 20,000 urls takes a while to
+    // canonicalize, and four at once would hold up every HIT (issue 15.3).
+    let config = app.config_owned();
+    let parsed = tokio::task::spawn_blocking(move || {
         let rules = WebhookRules {
             preload_prefix: &config.preload.prefix,
             query: QueryRules::of(&config.preload),
             models: &config.invalidate.models,
         };
-        match webhook::parse(content_type.as_deref(), &body, &rules) {
-            Ok(selector) => selector,
-            Err(err) => return plain(StatusCode::BAD_REQUEST, &err.to_string()),
+        webhook::parse(content_type.as_deref(), &body, &rules)
+    })
+    .await;
+    let selector = match parsed {
+        Ok(Ok(selector)) => selector,
+        Ok(Err(err)) => return plain(StatusCode::BAD_REQUEST, &err.to_string()),
+        Err(err) => {
+            tracing::error!(error = %err, "parsing an invalidation failed");
+            return plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "invalidation failed; see the daemon's log",
+            );
         }
     };
     match invalidate::run(app, selector).await {

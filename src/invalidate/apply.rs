@@ -1,6 +1,8 @@
 //! Applying a [`Selector`] to the store: record it in the log, resolve it to
-//! keys (by tag through the tag index, by target or prefix through one walk
-//! of the index), then drop or soften them. Dropping everything is a
+//! keys (by tag through the tag index, by url and prefix through the
+//! store's target order: each costs in proportion to what it names, never
+//! a walk of the whole index), then drop or soften them (the store does
+//! that in batches, so lookups never wait long behind a large one). Dropping everything is a
 //! generation bump: persisted first, files removed in the background;
 //! softening everything is one record in the store's soft-mark log. Either
 //! way the store has made it durable before this returns.
@@ -10,7 +12,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::key::Key;
-use crate::store::{Store, StoreError};
+use crate::store::{EntryView, Store, StoreError};
 
 use super::log::Log;
 use super::selector::Selector;
@@ -55,60 +57,47 @@ pub fn apply(
         return Ok(Applied { count, targets });
     }
 
-    let (keys, targets) = resolve(store, selector, taken_before);
+    let want_targets = want_targets && !selector.soft;
+    let (keys, targets) = resolve(store, selector, taken_before, want_targets);
     let count = if selector.soft {
         store.mark_stale(&keys, now)?
     } else {
         store.remove_many(&keys)?
     };
-    let targets = if want_targets && !selector.soft {
-        targets
-    } else {
-        Vec::new()
-    };
     Ok(Applied { count, targets })
 }
 
-/// The keys `selector` names, with their targets.
+/// The keys `selector` names, each once, with their targets if wanted.
 fn resolve(
     store: &Store,
     selector: &Selector,
     taken_before: Option<SystemTime>,
+    want_targets: bool,
 ) -> (Vec<Key>, Vec<String>) {
-    let tagged: HashSet<Key> = selector
-        .tags
-        .iter()
-        .flat_map(|t| store.keys_with_tag(t))
-        .collect();
-    let walk_needed = selector.all
-        || !selector.urls.is_empty()
-        || !selector.prefixes.is_empty()
-        || taken_before.is_some();
-    if !walk_needed {
-        // Tags alone: in proportion to the tags' sizes, not the cache's.
-        let keys: Vec<Key> = tagged.into_iter().collect();
-        let targets = store.targets_of(&keys);
-        return (keys, targets);
-    }
+    let mut seen: HashSet<Key> = HashSet::new();
     let mut targets = Vec::new();
-    let keys = store.keys_where(|e| {
-        let old_enough = taken_before.is_none_or(|t| e.taken < t);
-        let named = selector.all
-            || tagged.contains(e.key)
-            || selector.urls.iter().any(|u| u == e.target)
-            || {
-                let path = e.target.split('?').next().unwrap_or(e.target);
-                selector
-                    .prefixes
-                    .iter()
-                    .any(|p| path.starts_with(p.as_str()))
-            };
-        let hit = old_enough && named;
-        if hit {
+    let mut pick = |e: &EntryView<'_>| {
+        let hit = taken_before.is_none_or(|t| e.taken < t) && seen.insert(*e.key);
+        if hit && want_targets {
             targets.push(e.target.to_string());
         }
         hit
-    });
+    };
+    let keys = if selector.all {
+        // Everything taken before an instant (a schedule's catch-up): the
+        // one case that must look at every snapshot.
+        store.keys_where(pick)
+    } else {
+        let tagged: Vec<Key> = selector
+            .tags
+            .iter()
+            .flat_map(|t| store.keys_with_tag(t))
+            .collect();
+        let mut keys = store.filter_keys(&tagged, &mut pick);
+        keys.extend(store.keys_of_targets(&selector.urls, &mut pick));
+        keys.extend(store.keys_under(&selector.prefixes, &mut pick));
+        keys
+    };
     (keys, targets)
 }
 

@@ -7,9 +7,15 @@
 //! and the LRU queue hold slots, not 32-byte keys; two tags fit inline.
 //! Per entry, at 100,000 entries with a 40-byte target and one shared tag:
 //! 96 bytes of slab, ~49 of key map (36-byte buckets at a 76% load), 48 of
-//! target on the heap, ~27 of LRU queue and ~7 of tag membership: ~227
-//! bytes (`approx_bytes` computes it from the real capacities; the process
-//! grows by ~240 per entry, allocator overhead included).
+//! target on the heap, ~27 of LRU queue, ~7 of tag membership and 4 of
+//! target order (packed at start; up to 8 as later splits leave blocks
+//! half full): ~231 bytes (`approx_bytes` computes it from the real
+//! capacities; the process grew by ~240 per entry before the target
+//! order, allocator overhead included).
+//!
+//! The target order (`order`) sorts slots by target, so that urls and
+//! prefixes resolve by binary search and range scan; it keeps no second
+//! copy of any target.
 //!
 //! The index never touches files and never takes a lock: `Store` holds it
 //! behind one `RwLock` and does every file operation outside it.
@@ -20,6 +26,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use crate::key::{Key, KeyMap};
 
 use super::evict::{Lru, Ticks};
+use super::order::{self, TargetOrder};
 use super::slab::{Slab, CHUNK};
 use super::tags::{TagId, TagTable};
 
@@ -99,6 +106,25 @@ impl Entry {
     }
 }
 
+#[cfg(test)]
+impl Entry {
+    /// An entry with nothing but a key and a target.
+    pub(crate) fn for_test(key: Key, target: &str) -> Entry {
+        Entry {
+            key,
+            target: target.into(),
+            tags: [NO_TAG; 2],
+            serial: 0,
+            last_used: AtomicU64::new(0),
+            generation: 0,
+            size: 0,
+            taken_s: 0,
+            expires_s: NEVER,
+            stale_since_s: AtomicU32::new(0),
+        }
+    }
+}
+
 /// Unix ms to whole seconds, rounded down, saturating below `NEVER`.
 fn secs(ms: u64) -> u32 {
     u32::try_from(ms / 1000).unwrap_or(NEVER - 1).min(NEVER - 1)
@@ -125,6 +151,8 @@ pub(crate) struct Index {
     /// Tags of entries with more than two, beyond the first two, by slot.
     more_tags: HashMap<u32, Box<[TagId]>>,
     lru: Lru,
+    /// Slots by target, for urls and prefixes.
+    order: TargetOrder,
     bytes: u64,
     /// Highest generation ever inserted (never lowered), so a generation
     /// bump above it can drop the whole index without walking it.
@@ -197,6 +225,7 @@ impl Index {
             self.more_tags.insert(slot, ids[2..].into());
         }
         self.map.insert(new.key, slot);
+        self.order.insert(&self.slab, slot);
         self.lru.push(serial, slot);
         self.bytes += size;
         self.max_generation = self.max_generation.max(new.generation);
@@ -204,6 +233,8 @@ impl Index {
 
     pub(crate) fn remove(&mut self, key: &Key) -> Option<Entry> {
         let slot = self.map.remove(key)?;
+        // Before the take: the order finds the slot by its target.
+        self.order.remove(&self.slab, slot);
         let entry = self.slab.take(slot)?;
         self.forget(slot, &entry);
         Some(entry)
@@ -220,6 +251,7 @@ impl Index {
         }
         let slab = &self.slab;
         let slot = self.lru.pop(|slot| slab.get(slot).map(Entry::ticks))?;
+        self.order.remove(&self.slab, slot);
         let entry = self.slab.take(slot)?;
         self.map.remove(&entry.key);
         self.forget(slot, &entry);
@@ -290,6 +322,25 @@ impl Index {
             .filter_map(move |slot| slab.get(slot).map(|e| (e.key, e.size())))
     }
 
+    /// Packs the target order tight, once the index is built (at open).
+    pub(crate) fn compact_order(&mut self) {
+        self.order.compact();
+    }
+
+    /// Entries in target order (with their slots, which break ties), from
+    /// the first for which `before(target, slot)` is false. `before` must
+    /// hold for a leading run of that order only: "sorts below `from`", or
+    /// "sorts up to where the last batch stopped".
+    pub(crate) fn ordered_from<'a>(
+        &'a self,
+        before: impl Fn(&str, u32) -> bool + 'a,
+    ) -> impl Iterator<Item = (u32, &'a Entry)> + 'a {
+        let slab = &self.slab;
+        self.order
+            .from(move |s| before(order::target(slab, s), s))
+            .filter_map(move |s| Some((s, slab.get(s)?)))
+    }
+
     pub(crate) fn keys_with_tag(&self, tag: &str) -> Vec<Key> {
         self.tags
             .members(tag)
@@ -320,7 +371,7 @@ impl Index {
             .map(|(s, e)| self.tag_ids(s, e).count())
             .sum();
         let tags = members * 8 + self.tags.len() * 160;
-        map + slab + targets + more + lru + tags
+        map + slab + targets + more + lru + tags + self.order.approx_bytes()
     }
 }
 

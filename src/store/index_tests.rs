@@ -130,3 +130,40 @@ fn memory_per_entry_is_small_at_100k() {
     let per = idx.approx_bytes() / n as usize;
     assert!(per <= 300, "{per} bytes per entry");
 }
+
+#[test]
+fn the_target_order_follows_inserts_replacements_removals_and_evictions() {
+    let mut idx = Index::default();
+    let target = |n: u32| format!("/t/{}", n % 97);
+    let mut serial = 0;
+    // Scrambled keys, slots reused, targets shared (as vary variants do).
+    for round in 0..4u32 {
+        for i in 0..3_000u32 {
+            let n = (i * 7_919 + round * 13) % 2_500;
+            serial += 1;
+            let mut e = entry(n, 1);
+            e.target = target(n + round).into();
+            idx.insert(e, [], serial);
+        }
+        for i in 0..700u32 {
+            idx.remove(&key((i * 31 + round) % 2_500));
+        }
+        for _ in 0..100 {
+            idx.pop_lru();
+        }
+        let order: Vec<(String, u32)> = idx
+            .ordered_from(|_, _| false)
+            .map(|(slot, e)| (e.target.to_string(), slot))
+            .collect();
+        assert_eq!(order.len(), idx.len(), "round {round}");
+        assert!(
+            order.windows(2).all(|w| w[0] < w[1]),
+            "round {round}: sorted"
+        );
+        let from = idx
+            .ordered_from(|t, _| t < "/t/5")
+            .next()
+            .map(|(_, e)| e.target.clone());
+        assert_eq!(from.as_deref(), Some("/t/5"));
+    }
+}

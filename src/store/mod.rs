@@ -2,9 +2,10 @@
 //!
 //! A snapshot is one file named by its key (`layout`), in a versioned binary
 //! format (`snapshot`), published atomically (`write`). An in-memory index
-//! (`index`, `tags`), rebuilt from file headers at start (`scan`), says what
-//! exists; the least recently used go first when `max_size` is passed
-//! (`evict`); hot bodies stay decoded in memory (`memory`); mass removals
+//! (`index`, `tags`, `order`), rebuilt from file headers at start (`scan`),
+//! says what exists and finds what an invalidation names (`select`); the
+//! least recently used go first when `max_size` is passed (`evict`); hot
+//! bodies stay decoded in memory (`memory`); mass removals
 //! finish in the background (`reaper`); soft invalidations are kept in a
 //! small append-only log replayed at start (`soft`, format in `soft_log`).
 //! [`preflight`] asks whether a directory would open without opening it
@@ -21,6 +22,7 @@
 //! except as the opaque `target` kept inside a snapshot; files are named by
 //! key only. It assumes it is the only writer of `cache.dir`.
 
+mod batch;
 mod checkpoint;
 mod cursor;
 mod error;
@@ -32,12 +34,14 @@ mod lock;
 mod lookup;
 mod memory;
 mod open;
+mod order;
 mod pending;
 mod preflight;
 mod put;
 mod reaper;
 mod remove;
 mod scan;
+mod select;
 mod slab;
 pub mod snapshot;
 mod soft;
@@ -61,6 +65,7 @@ pub use self::error::StoreError;
 pub use self::held::{HeldFile, KEEP_OPEN_MIN};
 pub use self::preflight::preflight;
 
+use self::batch::LOCK_BATCH;
 pub(crate) use self::held::FileBudget;
 use self::index::Index;
 use self::lock::DirLock;
@@ -239,6 +244,9 @@ struct Shared {
     min_generation: AtomicU64,
     /// Serializes generation changes.
     bump: Mutex<()>,
+    /// Taken by a bulk change of the index for each of its holds and the
+    /// pause after it (`batch`), so that bulk changes take turns.
+    bulk: Mutex<()>,
     /// The soft-mark log; held while a soft mark is recorded and applied.
     soft: Mutex<SoftLog>,
     /// Fan-out directories known to exist.
@@ -295,34 +303,16 @@ impl Store {
         read_lock(&self.shared.index).keys_with_tag(tag)
     }
 
-    /// The targets of these keys (those still indexed), in proportion to
-    /// their number.
-    pub fn targets_of(&self, keys: &[Key]) -> Vec<String> {
-        let index = read_lock(&self.shared.index);
-        keys.iter()
-            .filter_map(|k| index.get(k))
-            .map(|e| e.target.to_string())
-            .collect()
-    }
-
-    /// Keys of the snapshots `filter` accepts (e.g. by target prefix, or
-    /// taken before a schedule fired). Walks every entry under the read lock,
-    /// so `filter` must not call back into the store.
+    /// Keys of the snapshots `filter` accepts (e.g. expired, or taken
+    /// before a schedule fired). Walks every entry under the read lock, so
+    /// `filter` must not call back into the store; to resolve urls,
+    /// prefixes or tagged keys, `keys_of_targets`, `keys_under` and
+    /// `filter_keys` (select.rs) cost in proportion to what they find.
     pub fn keys_where(&self, mut filter: impl FnMut(&EntryView<'_>) -> bool) -> Vec<Key> {
         let index = read_lock(&self.shared.index);
         index
             .iter()
-            .filter(|e| {
-                filter(&EntryView {
-                    key: &e.key,
-                    target: &e.target,
-                    size: e.size(),
-                    taken: time(e.taken_ms()),
-                    expires: e.expires_ms().map(time),
-                    generation: e.generation,
-                    stale_since: e.stale_since_ms().map(time),
-                })
-            })
+            .filter(|e| filter(&select::view(e)))
             .map(|e| e.key)
             .collect()
     }

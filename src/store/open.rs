@@ -69,6 +69,7 @@ impl Store {
             clock += 1;
         }
         drop(parts);
+        index.compact_order();
         // New snapshots are of a generation no snapshot on disk is above
         // (soft marks tell snapshots apart by it; see `soft`).
         let current = generation.max(index.max_generation());
@@ -91,6 +92,7 @@ impl Store {
             generation: AtomicU64::new(current),
             min_generation: AtomicU64::new(generation),
             bump: Mutex::new(()),
+            bulk: Mutex::new(()),
             soft: Mutex::new(SoftLog::default()),
             fanout_ready: (0..256).map(|_| AtomicBool::new(false)).collect(),
             evictions: AtomicU64::new(0),

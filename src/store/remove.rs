@@ -5,7 +5,10 @@
 //! can find it), then its file is unlinked under the key's stripe lock
 //! unless a newer put took the key meanwhile, then the directory is fsynced;
 //! only then does the call return `Ok`, so neither a kill -9 nor a power cut
-//! after it brings the snapshot back. A generation bump is persisted before
+//! after it brings the snapshot back. Entries leave the index in batches
+//! (short holds of the write lock, see `batch`), so lookups go on between
+//! them; every one has left before the call returns, which is what the
+//! reply to an invalidation waits for. A generation bump is persisted before
 //! anything else and its files are unlinked in the background: the
 //! persisted number already keeps them from coming back at start.
 //!
@@ -38,12 +41,9 @@ impl Store {
         // it is.
         let earlier = sh.settle(0);
         let mut gone = Vec::with_capacity(keys.len());
-        {
-            let mut index = write_lock(&sh.index);
-            for key in keys {
-                gone.push(index.remove(key).map(|e| (e.size(), e.generation)));
-            }
-        }
+        sh.in_batches(keys, |index, key| {
+            gone.push(index.remove(key).map(|e| (e.size(), e.generation)))
+        });
         let mut found = Vec::new();
         let mut leftovers = Vec::new();
         for (key, gone) in keys.iter().zip(gone) {

@@ -44,7 +44,7 @@ use std::time::SystemTime;
 use crate::key::Key;
 
 use super::soft_log::{self, Mark, Tail};
-use super::{lock, read_lock, snapshot, write, Shared, Store, StoreError};
+use super::{lock, read_lock, snapshot, write, Shared, Store, StoreError, LOCK_BATCH};
 
 /// The log is rewritten once it has grown past twice its size at the last
 /// rewrite plus this much.
@@ -82,9 +82,10 @@ impl Store {
         let mut log = lock(&sh.soft);
         let mut count = 0;
         let mut unmarked = Vec::new();
-        {
+        // In batches, as everything given many keys (`LOCK_BATCH`).
+        for batch in keys.chunks(LOCK_BATCH) {
             let index = read_lock(&sh.index);
-            for entry in keys.iter().filter_map(|k| index.get(k)) {
+            for entry in batch.iter().filter_map(|k| index.get(k)) {
                 count += 1;
                 if entry.stale_since_ms().is_none_or(|s| s > since_ms) {
                     unmarked.push(entry.key);
@@ -107,10 +108,12 @@ impl Store {
             return self.remove_many(keys).map(|_| count);
         }
         if let Mark::Keys { keys, .. } = &mark {
-            let index = read_lock(&sh.index);
-            for entry in keys.iter().filter_map(|k| index.get(k)) {
-                if entry.generation < epoch {
-                    entry.mark_stale(since_ms);
+            for batch in keys.chunks(LOCK_BATCH) {
+                let index = read_lock(&sh.index);
+                for entry in batch.iter().filter_map(|k| index.get(k)) {
+                    if entry.generation < epoch {
+                        entry.mark_stale(since_ms);
+                    }
                 }
             }
         }
