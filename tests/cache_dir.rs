@@ -2,15 +2,13 @@
 //! every moment of a burst of misses, and a cache dir emptied underneath
 //! the daemon (`rm -rf cache/*`) is noticed and used again.
 
-mod support;
-
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use support::webhook::admin;
-use support::{get, Daemon, Sandbox, Upstream};
+use crate::support::webhook::admin;
+use crate::support::{get, Daemon, Sandbox, Upstream};
 
 /// Bytes of the regular files under `dir` (temp files included), by their
 /// length; files that vanish during the walk count as gone.
@@ -173,7 +171,7 @@ async fn a_cache_dir_emptied_underneath_keeps_pages_again() {
         cache.join(".preloadd-lock").exists(),
         "lock file made again"
     );
-    let second = std::process::Command::new(support::daemon::binary())
+    let second = std::process::Command::new(crate::support::daemon::binary())
         .arg("--config")
         .arg(&d.config_path)
         .output()

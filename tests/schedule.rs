@@ -2,12 +2,12 @@
 //! cron and daily schedules, route TTLs, catch-up at start, rewarm, and the
 //! sweep of snapshots past their TTL and grace.
 
-mod support;
-
 use std::time::Duration;
 
-use support::webhook::{admin, count, eventually, hit_eventually, invalidate, warm, FORM, JSON};
-use support::{get, Sandbox, Upstream};
+use crate::support::webhook::{
+    admin, count, eventually, hit_eventually, invalidate, warm, FORM, JSON,
+};
+use crate::support::{get, Sandbox, Upstream};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn soft_invalidation_serves_stale_then_hit() {

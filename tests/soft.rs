@@ -3,12 +3,12 @@
 //! within `grace` or MISS beyond it, never HIT; by url, by tag, everything,
 //! and from a soft schedule. Soft marks within one run are in `schedule.rs`.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
-use support::webhook::{admin, count, eventually, hit_eventually, invalidate, warm, FORM, JSON};
-use support::{get, Daemon, Sandbox, Upstream};
+use crate::support::webhook::{
+    admin, count, eventually, hit_eventually, invalidate, warm, FORM, JSON,
+};
+use crate::support::{get, Daemon, Sandbox, Upstream};
 
 /// How the daemon goes down before it is started again on the same config.
 #[derive(Clone, Copy, Debug)]

@@ -124,17 +124,6 @@ impl Daemon {
         send_signal(self.child.id(), signal);
     }
 
-    /// Waits up to 10 s for the daemon to exit by itself.
-    pub fn wait_exit(&mut self) -> Option<std::process::ExitStatus> {
-        for _ in 0..200 {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        None
-    }
-
     /// SIGTERM and wait for the exit status.
     pub fn terminate(mut self) -> std::process::ExitStatus {
         send_signal(self.child.id(), "TERM");
@@ -170,11 +159,6 @@ impl Daemon {
             }
         }
         None
-    }
-
-    /// Log lines written so far.
-    pub fn drain_log(&self) -> Vec<String> {
-        self.log.try_iter().collect()
     }
 }
 

@@ -1,6 +1,5 @@
 //! Test support: a real upstream, the real daemon, a raw HTTP client.
-#![allow(dead_code)]
-
+pub mod body;
 pub mod client;
 pub mod daemon;
 pub mod fs;
@@ -8,10 +7,9 @@ pub mod raw_upstream;
 pub mod upstream;
 pub mod webhook;
 
-#[allow(unused_imports)]
+pub use body::{gunzip, sized_body, unbrotli};
 pub use client::{get, request, send_raw, Conn, Reply};
 pub use daemon::{config_text, Daemon};
-#[allow(unused_imports)]
 pub use raw_upstream::RawUpstream;
 pub use upstream::Upstream;
 
