@@ -56,7 +56,7 @@ fn main() {
         ..Selector::default()
     };
     let (took, n) = timed(|| {
-        apply(&store, &log, &hot, None, false)
+        apply(&store, &log, &hot, None, false, SystemTime::now())
             .expect("drop tag")
             .count
     });
@@ -71,7 +71,7 @@ fn main() {
         ..Selector::default()
     };
     let (took, n) = timed(|| {
-        apply(&store, &log, &rare, None, false)
+        apply(&store, &log, &rare, None, false, SystemTime::now())
             .expect("drop tag")
             .count
     });
@@ -85,7 +85,7 @@ fn main() {
         ..Selector::default()
     };
     let (took, n) = timed(|| {
-        apply(&store, &log, &one, None, false)
+        apply(&store, &log, &one, None, false, SystemTime::now())
             .expect("drop url")
             .count
     });
@@ -97,7 +97,7 @@ fn main() {
     };
     let before = store.len();
     let (took, _) = timed(|| {
-        apply(&store, &log, &all, None, false)
+        apply(&store, &log, &all, None, false, SystemTime::now())
             .expect("drop all")
             .count
     });

@@ -27,6 +27,7 @@
 pub mod admin;
 pub mod body;
 pub mod cli;
+pub mod clock;
 pub mod compress;
 pub mod conditional;
 pub mod config;

@@ -78,7 +78,7 @@ pub async fn fetch(app: &Arc<App>, target: Target, req: &request::Parts) -> Resp
             Role::Leader(leader) => {
                 // The previous flight may have stored the page between our
                 // store lookup and the join.
-                let now = SystemTime::now();
+                let now = app.clock.now();
                 if let Some(found) = app
                     .store
                     .lookup(&target.key)
@@ -96,7 +96,7 @@ pub async fn fetch(app: &Arc<App>, target: Target, req: &request::Parts) -> Resp
                 });
                 return match task.await {
                     Ok(Led::Streamed(_, res)) => res,
-                    Ok(Led::Shared(shared)) => respond(shared, req, true),
+                    Ok(Led::Shared(shared)) => respond(shared, req, true, app.clock.now()),
                     Err(err) => {
                         tracing::error!(target = %target.canonical, error = %err, "snapshot fetch task failed");
                         serve::plain(StatusCode::BAD_GATEWAY, "snapshot fetch failed")
@@ -107,7 +107,9 @@ pub async fn fetch(app: &Arc<App>, target: Target, req: &request::Parts) -> Resp
                 Some(Outcome::Unshared(reason)) => {
                     return pass::fetch_for_one(app, &target, reason).await
                 }
-                Some(Outcome::Shared(shared)) => return respond(shared, req, false),
+                Some(Outcome::Shared(shared)) => {
+                    return respond(shared, req, false, app.clock.now())
+                }
                 None => continue,
             },
         }
@@ -192,7 +194,8 @@ pub async fn fetch_and_keep(app: &Arc<App>, target: &Target) -> Led {
         Err(reason) => return Led::Shared(passed(parts.status, parts.headers, body, reason)),
     };
     warn_on_foreign_vary(app, &config, target, &parts.headers);
-    let mut snapshot = build_snapshot(&config, target, &parts, tags, body.clone());
+    let taken = app.clock.now();
+    let mut snapshot = build_snapshot(&config, target, &parts, tags, body.clone(), taken);
     if config.cache.compress
         && body.len() >= compress::MIN_SIZE
         && compress::compressible(&parts.headers)
@@ -241,11 +244,9 @@ fn passed(status: StatusCode, headers: HeaderMap, body: Bytes, reason: PassReaso
     }))
 }
 
-fn respond(shared: Shared, req: &request::Parts, leader: bool) -> Response<Body> {
+fn respond(shared: Shared, req: &request::Parts, leader: bool, now: SystemTime) -> Response<Body> {
     match shared {
-        Shared::Kept(snap) => {
-            serve::snapshot_response(&snap, CacheStatus::Miss, req, SystemTime::now())
-        }
+        Shared::Kept(snap) => serve::snapshot_response(&snap, CacheStatus::Miss, req, now),
         Shared::Passed(p) => pass::response(
             p.status,
             p.headers.clone(),
@@ -278,9 +279,9 @@ fn build_snapshot(
     parts: &http::response::Parts,
     tags: Vec<String>,
     body: Bytes,
+    taken: SystemTime,
 ) -> Snapshot {
     let (status, headers) = (parts.status, &parts.headers);
-    let taken = SystemTime::now();
     let route = target.route.map(|i| &config.routes[i]);
     let tags_header = &config.preload.tags_header;
     let mut end_to_end = headers.clone();

@@ -115,7 +115,7 @@ pub async fn preload(app: &Arc<App>, req: &request::Parts, raw: &str) -> Respons
     let grace = config.cache.grace;
     drop(config);
 
-    let now = SystemTime::now();
+    let now = app.clock.now();
     let found = app.store.lookup(&target.key);
     if let Some(found) = found {
         match freshness(&found, now, grace) {

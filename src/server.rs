@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::body::Body;
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::Error;
 use crate::invalidate;
@@ -34,9 +35,11 @@ impl Daemon {
         let admin = config.server.admin_listen;
         // Opening rebuilds the index from disk; the catch-up applies what
         // fell due while the daemon was down. Both before any request.
+        let clock = Arc::new(Clock::from_env().map_err(Error::Runtime)?);
+        Clock::follow_test_signal(&clock)?;
         let app = tokio::task::spawn_blocking(move || {
-            let app = App::new(config)?;
-            invalidate::runner::catch_up(&app, chrono::Utc::now());
+            let app = App::new(config, clock)?;
+            invalidate::runner::catch_up(&app, app.clock.utc());
             Ok::<_, Error>(app)
         })
         .await
@@ -66,6 +69,7 @@ impl Daemon {
     pub async fn serve(self, shutdown: Shutdown) {
         let schedules = tokio::spawn(invalidate::runner::run(
             Arc::clone(&self.app),
+            self.app.clock.utc(),
             shutdown.clone(),
         ));
         let sweeper = tokio::spawn(invalidate::runner::sweep(

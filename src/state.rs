@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use arc_swap::ArcSwap;
 use http::HeaderName;
 
+use crate::clock::Clock;
 use crate::compress::Compressor;
 use crate::config::Config;
 use crate::fetch::{self, Fetcher, HttpClient};
@@ -20,6 +21,8 @@ pub struct App {
     /// Reloadable settings, swapped whole.
     config: ArcSwap<Config>,
     pub store: Store,
+    /// The wall clock every time of day is read from (`clock`).
+    pub clock: Arc<Clock>,
     pub fetcher: Fetcher,
     /// The pooled client the pass-through proxy uses.
     pub client: HttpClient,
@@ -37,8 +40,8 @@ pub struct App {
 
 impl App {
     /// Opens the store (blocking: it rebuilds the index from disk) and
-    /// builds the upstream client.
-    pub fn new(config: Config) -> Result<App, StoreError> {
+    /// builds the upstream client. `clock` is the wall clock it reads.
+    pub fn new(config: Config, clock: Arc<Clock>) -> Result<App, StoreError> {
         let open_files = crate::limits::raise_open_files();
         let store = Store::open(StoreSettings {
             dir: config.cache.dir.clone(),
@@ -51,6 +54,7 @@ impl App {
             fetcher: Fetcher::new(client.clone(), config.upstream.max_fetches),
             client,
             store,
+            clock,
             flights: Arc::new(Flights::default()),
             oversized: Arc::new(Oversized::default()),
             compressor: Compressor::per_core(),

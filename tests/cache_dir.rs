@@ -2,30 +2,54 @@
 //! every moment of a burst of misses, and a cache dir emptied underneath
 //! the daemon (`rm -rf cache/*`) is noticed and used again.
 
-mod support;
-
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use support::webhook::admin;
-use support::{get, Daemon, Sandbox, Upstream};
+use crate::support::webhook::admin;
+use crate::support::{get, Daemon, Sandbox, Upstream};
 
 /// Bytes of the regular files under `dir` (temp files included), by their
-/// length; files that vanish during the walk count as gone.
-fn bytes_under(dir: &Path) -> u64 {
-    let Ok(items) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    items
-        .flatten()
-        .map(|item| match item.file_type() {
-            Ok(t) if t.is_dir() => bytes_under(&item.path()),
-            Ok(t) if t.is_file() => item.metadata().map_or(0, |m| m.len()),
-            _ => 0,
-        })
+/// length, that were all on disk at one instant.
+///
+/// A walk takes time (on a loaded machine, many milliseconds): one that
+/// summed what it met would add a page written after it began, in a
+/// directory it had not reached yet, to a page evicted after it passed it,
+/// two pages never on disk together. So every file met is looked at again
+/// once the walk is over, and counted only if it is still there, the same
+/// file: it was there from the moment it was met to that second look (no
+/// name under the cache dir is used twice in this test), so all of them
+/// were there together at the moment the walk ended. Files that vanish, or
+/// come, during the walk count as gone; a file keeps the length it was met
+/// with (one being written only grows).
+fn bytes_on_disk(dir: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let mut met = Vec::new();
+    files_under(dir, &mut met);
+    met.into_iter()
+        .filter(|(path, ino, _)| std::fs::symlink_metadata(path).is_ok_and(|m| m.ino() == *ino))
+        .map(|(_, _, len)| len)
         .sum()
+}
+
+/// The regular files under `dir` with their inode and length.
+fn files_under(dir: &Path, met: &mut Vec<(std::path::PathBuf, u64, u64)>) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(items) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for item in items.flatten() {
+        match item.file_type() {
+            Ok(t) if t.is_dir() => files_under(&item.path(), met),
+            Ok(t) if t.is_file() => {
+                if let Ok(m) = item.metadata() {
+                    met.push((item.path(), m.ino(), m.len()));
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// The largest snapshot file under `dir`.
@@ -83,7 +107,7 @@ async fn max_size_holds_at_every_moment_of_a_burst_of_misses() {
         std::thread::spawn(move || {
             let mut walks = 0u64;
             while !done.load(Ordering::Relaxed) {
-                peak.fetch_max(bytes_under(&cache), Ordering::Relaxed);
+                peak.fetch_max(bytes_on_disk(&cache), Ordering::Relaxed);
                 walks += 1;
             }
             walks
@@ -173,7 +197,7 @@ async fn a_cache_dir_emptied_underneath_keeps_pages_again() {
         cache.join(".preloadd-lock").exists(),
         "lock file made again"
     );
-    let second = std::process::Command::new(support::daemon::binary())
+    let second = std::process::Command::new(crate::support::daemon::binary())
         .arg("--config")
         .arg(&d.config_path)
         .output()

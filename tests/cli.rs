@@ -1,14 +1,12 @@
 //! The command line as an operator meets it: `url`, `check`, exit codes and
 //! one-line errors.
 
-mod support;
-
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 fn preloadd(args: &[&str], dir: &Path) -> Output {
-    Command::new(support::daemon::binary())
+    Command::new(crate::support::daemon::binary())
         .args(args)
         .current_dir(dir)
         .env_remove("PRELOADD_CONFIG")
@@ -109,7 +107,7 @@ fn a_log_level_that_is_no_level_is_a_usage_error() {
 #[test]
 fn a_bad_rust_log_directive_is_reported_and_the_rest_kept() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(support::daemon::binary())
+    let out = Command::new(crate::support::daemon::binary())
         .args(["url", "/a/"])
         .current_dir(dir.path())
         .env("RUST_LOG", "warn,preloadd=loud")
@@ -191,7 +189,7 @@ fn check_and_run_refuse(dir: &Path, config: &str, expected: &str) {
 
 /// `preloadd` that must exit by itself within 30 s.
 fn preloadd_bounded(args: &[&str], dir: &Path) -> Output {
-    let mut child = Command::new(support::daemon::binary())
+    let mut child = Command::new(crate::support::daemon::binary())
         .args(args)
         .current_dir(dir)
         .env_remove("PRELOADD_CONFIG")

@@ -1,32 +1,7 @@
 //! Precompressed variants (`[cache] compress`): made once when the snapshot
 //! is taken, chosen per request by Accept-Encoding.
 
-mod support;
-
-use std::io::Read;
-
-use support::{get, request, Reply, Sandbox, Upstream};
-
-/// The body the test upstream sends for `size=n`.
-fn alphabet(n: usize) -> Vec<u8> {
-    (0..n).map(|i| b'a' + (i % 26) as u8).collect()
-}
-
-fn gunzip(data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    flate2::read::GzDecoder::new(data)
-        .read_to_end(&mut out)
-        .expect("valid gzip");
-    out
-}
-
-fn unbrotli(data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    brotli::Decompressor::new(data, 4096)
-        .read_to_end(&mut out)
-        .expect("valid brotli");
-    out
-}
+use crate::support::{get, gunzip, request, sized_body, unbrotli, Reply, Sandbox, Upstream};
 
 /// Every `Vary` field line.
 fn vary(reply: &Reply) -> Vec<&str> {
@@ -51,7 +26,7 @@ async fn accept_encoding_picks_br_gzip_or_identity() {
     let sb = Sandbox::new();
     let d = sb.daemon(&up, "");
     let target = "/_preload/p?size=5000";
-    let identity = alphabet(5000);
+    let identity = sized_body(5000);
 
     let br = get(d.main, target, &["Accept-Encoding: gzip, deflate, br"]).await;
     assert_eq!(br.cache(), "MISS");
@@ -135,10 +110,10 @@ async fn a_range_that_would_be_encoded_gets_the_full_encoded_200() {
     assert_eq!((gz.status, gz.cache()), (200, "HIT"));
     assert_eq!(gz.header("content-encoding"), Some("gzip"));
     assert_eq!(gz.header("content-range"), None);
-    assert_eq!(gunzip(&gz.body), alphabet(4000));
+    assert_eq!(gunzip(&gz.body), sized_body(4000));
     let part = get(d.main, target, &["Range: bytes=0-9"]).await;
     assert_eq!(part.status, 206);
-    assert_eq!(part.body, alphabet(10));
+    assert_eq!(part.body, sized_body(10));
     assert_eq!(vary(&part), ["Accept-Encoding"]);
     assert_eq!(up.count(), 1);
 }
@@ -158,7 +133,7 @@ async fn an_encoded_upstream_body_is_kept_as_it_came() {
         assert_eq!(hit.body, miss.body, "never recompressed");
         assert!(vary(&hit).is_empty());
     }
-    assert_eq!(gunzip(&miss.body), alphabet(5000));
+    assert_eq!(gunzip(&miss.body), sized_body(5000));
     assert_eq!(up.count(), 1);
 }
 
@@ -172,7 +147,7 @@ async fn compress_false_keeps_no_variants() {
         let reply = get(d.main, target, &["Accept-Encoding: br, gzip"]).await;
         assert_eq!(reply.header("content-encoding"), None);
         assert!(vary(&reply).is_empty());
-        assert_eq!(reply.body, alphabet(5000));
+        assert_eq!(reply.body, sized_body(5000));
     }
     assert_eq!(up.count(), 1);
 }
@@ -190,7 +165,7 @@ async fn small_and_binary_bodies_are_not_compressed() {
             let reply = get(d.main, target, &["Accept-Encoding: br, gzip"]).await;
             assert_eq!(reply.header("content-encoding"), None, "{target}");
             assert!(vary(&reply).is_empty(), "{target}");
-            assert_eq!(reply.body, alphabet(size));
+            assert_eq!(reply.body, sized_body(size));
         }
     }
     let just_enough = get(d.main, "/_preload/s?size=256", &["Accept-Encoding: gzip"]).await;

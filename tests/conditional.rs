@@ -1,8 +1,6 @@
 //! Conditional requests, ranges, HEAD and Age on kept snapshots.
 
-mod support;
-
-use support::{get, request, Sandbox, Upstream};
+use crate::support::{get, request, Sandbox, Upstream};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn if_none_match_and_if_modified_since_give_304() {

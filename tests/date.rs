@@ -2,13 +2,11 @@
 //! time the snapshot was taken when the app sent none: never the time of
 //! the hit, on MISS, HIT, STALE and 304 alike, and after a restart.
 
-mod support;
-
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use support::webhook::{admin, invalidate, JSON};
-use support::{get, RawUpstream, Reply, Sandbox, Upstream};
+use crate::support::webhook::{admin, invalidate, JSON};
+use crate::support::{get, RawUpstream, Reply, Sandbox, Upstream};
 
 const APP_DATE: &str = "Tue, 15 Nov 1994 08:12:31 GMT";
 const WITH_DATE: &str = "/_preload/d?date=Tue,%2015%20Nov%201994%2008:12:31%20GMT";

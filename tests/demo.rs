@@ -2,14 +2,12 @@
 //! prints works against the running demo, in the order given, with the
 //! results the text promises.
 
-mod support;
-
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use support::{get, request};
+use crate::support::{get, request};
 
 /// The demo process, killed when dropped.
 struct Demo(Child);
@@ -23,7 +21,7 @@ impl Drop for Demo {
 
 /// Starts the demo and reads its walkthrough, up to its last line.
 fn start() -> (Demo, Vec<String>) {
-    let mut child = Command::new(support::daemon::binary())
+    let mut child = Command::new(crate::support::daemon::binary())
         .arg("demo")
         .env_remove("PRELOADD_CONFIG")
         .env_remove("PRELOADD_TOKEN")
@@ -149,7 +147,7 @@ async fn every_step_of_the_walkthrough_does_what_it_says() {
 
 #[test]
 fn the_demo_refuses_options_it_does_not_use() {
-    let out = Command::new(support::daemon::binary())
+    let out = Command::new(crate::support::daemon::binary())
         .args(["demo", "--config", "mine.toml"])
         .output()
         .expect("run preloadd demo");

@@ -7,13 +7,11 @@
 //! These run on real file systems mounted for the test (see
 //! `support::fs`), so they need root; elsewhere they say so and pass.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 
-use support::fs::{self, Mount};
-use support::webhook::{admin, count, invalidate, warm, JSON};
-use support::{config_text, get, Daemon, Sandbox, Upstream};
+use crate::support::fs::{self, Mount};
+use crate::support::webhook::{admin, count, invalidate, warm, JSON};
+use crate::support::{config_text, get, Daemon, Sandbox, Upstream};
 
 /// The daemon with its cache dir at `cache` (on a test mount).
 fn daemon_on(sb: &Sandbox, up: &Upstream, cache: &Path) -> Daemon {
@@ -39,7 +37,7 @@ fn snapshot_files(cache: &Path) -> Vec<PathBuf> {
     files
 }
 
-fn assert_not_durable(reply: &support::Reply) {
+fn assert_not_durable(reply: &crate::support::Reply) {
     assert_eq!(reply.status, 503, "{}", reply.text());
     assert!(reply.text().contains("not durable"), "{}", reply.text());
     assert!(
@@ -146,7 +144,7 @@ async fn a_refused_drop_is_retried_and_never_comes_back_once_the_disk_takes_it()
 
     // The disk takes writes again: the store's own retry removes the file
     // within seconds, and the hook's retry is answered 200.
-    let gone = support::webhook::eventually(|| !file_a.exists()).await;
+    let gone = crate::support::webhook::eventually(|| !file_a.exists()).await;
     assert!(gone, "the refused unlink was retried");
     let reply = invalidate(admin(&d), &[JSON], purge).await;
     assert_eq!(reply.status, 200, "{}", reply.text());

@@ -2,9 +2,7 @@
 //! text, never the error's detail (addresses, system calls, hyper's words);
 //! that goes to the log, with the target and the app's address.
 
-mod support;
-
-use support::{get, Reply, Sandbox, Upstream};
+use crate::support::{get, Reply, Sandbox, Upstream};
 
 /// Words of the error chain that must stay in the log.
 const INTERNALS: [&str; 5] = ["tcp", "connect", "127.0.0.1", "error trying", "refused"];
@@ -50,9 +48,9 @@ async fn an_unreachable_app_is_upstream_unavailable_on_preload_urls_and_pass_thr
 async fn a_slow_app_is_upstream_timeout_on_a_preload_url() {
     let up = Upstream::start().await;
     let sb = Sandbox::new();
-    let text = support::config_text(&up.url(), &sb.cache_dir(), "", "")
+    let text = crate::support::config_text(&up.url(), &sb.cache_dir(), "", "")
         .replace("fetch_timeout = \"5s\"", "fetch_timeout = \"300ms\"");
-    let d = support::Daemon::start(sb.dir.path(), &text);
+    let d = crate::support::Daemon::start(sb.dir.path(), &text);
     assert_fixed(
         &get(d.main, "/_preload/slow?delay=2000", &[]).await,
         504,

@@ -3,9 +3,7 @@
 //! origin should see (two `Host` fields, `CONNECT`) are answered by the
 //! daemon itself and reach no one.
 
-mod support;
-
-use support::{get, send_raw, RawUpstream, Sandbox};
+use crate::support::{get, send_raw, RawUpstream, Sandbox};
 
 /// A chunked body of 5000 bytes that also claims `Content-Length: 10`.
 const BOTH: &str = "?chunked=1&length=10&size=5000";

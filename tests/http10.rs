@@ -2,10 +2,7 @@
 //! client is still answered in HTTP/1.1 on a connection it may keep, which
 //! nginx's upstream keep-alive to the daemon depends on.
 
-mod support;
-
-use support::raw_upstream::sized_body;
-use support::{Conn, RawUpstream, Sandbox};
+use crate::support::{sized_body, Conn, RawUpstream, Sandbox};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn pass_through_from_an_http10_app_is_http11_on_a_kept_connection() {

@@ -3,10 +3,8 @@
 //! kill -9), the CLI, and writes on snapshot routes. Invalidation over time
 //! (soft marks, schedules, TTLs, rewarm) is in `schedule.rs`.
 
-mod support;
-
-use support::webhook::{admin, count, eventually, invalidate, warm, FORM, JSON};
-use support::{get, request, Sandbox, Upstream};
+use crate::support::webhook::{admin, count, eventually, invalidate, warm, FORM, JSON};
+use crate::support::{get, request, Sandbox, Upstream};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn each_selector_drops_what_it_names_in_json_and_form() {
@@ -251,7 +249,7 @@ async fn preloadd_invalidate_calls_the_admin_listener() {
     );
     let cli_config = sb.dir.path().join("cli.toml");
     std::fs::write(&cli_config, config).unwrap();
-    let out = std::process::Command::new(support::daemon::binary())
+    let out = std::process::Command::new(crate::support::daemon::binary())
         .args([
             "invalidate",
             "--config",
@@ -273,7 +271,7 @@ async fn preloadd_invalidate_calls_the_admin_listener() {
         "MISS"
     );
     drop(d);
-    let out = std::process::Command::new(support::daemon::binary())
+    let out = std::process::Command::new(crate::support::daemon::binary())
         .args([
             "invalidate",
             "--config",

@@ -1,12 +1,10 @@
 //! The daemon's life as an operator sees it: the line it starts with, one
 //! daemon per cache dir, and the signals it takes.
 
-mod support;
-
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{config_text, get, Daemon, Sandbox, Upstream};
+use crate::support::{config_text, get, Daemon, Sandbox, Upstream};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_start_line_says_what_runs_where_with_absolute_paths() {
@@ -57,7 +55,7 @@ async fn a_second_daemon_on_one_cache_dir_exits_1_naming_the_holder() {
     let other = sb.dir.path().join("other.toml");
     std::fs::write(&other, config_text(&up.url(), &sb.cache_dir(), "", "")).unwrap();
     let out = run_bounded(
-        Command::new(support::daemon::binary())
+        Command::new(crate::support::daemon::binary())
             .arg("--config")
             .arg(&other),
     );

@@ -3,21 +3,19 @@
 //! visitor, so clients that do not read cannot make the daemon hold
 //! `max_object_size` for each of them.
 
-mod support;
-
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
-use support::{get, Daemon, RawUpstream, Sandbox, Upstream};
+use crate::support::{get, Daemon, RawUpstream, Sandbox, Upstream};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_wait_for_a_fetch_slot_counts_toward_fetch_timeout() {
     let up = Upstream::start().await;
     let sb = Sandbox::new();
-    let text = support::config_text(&up.url(), &sb.cache_dir(), "", "").replace(
+    let text = crate::support::config_text(&up.url(), &sb.cache_dir(), "", "").replace(
         "fetch_timeout = \"5s\"",
         "fetch_timeout = \"2s\"\nmax_fetches = 1",
     );
@@ -95,7 +93,7 @@ fn daemon(sb: &Sandbox, app: &RawUpstream) -> Daemon {
     let cache = format!("max_object_size = \"{MAX_OBJECT}\"");
     Daemon::start(
         sb.dir.path(),
-        &support::config_text(&app.url(), &sb.cache_dir(), &cache, ""),
+        &crate::support::config_text(&app.url(), &sb.cache_dir(), &cache, ""),
     )
 }
 

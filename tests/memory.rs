@@ -1,12 +1,10 @@
 //! Memory under load: what the daemon holds stays near `[cache] memory`,
 //! whatever the number of misses at once.
 
-mod support;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use support::{get, Sandbox, Upstream};
+use crate::support::{get, Sandbox, Upstream};
 
 /// A `VmHWM` / `VmRSS` figure of process `pid`, in MiB.
 fn vm_mib(pid: u32, field: &str) -> u64 {

@@ -1,14 +1,11 @@
 //! What is not kept: every PASS reason, each answered from the app and
 //! fetched again next time, and the fetch's anonymity.
 
-mod support;
-
-use support::raw_upstream::sized_body;
-use support::{get, RawUpstream, Sandbox, Upstream};
+use crate::support::{get, sized_body, RawUpstream, Sandbox, Upstream};
 
 /// Fetches `target` twice through the prefix; both must be PASS with
 /// `reason`, and both must reach the app.
-async fn assert_pass(d: &support::Daemon, up: &Upstream, target: &str, reason: &str) {
+async fn assert_pass(d: &crate::support::Daemon, up: &Upstream, target: &str, reason: &str) {
     let before = up.count();
     for _ in 0..2 {
         let reply = get(d.main, &format!("/_preload{target}"), &[]).await;
@@ -54,8 +51,8 @@ async fn a_too_large_page_without_a_length_is_streamed_whole() {
     let app = RawUpstream::start("HTTP/1.1 200 OK").await;
     let sb = Sandbox::new();
     let cache = "max_object_size = \"64KiB\"";
-    let text = support::config_text(&app.url(), &sb.cache_dir(), cache, "");
-    let d = support::Daemon::start(sb.dir.path(), &text);
+    let text = crate::support::config_text(&app.url(), &sb.cache_dir(), cache, "");
+    let d = crate::support::Daemon::start(sb.dir.path(), &text);
     // Found too large while reading (the prefix read, then the rest), and
     // the next time streamed from its first byte: whole both times.
     for _ in 0..2 {
@@ -72,8 +69,8 @@ async fn a_page_found_too_large_is_kept_once_it_fits_again() {
     let app = RawUpstream::start("HTTP/1.1 200 OK").await;
     let sb = Sandbox::new();
     let cache = "max_object_size = \"64KiB\"";
-    let text = support::config_text(&app.url(), &sb.cache_dir(), cache, "");
-    let d = support::Daemon::start(sb.dir.path(), &text);
+    let text = crate::support::config_text(&app.url(), &sb.cache_dir(), cache, "");
+    let d = crate::support::Daemon::start(sb.dir.path(), &text);
     // 300 kB for the first two requests, then 100 bytes.
     let target = "/_preload/p?chunked=1&size=300000&small_after=2";
     let seen: Vec<(String, usize)> = {

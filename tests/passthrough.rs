@@ -1,14 +1,12 @@
 //! Everything that is not a preload request reaches the app as it came,
 //! and the app's failures are 502 / 504 on preload requests.
 
-mod support;
-
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use support::{get, request, Sandbox, Upstream};
+use crate::support::{get, request, Sandbox, Upstream};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_post_with_a_body_and_a_cookie_passes_through() {
@@ -81,8 +79,8 @@ async fn an_unreachable_app_is_502_and_a_slow_one_504() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let text = support::config_text(&format!("http://{dead}"), &sb.cache_dir(), "", "");
-    let d = support::Daemon::start(sb.dir.path(), &text);
+    let text = crate::support::config_text(&format!("http://{dead}"), &sb.cache_dir(), "", "");
+    let d = crate::support::Daemon::start(sb.dir.path(), &text);
     let reply = get(d.main, "/_preload/x", &[]).await;
     assert_eq!(reply.status, 502);
     assert!(reply.text().len() < 200);
@@ -95,9 +93,9 @@ async fn an_unreachable_app_is_502_and_a_slow_one_504() {
     drop(d);
 
     let sb = Sandbox::new();
-    let text = support::config_text(&up.url(), &sb.cache_dir(), "", "")
+    let text = crate::support::config_text(&up.url(), &sb.cache_dir(), "", "")
         .replace("fetch_timeout = \"5s\"", "fetch_timeout = \"300ms\"");
-    let d = support::Daemon::start(sb.dir.path(), &text);
+    let d = crate::support::Daemon::start(sb.dir.path(), &text);
     assert_eq!(
         get(d.main, "/_preload/slow?delay=2000", &[]).await.status,
         504

@@ -1,11 +1,9 @@
 //! Preload requests end to end: MISS then HIT, one fetch per cold key,
 //! snapshots that survive restarts and crashes, and the size bound.
 
-mod support;
-
 use std::time::Duration;
 
-use support::{get, Sandbox, Upstream};
+use crate::support::{get, sized_body, Sandbox, Upstream};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn miss_then_hit_with_one_upstream_request() {
@@ -90,7 +88,7 @@ async fn snapshot_route_serves_its_own_paths_and_passes_posts() {
         "HIT",
         "same key with the prefix"
     );
-    let post = support::request(d.main, "POST", "/events/1/", &[], b"x=1").await;
+    let post = crate::support::request(d.main, "POST", "/events/1/", &[], b"x=1").await;
     assert_eq!(post.cache(), "-", "a form POST passes through");
     assert_eq!(get(d.main, "/off/1/", &[]).await.cache(), "-");
     assert_eq!(get(d.main, "/other/", &[]).await.cache(), "-");
@@ -125,18 +123,14 @@ async fn kill9_during_writes_never_leaves_a_wrong_snapshot() {
     let sb = Sandbox::new();
     // 50 fetches share 32 slots, and the wait for one counts toward
     // fetch_timeout: a loaded machine must not turn this into 504s.
-    let text = support::config_text(&up.url(), &sb.cache_dir(), "", "")
+    let text = crate::support::config_text(&up.url(), &sb.cache_dir(), "", "")
         .replace("fetch_timeout = \"5s\"", "fetch_timeout = \"60s\"");
-    let start = || support::Daemon::start(sb.dir.path(), &text);
+    let start = || crate::support::Daemon::start(sb.dir.path(), &text);
     let d = start();
     let main = d.main;
     // 50 distinct pages of 0.5-1 MB whose answers arrive over ~500 ms.
     let target = |i: usize| format!("/big/{i}?delay={}&size={}", i * 10, 500_000 + i * 10_000);
-    let expected = |i: usize| -> Vec<u8> {
-        (0..500_000 + i * 10_000)
-            .map(|j| b'a' + (j % 26) as u8)
-            .collect()
-    };
+    let expected = |i: usize| sized_body(500_000 + i * 10_000);
     let requests: Vec<_> = (0..50)
         .map(|i| {
             let t = format!("/_preload{}", target(i));

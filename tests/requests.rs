@@ -1,8 +1,6 @@
 //! Requests refused before any upstream contact: 400, 405, 414, 431.
 
-mod support;
-
-use support::{get, request, send_raw, Sandbox, Upstream};
+use crate::support::{get, request, send_raw, Sandbox, Upstream};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn malformed_targets_get_400_and_never_reach_the_app() {

@@ -1,13 +1,15 @@
 //! Invalidation over time, end to end: soft invalidation and grace,
 //! cron and daily schedules, route TTLs, catch-up at start, rewarm, and the
-//! sweep of snapshots past their TTL and grace.
-
-mod support;
+//! sweep of snapshots past their TTL and grace. What takes time runs on the
+//! test clock (`Sandbox::with_clock`): the test moves the daemon's time of
+//! day instead of sleeping.
 
 use std::time::Duration;
 
-use support::webhook::{admin, count, eventually, hit_eventually, invalidate, warm, FORM, JSON};
-use support::{get, Sandbox, Upstream};
+use crate::support::webhook::{
+    admin, count, eventually, hit_eventually, invalidate, warm, FORM, JSON,
+};
+use crate::support::{get, Sandbox, Upstream};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn soft_invalidation_serves_stale_then_hit() {
@@ -41,7 +43,7 @@ async fn soft_invalidation_serves_stale_then_hit() {
 #[tokio::test(flavor = "multi_thread")]
 async fn stale_is_served_while_the_app_is_down_until_grace_runs_out() {
     let up = Upstream::start().await;
-    let sb = Sandbox::new();
+    let sb = Sandbox::with_clock();
     let d = sb.daemon_cache(&up, "grace = \"1500ms\"", "");
     get(d.main, "/_preload/g", &[]).await;
     drop(up);
@@ -49,7 +51,13 @@ async fn stale_is_served_while_the_app_is_down_until_grace_runs_out() {
     for _ in 0..3 {
         assert_eq!(get(d.main, "/_preload/g", &[]).await.cache(), "STALE");
     }
-    tokio::time::sleep(Duration::from_millis(1600)).await;
+    d.advance(Duration::from_millis(1400));
+    assert_eq!(
+        get(d.main, "/_preload/g", &[]).await.cache(),
+        "STALE",
+        "still within grace"
+    );
+    d.advance(Duration::from_millis(200));
     let after = get(d.main, "/_preload/g", &[]).await;
     assert_eq!(after.status, 502, "{:?} {}", after.headers, after.text());
 }
@@ -57,14 +65,22 @@ async fn stale_is_served_while_the_app_is_down_until_grace_runs_out() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_every_second_schedule_drops_within_two_seconds() {
     let up = Upstream::start().await;
-    let sb = Sandbox::new();
+    let sb = Sandbox::with_clock();
     let d = sb.daemon(
         &up,
         "[[schedule]]\ncron = \"* * * * * *\"\ntags = [\"ticker\"]\n",
     );
     warm(&d, &["/_preload/t?tags=ticker"]).await;
     warm(&d, &["/_preload/other"]).await;
-    tokio::time::sleep(Duration::from_millis(2000)).await;
+    d.advance(Duration::from_millis(2000));
+    // Two firings in those two seconds; both done before the page is asked
+    // for again, so neither overtakes its fetch.
+    for firing in 1..=2 {
+        assert!(
+            d.wait_for_log(&["schedule fired"]).is_some(),
+            "firing {firing}"
+        );
+    }
     assert_eq!(
         get(d.main, "/_preload/t?tags=ticker", &[]).await.cache(),
         "MISS"
@@ -75,11 +91,17 @@ async fn a_every_second_schedule_drops_within_two_seconds() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_route_ttl_expires_snapshots() {
     let up = Upstream::start().await;
-    let sb = Sandbox::new();
+    let sb = Sandbox::with_clock();
     let d = sb.daemon(&up, "[[route]]\nmatch = \"/news/*\"\nttl = \"1s\"\n");
     let first = get(d.main, "/news/1", &[]).await;
     assert_eq!(get(d.main, "/news/1", &[]).await.cache(), "HIT");
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    d.advance(Duration::from_millis(900));
+    assert_eq!(
+        get(d.main, "/news/1", &[]).await.cache(),
+        "HIT",
+        "within its ttl"
+    );
+    d.advance(Duration::from_millis(200));
     let expired = get(d.main, "/news/1", &[]).await;
     assert_eq!(expired.cache(), "STALE", "served while one refetch runs");
     assert!(eventually(|| up.count() == 2).await);
@@ -91,14 +113,15 @@ async fn a_route_ttl_expires_snapshots() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_schedule_that_fell_due_while_down_is_applied_at_start() {
     let up = Upstream::start().await;
-    let sb = Sandbox::new();
+    let sb = Sandbox::with_clock();
     let d = sb.daemon(&up, "");
     warm(&d, &["/_preload/c", "/_preload/d?tags=keep"]).await;
     assert!(d.terminate().success());
-    // A yearly schedule whose one firing this year is the second after now.
-    let fire = chrono::Utc::now() + chrono::Duration::seconds(2);
+    // A yearly schedule whose one firing this year is two seconds after
+    // now, and the daemon down for three.
+    let fire = chrono::DateTime::<chrono::Utc>::from(sb.clock_now()) + chrono::Duration::seconds(2);
     let cron = fire.format("%S %M %H %d %m *").to_string();
-    tokio::time::sleep(Duration::from_millis(3000)).await;
+    sb.advance_clock(Duration::from_millis(3000));
     let d = sb.daemon(
         &up,
         &format!("[[schedule]]\ncron = \"{cron}\"\nprefixes = [\"/c\"]\n"),
@@ -141,7 +164,7 @@ async fn rewarm_leaves_dropped_pages_hit_without_a_visitor() {
 #[tokio::test(flavor = "multi_thread")]
 async fn snapshots_past_ttl_and_grace_are_removed_from_disk() {
     let up = Upstream::start().await;
-    let sb = Sandbox::new();
+    let sb = Sandbox::with_clock();
     let d = sb.daemon_cache(
         &up,
         "grace = \"500ms\"",
@@ -154,6 +177,7 @@ async fn snapshots_past_ttl_and_grace_are_removed_from_disk() {
         v["snapshots"].as_u64().unwrap()
     };
     assert_eq!(snapshots().await, 2);
+    d.advance(Duration::from_millis(1600));
     let mut left = 2;
     for _ in 0..50 {
         left = snapshots().await;

@@ -3,15 +3,8 @@
 //! every form (MISS, HIT, range, HEAD, after a restart), and the held
 //! files are let go when their snapshots are dropped.
 
-mod support;
-
-use support::webhook::{admin, JSON};
-use support::{get, request, Sandbox, Upstream};
-
-/// The body the test upstream sends for `size=n`.
-fn alphabet(n: usize) -> Vec<u8> {
-    (0..n).map(|i| b'a' + (i % 26) as u8).collect()
-}
+use crate::support::webhook::{admin, JSON};
+use crate::support::{get, request, sized_body, Sandbox, Upstream};
 
 const BIG: &str = "/_preload/big?size=204800";
 const SMALL: &str = "/_preload/small?size=2048";
@@ -22,7 +15,7 @@ async fn a_large_page_is_whole_in_every_form_and_its_file_is_held() {
     let sb = Sandbox::new();
     let cache = sb.cache_dir();
     let d = sb.daemon(&up, "");
-    let page = alphabet(204_800);
+    let page = sized_body(204_800);
 
     let miss = get(d.main, BIG, &[]).await;
     assert_eq!(miss.cache(), "MISS");
@@ -40,7 +33,7 @@ async fn a_large_page_is_whole_in_every_form_and_its_file_is_held() {
     assert!(head.body.is_empty());
 
     // A small page is written from memory: no file held for it.
-    assert_eq!(get(d.main, SMALL, &[]).await.body, alphabet(2048));
+    assert_eq!(get(d.main, SMALL, &[]).await.body, sized_body(2048));
     assert_eq!(get(d.main, SMALL, &[]).await.cache(), "HIT");
     let held = d.open_files_under(&cache);
     assert_eq!(held.len(), 1, "only the large page's file: {held:?}");
@@ -53,7 +46,7 @@ async fn after_a_restart_the_file_is_read_and_held_again() {
     let up = Upstream::start().await;
     let sb = Sandbox::new();
     let cache = sb.cache_dir();
-    let page = alphabet(204_800);
+    let page = sized_body(204_800);
     {
         let d = sb.daemon(&up, "");
         get(d.main, BIG, &[]).await;
@@ -99,5 +92,5 @@ async fn a_dropped_snapshot_lets_its_file_go() {
     // Served again from a fresh fetch, whole.
     let again = get(d.main, BIG, &[]).await;
     assert_eq!(again.cache(), "MISS");
-    assert!(again.body == alphabet(204_800));
+    assert!(again.body == sized_body(204_800));
 }

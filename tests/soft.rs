@@ -3,12 +3,12 @@
 //! within `grace` or MISS beyond it, never HIT; by url, by tag, everything,
 //! and from a soft schedule. Soft marks within one run are in `schedule.rs`.
 
-mod support;
+use std::time::Duration;
 
-use std::time::{Duration, Instant};
-
-use support::webhook::{admin, count, eventually, hit_eventually, invalidate, warm, FORM, JSON};
-use support::{get, Daemon, Sandbox, Upstream};
+use crate::support::webhook::{
+    admin, count, eventually, hit_eventually, invalidate, warm, FORM, JSON,
+};
+use crate::support::{get, Daemon, Sandbox, Upstream};
 
 /// How the daemon goes down before it is started again on the same config.
 #[derive(Clone, Copy, Debug)]
@@ -119,26 +119,20 @@ async fn soft_invalidation_by_tag_is_stale_after_a_restart() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_soft_schedule_that_fired_is_stale_after_a_restart_without_it() {
     let up = Upstream::start().await;
-    let sb = Sandbox::new();
+    let sb = Sandbox::with_clock();
     // A yearly schedule whose one firing this year is a few seconds away.
-    let fire = chrono::Utc::now() + chrono::Duration::seconds(3);
+    let fire = chrono::DateTime::<chrono::Utc>::from(sb.clock_now()) + chrono::Duration::seconds(3);
     let cron = fire.format("%S %M %H %d %m *").to_string();
     let d = sb.daemon(
         &up,
         &format!("[[schedule]]\ncron = \"{cron}\"\nprefixes = [\"/c\"]\nsoft = true\n"),
     );
     warm(&d, &["/_preload/c", "/_preload/d"]).await;
-    assert!(chrono::Utc::now() < fire, "warmed before the firing");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let fired = loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match d.log.recv_timeout(left) {
-            Ok(line) if line.contains("schedule fired") => break true,
-            Ok(_) => continue,
-            Err(_) => break false,
-        }
-    };
-    assert!(fired, "the schedule fired");
+    d.advance(Duration::from_secs(3));
+    assert!(
+        d.wait_for_log(&["schedule fired"]).is_some(),
+        "the schedule fired"
+    );
     // The operator removes the schedule and restarts after a crash: no
     // catch-up re-applies it, the kept mark alone must hold.
     d.kill9();
@@ -150,16 +144,14 @@ async fn a_soft_schedule_that_fired_is_stale_after_a_restart_without_it() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_soft_mark_keeps_its_time_across_a_restart() {
     let up = Upstream::start().await;
-    let sb = Sandbox::new();
+    let sb = Sandbox::with_clock();
     let d = sb.daemon_cache(&up, "grace = \"1s\"", "");
     warm(&d, &["/_preload/g"]).await;
-    let marked = Instant::now();
     invalidate(admin(&d), &[JSON], r#"{"urls": ["/g"], "soft": true}"#).await;
     d.kill9();
     // Grace counts from the mark, not from the start after it: once it has
     // run out, the page is fetched anew (MISS), neither HIT nor STALE.
-    let grace_over = marked + Duration::from_millis(1200);
-    tokio::time::sleep(grace_over.saturating_duration_since(Instant::now())).await;
+    sb.advance_clock(Duration::from_millis(1200));
     let d = sb.daemon_cache(&up, "grace = \"1s\"", "");
     assert_eq!(get(d.main, "/_preload/g", &[]).await.cache(), "MISS");
     assert_eq!(up.count(), 2);

@@ -1,15 +1,13 @@
 //! A page's tags end to end: names as the app writes them (UTF-8, tabs),
 //! names that cannot be kept (not UTF-8, too many), and the cost of many.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
-use support::webhook::{count, invalidate, warm, FORM, JSON};
-use support::{get, Sandbox, Upstream};
+use crate::support::webhook::{count, invalidate, warm, FORM, JSON};
+use crate::support::{get, Sandbox, Upstream};
 
 /// Drops what `body` names and says how many pages went.
-async fn purge(d: &support::Daemon, kind: &str, body: &str) -> u64 {
+async fn purge(d: &crate::support::Daemon, kind: &str, body: &str) -> u64 {
     let reply = invalidate(d.admin.expect("admin listener"), &[kind], body).await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     count(&reply)
@@ -112,7 +110,7 @@ async fn the_default_cap_is_1000_tags_or_64_kib_of_header() {
 }
 
 /// The slowest of `n` HITs of `page`, one after the other.
-async fn slowest_hit(d: &support::Daemon, page: &str, n: usize) -> Duration {
+async fn slowest_hit(d: &crate::support::Daemon, page: &str, n: usize) -> Duration {
     let mut slowest = Duration::ZERO;
     for _ in 0..n {
         let start = Instant::now();

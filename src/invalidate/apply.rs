@@ -28,15 +28,16 @@ pub struct Applied {
 
 /// Drops (or softens) what `selector` names. With `taken_before`, only
 /// snapshots taken before that instant (a schedule's catch-up at start).
+/// `now` is the daemon's wall clock (a soft mark's time).
 pub fn apply(
     store: &Store,
     log: &Log,
     selector: &Selector,
     taken_before: Option<SystemTime>,
     want_targets: bool,
+    now: SystemTime,
 ) -> Result<Applied, StoreError> {
     log.record(Arc::new(selector.clone()));
-    let now = SystemTime::now();
 
     if selector.all && taken_before.is_none() {
         if selector.soft {

@@ -41,6 +41,7 @@ pub async fn run(app: &Arc<App>, selector: Selector) -> Result<usize, Error> {
             &selector,
             None,
             rewarm,
+            worker.clock.now(),
         )
     })
     .await

@@ -30,6 +30,7 @@ pub fn catch_up(app: &App, now: DateTime<Utc>) {
             &plan.selector,
             Some(fired_at),
             false,
+            SystemTime::from(now),
         ) {
             Ok(applied) if applied.count > 0 => {
                 tracing::info!(plan = %plan.name, fired = %fired, count = applied.count, "applied at start: fell due while down")
@@ -40,9 +41,11 @@ pub fn catch_up(app: &App, now: DateTime<Utc>) {
     }
 }
 
-/// Runs the schedules until shutdown.
-pub async fn run(app: Arc<App>, mut shutdown: Shutdown) {
-    let mut after = Utc::now();
+/// Runs the schedules until shutdown: every firing after `start` (the
+/// time of day read before any request is accepted; the catch-up covers
+/// what came before).
+pub async fn run(app: Arc<App>, start: DateTime<Utc>, mut shutdown: Shutdown) {
+    let mut after = start;
     loop {
         let config = app.config();
         let plans = schedule::plans(&config);
@@ -52,9 +55,8 @@ pub async fn run(app: Arc<App>, mut shutdown: Shutdown) {
             shutdown.wait().await;
             return;
         };
-        let wait = (when - Utc::now()).to_std().unwrap_or_default();
         tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
+            _ = app.clock.sleep_until(SystemTime::from(when)) => {}
             _ = shutdown.wait() => return,
         }
         // Timers may fire a hair early by the wall clock; never fire the
@@ -98,11 +100,12 @@ pub async fn sweep(app: Arc<App>, mut shutdown: Shutdown) {
         );
         tokio::select! {
             _ = tokio::time::sleep(period) => {}
+            _ = app.clock.moved() => {}
             _ = shutdown.wait() => return,
         }
         let worker = Arc::clone(&app);
         let removed = tokio::task::spawn_blocking(move || {
-            let now = SystemTime::now();
+            let now = worker.clock.now();
             let dead = worker
                 .store
                 .keys_where(|e| e.expires.is_some_and(|t| t + grace < now));

@@ -17,6 +17,8 @@ pub struct Daemon {
     pub log: mpsc::Receiver<String>,
     /// The line that said it started (its addresses are read from it).
     pub start_line: String,
+    /// The test clock it runs on, if its sandbox has one.
+    clock: Option<PathBuf>,
 }
 
 /// A config with the test's upstream and cache dir, ephemeral ports,
@@ -54,6 +56,14 @@ impl Daemon {
         if let Some(cwd) = cwd {
             command.current_dir(cwd);
         }
+        let clock = config_path
+            .parent()
+            .map(super::clock::file_in)
+            .filter(|file| file.exists());
+        match &clock {
+            Some(file) => command.env("PRELOADD_TEST_CLOCK", file),
+            None => command.env_remove("PRELOADD_TEST_CLOCK"),
+        };
         let mut child = command
             .arg("--config")
             .arg(config_path)
@@ -106,7 +116,23 @@ impl Daemon {
             config_path: config_path.to_path_buf(),
             log: rx,
             start_line,
+            clock,
         }
+    }
+
+    /// Moves the test clock forward by `by` and waits until the daemon says
+    /// its wall clock moved (it logs before anything waiting on the time of
+    /// day looks again). Call it once the daemon answered a request: the
+    /// schedules count from the time of day when it began serving.
+    pub fn advance(&self, by: Duration) {
+        let file = self.clock.as_ref().expect("a daemon on the test clock");
+        let ms = super::clock::set(file, super::clock::read(file) + by);
+        self.signal("USR2");
+        let moved = format!("test clock set ms={ms}");
+        assert!(
+            self.wait_for_log(&[&moved]).is_some(),
+            "the daemon did not move its clock to {ms}"
+        );
     }
 
     /// SIGKILL, no chance to clean up.
@@ -122,17 +148,6 @@ impl Daemon {
     /// Sends `signal` (a name `kill` takes, e.g. "HUP").
     pub fn signal(&self, signal: &str) {
         send_signal(self.child.id(), signal);
-    }
-
-    /// Waits up to 10 s for the daemon to exit by itself.
-    pub fn wait_exit(&mut self) -> Option<std::process::ExitStatus> {
-        for _ in 0..200 {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        None
     }
 
     /// SIGTERM and wait for the exit status.
@@ -170,11 +185,6 @@ impl Daemon {
             }
         }
         None
-    }
-
-    /// Log lines written so far.
-    pub fn drain_log(&self) -> Vec<String> {
-        self.log.try_iter().collect()
     }
 }
 

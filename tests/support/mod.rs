@@ -1,17 +1,16 @@
 //! Test support: a real upstream, the real daemon, a raw HTTP client.
-#![allow(dead_code)]
-
+pub mod body;
 pub mod client;
+pub mod clock;
 pub mod daemon;
 pub mod fs;
 pub mod raw_upstream;
 pub mod upstream;
 pub mod webhook;
 
-#[allow(unused_imports)]
+pub use body::{gunzip, sized_body, unbrotli};
 pub use client::{get, request, send_raw, Conn, Reply};
 pub use daemon::{config_text, Daemon};
-#[allow(unused_imports)]
 pub use raw_upstream::RawUpstream;
 pub use upstream::Upstream;
 
@@ -25,6 +24,36 @@ impl Sandbox {
         Sandbox {
             dir: tempfile::tempdir().expect("temp dir"),
         }
+    }
+
+    /// A sandbox whose daemons run on the test clock (`src/clock.rs`): their
+    /// wall clock stands still at the real time of this call, down to the
+    /// whole second, and moves only by [`Daemon::advance`] or
+    /// [`Sandbox::advance_clock`]. For tests of what happens over time
+    /// (grace, TTL, schedules, catch-up), which then wait for nothing.
+    ///
+    /// A whole second, because the store's index keeps times of day in
+    /// seconds: from one, "1400 ms later" is 1400 ms later for the daemon.
+    pub fn with_clock() -> Sandbox {
+        let sb = Sandbox::new();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970");
+        let second = std::time::UNIX_EPOCH + std::time::Duration::from_secs(now.as_secs());
+        clock::set(&clock::file_in(sb.dir.path()), second);
+        sb
+    }
+
+    /// The test clock's time now.
+    pub fn clock_now(&self) -> std::time::SystemTime {
+        clock::read(&clock::file_in(self.dir.path()))
+    }
+
+    /// Moves the test clock forward while no daemon runs (the next one
+    /// starts at the new time). With a daemon running, [`Daemon::advance`].
+    pub fn advance_clock(&self, by: std::time::Duration) {
+        let file = clock::file_in(self.dir.path());
+        clock::set(&file, clock::read(&file) + by);
     }
 
     pub fn cache_dir(&self) -> std::path::PathBuf {

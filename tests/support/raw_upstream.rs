@@ -25,6 +25,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+use super::sized_body;
 use super::upstream::percent_decode;
 
 /// The largest request head read; the tests send small ones.
@@ -80,11 +81,6 @@ impl Drop for RawUpstream {
     fn drop(&mut self) {
         self.task.abort();
     }
-}
-
-/// The body `size=N` asks for: N bytes of `a..z` repeated.
-pub fn sized_body(size: usize) -> Vec<u8> {
-    (0..size).map(|i| b'a' + (i % 26) as u8).collect()
 }
 
 /// A body to write in pieces of 4 KiB. A sized one is made as it is

@@ -237,7 +237,7 @@ async fn answer(mut req: Request<Incoming>, seen: &Seen) -> Response<Full<Bytes>
 
     let n = seen.count.load(Ordering::SeqCst);
     let mut body = match q.get("size").and_then(|v| v.parse::<usize>().ok()) {
-        Some(size) => Bytes::from((0..size).map(|i| b'a' + (i % 26) as u8).collect::<Vec<_>>()),
+        Some(size) => Bytes::from(super::sized_body(size)),
         None => Bytes::from(format!("<html>page {target} #{n}</html>\n")),
     };
     if q.get("ce").map(String::as_str) == Some("gzip") {

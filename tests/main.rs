@@ -1,0 +1,61 @@
+//! The integration tests, one binary: `tests/support/` is compiled once and
+//! shared by every area file, and the areas run side by side under one
+//! harness instead of one binary after another (`Cargo.toml` sets
+//! `autotests = false` and names this file the one `[[test]]`).
+//!
+//! Adding an area: write `tests/NAME.rs` (helpers from `crate::support`,
+//! no `mod support;` line), add `mod NAME;` below, in order. A file in
+//! `tests/` without its line is never compiled: the last test here fails
+//! naming it. Run one area with `cargo test --test integration NAME::`.
+//!
+//! Every test here runs in this one process, in parallel threads: a test
+//! must not change what the process shares (the working directory, the
+//! environment); it passes what a daemon needs to its `Command` instead.
+
+mod support;
+
+mod cache_dir;
+mod cli;
+mod compress;
+mod conditional;
+mod date;
+mod demo;
+mod docs;
+mod durability;
+mod failures;
+mod framing;
+mod http10;
+mod invalidate;
+mod lifecycle;
+mod load;
+mod memory;
+mod pass;
+mod passthrough;
+mod preload;
+mod requests;
+mod schedule;
+mod sendfile;
+mod soft;
+mod tags;
+
+/// With `autotests = false`, a file in `tests/` that no `mod` line names is
+/// never compiled, and its tests never run, silently: this says which.
+#[test]
+fn every_area_file_in_tests_is_a_module_of_this_binary() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let main = include_str!("main.rs");
+    let mut missing = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("tests/").flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(area) = name.strip_suffix(".rs") else {
+            continue;
+        };
+        if area != "main" && !main.lines().any(|l| l == format!("mod {area};")) {
+            missing.push(name);
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "add `mod NAME;` to tests/main.rs for {missing:?}"
+    );
+}
