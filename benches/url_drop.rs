@@ -122,9 +122,16 @@ fn main() {
 }
 
 fn drop_count(store: &Store, log: &Log, selector: &Selector) -> usize {
-    apply(store, log, selector, None, false)
-        .expect("invalidate")
-        .count
+    apply(
+        store,
+        log,
+        selector,
+        None,
+        false,
+        std::time::SystemTime::now(),
+    )
+    .expect("invalidate")
+    .count
 }
 
 fn by_urls(pages: Vec<u32>) -> Selector {

@@ -7,8 +7,6 @@
 //! straight in the store's format (as a restart finds them), so that the
 //! set-up takes a second, not thousands of fetches.
 
-mod support;
-
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -17,8 +15,8 @@ use http::HeaderValue;
 use preloadd::key::Key;
 use preloadd::store::{snapshot, Meta, Snapshot};
 
-use support::webhook::{admin, count, invalidate, JSON};
-use support::{get, Conn, Sandbox, Upstream};
+use crate::support::webhook::{admin, count, invalidate, JSON};
+use crate::support::{get, Conn, Sandbox, Upstream};
 
 /// Pages in the cache besides the probe: `/p/00000` ...
 const PAGES: u32 = 4_000;

@@ -26,6 +26,7 @@ mod failures;
 mod framing;
 mod http10;
 mod invalidate;
+mod invalidate_scale;
 mod lifecycle;
 mod load;
 mod memory;
