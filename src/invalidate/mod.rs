@@ -12,6 +12,7 @@
 //! [`rewarm`] refetches what was dropped.
 
 pub mod apply;
+mod fields;
 pub mod log;
 pub mod rewarm;
 pub mod runner;
