@@ -1,6 +1,11 @@
 //! The read path: index (read lock, one atomic to record the use), then the
 //! hot set, then the file.
 //!
+//! The first two never block, the file may: [`Store::lookup_hot`] answers
+//! from memory and says when only the file can, so that async callers read
+//! it ([`Store::read_cold`]) where blocking is fine, off the runtime's
+//! workers. [`Store::lookup`] does both, for callers that may block.
+//!
 //! A file that is gone or does not decode as the snapshot of the key asked
 //! for is dropped from the index and the lookup is a miss: never a wrong
 //! body. An I/O error that says nothing about the file (out of descriptors,
@@ -17,28 +22,78 @@ use crate::key::Key;
 
 use super::{layout, read_lock, snapshot, time, write_lock, Found, Snapshot, Store};
 
+/// What memory alone says about a key (see [`Store::lookup_hot`]).
+#[derive(Debug)]
+pub enum Lookup {
+    /// No snapshot is kept for it.
+    Absent,
+    /// Kept and in the hot set.
+    Hot(Found),
+    /// Kept, but only its file holds it: [`Store::read_cold`] reads it.
+    Cold(Cold),
+}
+
+/// A kept snapshot that is not in memory: which entry to read.
+#[derive(Debug, Clone)]
+pub struct Cold {
+    key: Key,
+    /// The index entry's serial when it was looked up: what is read must
+    /// still be that entry to be cached or dropped as broken.
+    serial: u64,
+    stale_since_ms: Option<u64>,
+}
+
 impl Store {
     /// The snapshot of `key`, if there is one.
     pub fn get(&self, key: &Key) -> Option<Arc<Snapshot>> {
         self.lookup(key).map(|found| found.snapshot)
     }
 
-    /// The snapshot of `key` and whether it was soft-invalidated.
+    /// The snapshot of `key` and whether it was soft-invalidated. May read
+    /// its file: async code calls [`Store::lookup_hot`] instead.
     pub fn lookup(&self, key: &Key) -> Option<Found> {
+        match self.lookup_hot(key) {
+            Lookup::Absent => None,
+            Lookup::Hot(found) => Some(found),
+            Lookup::Cold(cold) => self.read_cold(&cold),
+        }
+    }
+
+    /// What the index and the hot set say about `key`, without any file
+    /// I/O and without allocating: the one store call fit for a runtime
+    /// worker. Records the use, as `lookup` does.
+    pub fn lookup_hot(&self, key: &Key) -> Lookup {
         let sh = &*self.shared;
-        let (serial, stale_since) = {
+        let (serial, stale_since_ms) = {
             let index = read_lock(&sh.index);
-            let entry = index.get(key)?;
+            let Some(entry) = index.get(key) else {
+                return Lookup::Absent;
+            };
             entry.touch(sh.tick());
             (entry.serial, entry.stale_since_ms())
         };
-        let snapshot = match sh.hot.get(key, serial) {
-            Some(snapshot) => snapshot,
-            None => self.load(key, serial)?,
-        };
+        match sh.hot.get(key, serial) {
+            Some(snapshot) => Lookup::Hot(Found {
+                snapshot,
+                stale_since: stale_since_ms.map(time),
+            }),
+            None => Lookup::Cold(Cold {
+                key: *key,
+                serial,
+                stale_since_ms,
+            }),
+        }
+    }
+
+    /// Reads the file of a snapshot [`Store::lookup_hot`] found cold (and
+    /// keeps it in the hot set if there is room). Blocks on the disk: call
+    /// it where blocking is fine. `None` when the file is gone or broken
+    /// (then the entry is dropped) or cannot be read now.
+    pub fn read_cold(&self, cold: &Cold) -> Option<Found> {
+        let snapshot = self.load(&cold.key, cold.serial)?;
         Some(Found {
             snapshot,
-            stale_since: stale_since.map(time),
+            stale_since: cold.stale_since_ms.map(time),
         })
     }
 
@@ -118,4 +173,62 @@ fn body_offsets(file: &Bytes, snapshot: &Snapshot) -> Option<Vec<u64>> {
             (start + body.len() <= file.len()).then_some(start as u64)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::snapshot::tests::sample;
+    use super::super::StoreSettings;
+    use super::*;
+
+    fn open(dir: &Path, memory: u64) -> Store {
+        Store::open(StoreSettings {
+            dir: dir.to_path_buf(),
+            max_size: 1 << 30,
+            memory,
+            open_files: 64,
+        })
+        .expect("open")
+    }
+
+    #[test]
+    fn lookup_hot_answers_from_memory_and_never_opens_a_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open(dir.path(), 1 << 20);
+        let kept = sample(1, b"kept in memory");
+        let key = kept.key;
+        store.put(kept).expect("put");
+        assert!(matches!(store.lookup_hot(&Key([9; 32])), Lookup::Absent));
+        match store.lookup_hot(&key) {
+            Lookup::Hot(found) => assert_eq!(&found.snapshot.body[..], b"kept in memory"),
+            other => panic!("expected a hot snapshot, got {other:?}"),
+        }
+        // A file removed underneath is not noticed from memory.
+        std::fs::remove_file(layout::snapshot_path(dir.path(), &key)).expect("remove");
+        assert!(matches!(store.lookup_hot(&key), Lookup::Hot(_)));
+    }
+
+    #[test]
+    fn without_memory_a_snapshot_is_cold_until_its_file_is_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open(dir.path(), 0);
+        let (on_disk, gone) = (sample(1, b"on disk"), sample(2, b"gone"));
+        let (key, gone_key) = (on_disk.key, gone.key);
+        store.put(on_disk).expect("put");
+        store.put(gone).expect("put");
+        std::fs::remove_file(layout::snapshot_path(dir.path(), &gone_key)).expect("remove");
+
+        let Lookup::Cold(cold) = store.lookup_hot(&key) else {
+            panic!("memory = 0 holds nothing");
+        };
+        let found = store.read_cold(&cold).expect("read from its file");
+        assert_eq!(&found.snapshot.body[..], b"on disk");
+        // The file is gone: memory cannot tell, the read can, and drops it.
+        let Lookup::Cold(cold) = store.lookup_hot(&gone_key) else {
+            panic!("still indexed until read");
+        };
+        assert!(store.read_cold(&cold).is_none());
+        assert!(matches!(store.lookup_hot(&gone_key), Lookup::Absent));
+        assert_eq!(store.len(), 1);
+    }
 }

@@ -59,6 +59,7 @@ use crate::key::Key;
 
 pub use self::error::StoreError;
 pub use self::held::{HeldFile, KEEP_OPEN_MIN};
+pub use self::lookup::{Cold, Lookup};
 pub use self::preflight::preflight;
 
 pub(crate) use self::held::FileBudget;
@@ -193,8 +194,11 @@ pub struct EntryInfo {
     pub stale_since: Option<SystemTime>,
 }
 
-/// The snapshot store. `Send + Sync`; share it in an `Arc`. Every method
-/// may block on file I/O: call it where blocking is fine.
+/// The snapshot store. `Send + Sync`; share it in an `Arc`.
+/// [`Store::lookup_hot`] and the methods that only read the index (`len`,
+/// `keys_where`, `entries`, ...) never touch a file; every other one may
+/// block on file I/O: call it where blocking is fine, never on a runtime
+/// worker, where it would stall every connection the worker serves.
 pub struct Store {
     shared: Arc<Shared>,
     reaper: Reaper,
