@@ -142,15 +142,19 @@ pub async fn preload(app: &Arc<App>, req: &request::Parts, raw: &str) -> Respons
 }
 
 /// The snapshot of `key`: from the hot set on the spot, as cheap as a
-/// lookup in memory can be; else read from its file on the blocking pool,
-/// because a read on this worker (slow under memory pressure, or stuck on a
-/// sick disk) would stall every connection the worker serves.
+/// lookup in memory can be; else from its file, here if the kernel has it
+/// cached, on the blocking pool if the disk is needed, because a read on
+/// this worker (slow under memory pressure, or stuck on a sick disk) would
+/// stall every connection the worker serves.
 pub(crate) async fn lookup(app: &Arc<App>, key: &Key) -> Option<Found> {
     let cold = match app.store.lookup_hot(key) {
         Lookup::Absent => return None,
         Lookup::Hot(found) => return Some(found),
         Lookup::Cold(cold) => cold,
     };
+    if let Some(found) = app.store.read_cached(&cold) {
+        return Some(found);
+    }
     let reader = Arc::clone(app);
     match tokio::task::spawn_blocking(move || reader.store.read_cold(&cold)).await {
         Ok(found) => found,

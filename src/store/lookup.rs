@@ -2,9 +2,11 @@
 //! hot set, then the file.
 //!
 //! The first two never block, the file may: [`Store::lookup_hot`] answers
-//! from memory and says when only the file can, so that async callers read
-//! it ([`Store::read_cold`]) where blocking is fine, off the runtime's
-//! workers. [`Store::lookup`] does both, for callers that may block.
+//! from memory and says when only the file can. An async caller then tries
+//! [`Store::read_cached`], which reads the file only from the kernel's
+//! caches, and else reads it with [`Store::read_cold`] where blocking is
+//! fine, off the runtime's workers. [`Store::lookup`] does it all, for
+//! callers that may block.
 //!
 //! A file that is gone or does not decode as the snapshot of the key asked
 //! for is dropped from the index and the lookup is a miss: never a wrong
@@ -20,7 +22,7 @@ use bytes::Bytes;
 
 use crate::key::Key;
 
-use super::{layout, read_lock, snapshot, time, write_lock, Found, Snapshot, Store};
+use super::{layout, nowait, read_lock, snapshot, time, write_lock, Found, Snapshot, Store};
 
 /// What memory alone says about a key (see [`Store::lookup_hot`]).
 #[derive(Debug)]
@@ -97,29 +99,26 @@ impl Store {
         })
     }
 
+    /// [`Store::read_cold`] if the file can be read without waiting for
+    /// the disk (see `nowait`): fit for a runtime worker. `None` says
+    /// nothing about the file; `read_cold` then reads it and decides.
+    pub fn read_cached(&self, cold: &Cold) -> Option<Found> {
+        let path = layout::snapshot_path(&self.shared.dir, &cold.key);
+        let (file, bytes) = nowait::read(&path)?;
+        let snapshot = self.accept(&cold.key, cold.serial, file, bytes).ok()?;
+        Some(Found {
+            snapshot,
+            stale_since: cold.stale_since_ms.map(time),
+        })
+    }
+
     /// Reads and decodes the file of `key`, indexed under `serial`.
     fn load(&self, key: &Key, serial: u64) -> Option<Arc<Snapshot>> {
-        let sh = &*self.shared;
-        let path = layout::snapshot_path(&sh.dir, key);
+        let path = layout::snapshot_path(&self.shared.dir, key);
         let reason = match read(&path) {
-            Ok((file, bytes)) => match snapshot::decode(bytes.clone()) {
-                Ok(mut snapshot) if snapshot.key == *key => {
-                    if let Some(offsets) = body_offsets(&bytes, &snapshot) {
-                        snapshot.file = sh.files.hold(file, snapshot.body.len(), offsets);
-                    }
-                    let snapshot = Arc::new(snapshot);
-                    // Worth caching only if still current; a stale insert
-                    // would be ignored anyway (serials must match).
-                    if read_lock(&sh.index)
-                        .get(key)
-                        .is_some_and(|e| e.serial == serial)
-                    {
-                        sh.hot.insert(serial, snapshot.clone());
-                    }
-                    return Some(snapshot);
-                }
-                Ok(_) => "the key inside differs".to_string(),
-                Err(e) => e.to_string(),
+            Ok((file, bytes)) => match self.accept(key, serial, file, bytes) {
+                Ok(snapshot) => return Some(snapshot),
+                Err(reason) => reason,
             },
             Err(e) if e.kind() == io::ErrorKind::NotFound => "file is gone".to_string(),
             Err(e) => {
@@ -130,6 +129,37 @@ impl Store {
         tracing::warn!(path = %path.display(), reason, "dropping unreadable snapshot");
         self.drop_broken(key, serial);
         None
+    }
+
+    /// The snapshot of `key` decoded from `bytes`, the content of `file`
+    /// (kept open for sendfile if worth it), and put in the hot set if its
+    /// entry is still the one indexed under `serial`; else why the bytes
+    /// are not that snapshot.
+    fn accept(
+        &self,
+        key: &Key,
+        serial: u64,
+        file: File,
+        bytes: Bytes,
+    ) -> Result<Arc<Snapshot>, String> {
+        let sh = &*self.shared;
+        let mut snapshot = snapshot::decode(bytes.clone()).map_err(|e| e.to_string())?;
+        if snapshot.key != *key {
+            return Err("the key inside differs".to_string());
+        }
+        if let Some(offsets) = body_offsets(&bytes, &snapshot) {
+            snapshot.file = sh.files.hold(file, snapshot.body.len(), offsets);
+        }
+        let snapshot = Arc::new(snapshot);
+        // Worth caching only if still current; a stale insert would be
+        // ignored anyway (serials must match).
+        if read_lock(&sh.index)
+            .get(key)
+            .is_some_and(|e| e.serial == serial)
+        {
+            sh.hot.insert(serial, snapshot.clone());
+        }
+        Ok(snapshot)
     }
 
     /// Drops the entry of `key` if it is still the one that failed to load,
@@ -223,10 +253,17 @@ mod tests {
         };
         let found = store.read_cold(&cold).expect("read from its file");
         assert_eq!(&found.snapshot.body[..], b"on disk");
-        // The file is gone: memory cannot tell, the read can, and drops it.
+        let cached = store
+            .read_cached(&cold)
+            .expect("just read: in the page cache");
+        assert_eq!(&cached.snapshot.body[..], b"on disk");
+        // The file is gone: memory cannot tell, the blocking read can, and
+        // drops it; the read that cannot wait only gives up.
         let Lookup::Cold(cold) = store.lookup_hot(&gone_key) else {
             panic!("still indexed until read");
         };
+        assert!(store.read_cached(&cold).is_none());
+        assert!(matches!(store.lookup_hot(&gone_key), Lookup::Cold(_)));
         assert!(store.read_cold(&cold).is_none());
         assert!(matches!(store.lookup_hot(&gone_key), Lookup::Absent));
         assert_eq!(store.len(), 1);
