@@ -79,9 +79,8 @@ pub async fn fetch(app: &Arc<App>, target: Target, req: &request::Parts) -> Resp
                 // The previous flight may have stored the page between our
                 // store lookup and the join.
                 let now = app.clock.now();
-                if let Some(found) = app
-                    .store
-                    .lookup(&target.key)
+                if let Some(found) = serve::lookup(app, &target.key)
+                    .await
                     .filter(|f| serve::is_fresh(f, now))
                 {
                     drop(leader);

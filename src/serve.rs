@@ -3,7 +3,9 @@
 //! it reads a snapshot that is already in memory and copies headers built
 //! once per snapshot ([`crate::heads`]), nothing more. A snapshot with
 //! precompressed variants has one set of headers per representation, and
-//! the visitor's `Accept-Encoding` picks which one is sent.
+//! the visitor's `Accept-Encoding` picks which one is sent. A snapshot that
+//! is not in memory is read from its file on the blocking pool ([`lookup`]),
+//! never on a runtime worker.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -21,7 +23,7 @@ use crate::key::{self, Key, QueryRules, TargetError};
 use crate::miss;
 use crate::sendfile::{self, FileBody};
 use crate::state::App;
-use crate::store::{Found, Snapshot};
+use crate::store::{Found, Lookup, Snapshot};
 
 /// How a snapshot response was produced (`X-Preload-Cache`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,7 +118,7 @@ pub async fn preload(app: &Arc<App>, req: &request::Parts, raw: &str) -> Respons
     drop(config);
 
     let now = app.clock.now();
-    let found = app.store.lookup(&target.key);
+    let found = lookup(app, &target.key).await;
     if let Some(found) = found {
         match freshness(&found, now, grace) {
             Freshness::Fresh => {
@@ -134,6 +136,30 @@ pub async fn preload(app: &Arc<App>, req: &request::Parts, raw: &str) -> Respons
         return plain(StatusCode::GATEWAY_TIMEOUT, "not cached (only-if-cached)");
     }
     miss::fetch(app, target, req).await
+}
+
+/// The snapshot of `key`: from the hot set on the spot, as cheap as a
+/// lookup in memory can be; else from its file, here if the kernel has it
+/// cached, on the blocking pool if the disk is needed, because a read on
+/// this worker (slow under memory pressure, or stuck on a sick disk) would
+/// stall every connection the worker serves.
+pub(crate) async fn lookup(app: &Arc<App>, key: &Key) -> Option<Found> {
+    let cold = match app.store.lookup_hot(key) {
+        Lookup::Absent => return None,
+        Lookup::Hot(found) => return Some(found),
+        Lookup::Cold(cold) => cold,
+    };
+    if let Some(found) = app.store.read_cached(&cold) {
+        return Some(found);
+    }
+    let reader = Arc::clone(app);
+    match tokio::task::spawn_blocking(move || reader.store.read_cold(&cold)).await {
+        Ok(found) => found,
+        Err(err) => {
+            tracing::error!(error = %err, "reading a snapshot file failed");
+            None
+        }
+    }
 }
 
 enum Freshness {

@@ -16,6 +16,7 @@ mod support;
 
 mod cache_dir;
 mod cli;
+mod cold_read;
 mod compress;
 mod conditional;
 mod date;

@@ -1,6 +1,13 @@
 //! The read path: index (read lock, one atomic to record the use), then the
 //! hot set, then the file.
 //!
+//! The first two never block, the file may: [`Store::lookup_hot`] answers
+//! from memory and says when only the file can. An async caller then tries
+//! [`Store::read_cached`], which reads the file only from the kernel's
+//! caches, and else reads it with [`Store::read_cold`] where blocking is
+//! fine, off the runtime's workers. [`Store::lookup`] does it all, for
+//! callers that may block.
+//!
 //! A file that is gone or does not decode as the snapshot of the key asked
 //! for is dropped from the index and the lookup is a miss: never a wrong
 //! body. An I/O error that says nothing about the file (out of descriptors,
@@ -15,7 +22,28 @@ use bytes::Bytes;
 
 use crate::key::Key;
 
-use super::{layout, read_lock, snapshot, time, write_lock, Found, Snapshot, Store};
+use super::{layout, nowait, read_lock, snapshot, time, write_lock, Found, Snapshot, Store};
+
+/// What memory alone says about a key (see [`Store::lookup_hot`]).
+#[derive(Debug)]
+pub enum Lookup {
+    /// No snapshot is kept for it.
+    Absent,
+    /// Kept and in the hot set.
+    Hot(Found),
+    /// Kept, but only its file holds it: [`Store::read_cold`] reads it.
+    Cold(Cold),
+}
+
+/// A kept snapshot that is not in memory: which entry to read.
+#[derive(Debug, Clone)]
+pub struct Cold {
+    key: Key,
+    /// The index entry's serial when it was looked up: what is read must
+    /// still be that entry to be cached or dropped as broken.
+    serial: u64,
+    stale_since_ms: Option<u64>,
+}
 
 impl Store {
     /// The snapshot of `key`, if there is one.
@@ -23,48 +51,74 @@ impl Store {
         self.lookup(key).map(|found| found.snapshot)
     }
 
-    /// The snapshot of `key` and whether it was soft-invalidated.
+    /// The snapshot of `key` and whether it was soft-invalidated. May read
+    /// its file: async code calls [`Store::lookup_hot`] instead.
     pub fn lookup(&self, key: &Key) -> Option<Found> {
+        match self.lookup_hot(key) {
+            Lookup::Absent => None,
+            Lookup::Hot(found) => Some(found),
+            Lookup::Cold(cold) => self.read_cold(&cold),
+        }
+    }
+
+    /// What the index and the hot set say about `key`, without any file
+    /// I/O and without allocating: the one store call fit for a runtime
+    /// worker. Records the use, as `lookup` does.
+    pub fn lookup_hot(&self, key: &Key) -> Lookup {
         let sh = &*self.shared;
-        let (serial, stale_since) = {
+        let (serial, stale_since_ms) = {
             let index = read_lock(&sh.index);
-            let entry = index.get(key)?;
+            let Some(entry) = index.get(key) else {
+                return Lookup::Absent;
+            };
             entry.touch(sh.tick());
             (entry.serial, entry.stale_since_ms())
         };
-        let snapshot = match sh.hot.get(key, serial) {
-            Some(snapshot) => snapshot,
-            None => self.load(key, serial)?,
-        };
+        match sh.hot.get(key, serial) {
+            Some(snapshot) => Lookup::Hot(Found {
+                snapshot,
+                stale_since: stale_since_ms.map(time),
+            }),
+            None => Lookup::Cold(Cold {
+                key: *key,
+                serial,
+                stale_since_ms,
+            }),
+        }
+    }
+
+    /// Reads the file of a snapshot [`Store::lookup_hot`] found cold (and
+    /// keeps it in the hot set if there is room). Blocks on the disk: call
+    /// it where blocking is fine. `None` when the file is gone or broken
+    /// (then the entry is dropped) or cannot be read now.
+    pub fn read_cold(&self, cold: &Cold) -> Option<Found> {
+        let snapshot = self.load(&cold.key, cold.serial)?;
         Some(Found {
             snapshot,
-            stale_since: stale_since.map(time),
+            stale_since: cold.stale_since_ms.map(time),
+        })
+    }
+
+    /// [`Store::read_cold`] if the file can be read without waiting for
+    /// the disk (see `nowait`): fit for a runtime worker. `None` says
+    /// nothing about the file; `read_cold` then reads it and decides.
+    pub fn read_cached(&self, cold: &Cold) -> Option<Found> {
+        let path = layout::snapshot_path(&self.shared.dir, &cold.key);
+        let (file, bytes) = nowait::read(&path)?;
+        let snapshot = self.accept(&cold.key, cold.serial, file, bytes).ok()?;
+        Some(Found {
+            snapshot,
+            stale_since: cold.stale_since_ms.map(time),
         })
     }
 
     /// Reads and decodes the file of `key`, indexed under `serial`.
     fn load(&self, key: &Key, serial: u64) -> Option<Arc<Snapshot>> {
-        let sh = &*self.shared;
-        let path = layout::snapshot_path(&sh.dir, key);
+        let path = layout::snapshot_path(&self.shared.dir, key);
         let reason = match read(&path) {
-            Ok((file, bytes)) => match snapshot::decode(bytes.clone()) {
-                Ok(mut snapshot) if snapshot.key == *key => {
-                    if let Some(offsets) = body_offsets(&bytes, &snapshot) {
-                        snapshot.file = sh.files.hold(file, snapshot.body.len(), offsets);
-                    }
-                    let snapshot = Arc::new(snapshot);
-                    // Worth caching only if still current; a stale insert
-                    // would be ignored anyway (serials must match).
-                    if read_lock(&sh.index)
-                        .get(key)
-                        .is_some_and(|e| e.serial == serial)
-                    {
-                        sh.hot.insert(serial, snapshot.clone());
-                    }
-                    return Some(snapshot);
-                }
-                Ok(_) => "the key inside differs".to_string(),
-                Err(e) => e.to_string(),
+            Ok((file, bytes)) => match self.accept(key, serial, file, bytes) {
+                Ok(snapshot) => return Some(snapshot),
+                Err(reason) => reason,
             },
             Err(e) if e.kind() == io::ErrorKind::NotFound => "file is gone".to_string(),
             Err(e) => {
@@ -75,6 +129,37 @@ impl Store {
         tracing::warn!(path = %path.display(), reason, "dropping unreadable snapshot");
         self.drop_broken(key, serial);
         None
+    }
+
+    /// The snapshot of `key` decoded from `bytes`, the content of `file`
+    /// (kept open for sendfile if worth it), and put in the hot set if its
+    /// entry is still the one indexed under `serial`; else why the bytes
+    /// are not that snapshot.
+    fn accept(
+        &self,
+        key: &Key,
+        serial: u64,
+        file: File,
+        bytes: Bytes,
+    ) -> Result<Arc<Snapshot>, String> {
+        let sh = &*self.shared;
+        let mut snapshot = snapshot::decode(bytes.clone()).map_err(|e| e.to_string())?;
+        if snapshot.key != *key {
+            return Err("the key inside differs".to_string());
+        }
+        if let Some(offsets) = body_offsets(&bytes, &snapshot) {
+            snapshot.file = sh.files.hold(file, snapshot.body.len(), offsets);
+        }
+        let snapshot = Arc::new(snapshot);
+        // Worth caching only if still current; a stale insert would be
+        // ignored anyway (serials must match).
+        if read_lock(&sh.index)
+            .get(key)
+            .is_some_and(|e| e.serial == serial)
+        {
+            sh.hot.insert(serial, snapshot.clone());
+        }
+        Ok(snapshot)
     }
 
     /// Drops the entry of `key` if it is still the one that failed to load,
@@ -118,4 +203,69 @@ fn body_offsets(file: &Bytes, snapshot: &Snapshot) -> Option<Vec<u64>> {
             (start + body.len() <= file.len()).then_some(start as u64)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::snapshot::tests::sample;
+    use super::super::StoreSettings;
+    use super::*;
+
+    fn open(dir: &Path, memory: u64) -> Store {
+        Store::open(StoreSettings {
+            dir: dir.to_path_buf(),
+            max_size: 1 << 30,
+            memory,
+            open_files: 64,
+        })
+        .expect("open")
+    }
+
+    #[test]
+    fn lookup_hot_answers_from_memory_and_never_opens_a_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open(dir.path(), 1 << 20);
+        let kept = sample(1, b"kept in memory");
+        let key = kept.key;
+        store.put(kept).expect("put");
+        assert!(matches!(store.lookup_hot(&Key([9; 32])), Lookup::Absent));
+        match store.lookup_hot(&key) {
+            Lookup::Hot(found) => assert_eq!(&found.snapshot.body[..], b"kept in memory"),
+            other => panic!("expected a hot snapshot, got {other:?}"),
+        }
+        // A file removed underneath is not noticed from memory.
+        std::fs::remove_file(layout::snapshot_path(dir.path(), &key)).expect("remove");
+        assert!(matches!(store.lookup_hot(&key), Lookup::Hot(_)));
+    }
+
+    #[test]
+    fn without_memory_a_snapshot_is_cold_until_its_file_is_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open(dir.path(), 0);
+        let (on_disk, gone) = (sample(1, b"on disk"), sample(2, b"gone"));
+        let (key, gone_key) = (on_disk.key, gone.key);
+        store.put(on_disk).expect("put");
+        store.put(gone).expect("put");
+        std::fs::remove_file(layout::snapshot_path(dir.path(), &gone_key)).expect("remove");
+
+        let Lookup::Cold(cold) = store.lookup_hot(&key) else {
+            panic!("memory = 0 holds nothing");
+        };
+        let found = store.read_cold(&cold).expect("read from its file");
+        assert_eq!(&found.snapshot.body[..], b"on disk");
+        let cached = store
+            .read_cached(&cold)
+            .expect("just read: in the page cache");
+        assert_eq!(&cached.snapshot.body[..], b"on disk");
+        // The file is gone: memory cannot tell, the blocking read can, and
+        // drops it; the read that cannot wait only gives up.
+        let Lookup::Cold(cold) = store.lookup_hot(&gone_key) else {
+            panic!("still indexed until read");
+        };
+        assert!(store.read_cached(&cold).is_none());
+        assert!(matches!(store.lookup_hot(&gone_key), Lookup::Cold(_)));
+        assert!(store.read_cold(&cold).is_none());
+        assert!(matches!(store.lookup_hot(&gone_key), Lookup::Absent));
+        assert_eq!(store.len(), 1);
+    }
 }

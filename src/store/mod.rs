@@ -5,7 +5,9 @@
 //! (`index`, `tags`, `order`), rebuilt from file headers at start (`scan`),
 //! says what exists and finds what an invalidation names (`select`); the
 //! least recently used go first when `max_size` is passed (`evict`); hot
-//! bodies stay decoded in memory (`memory`); mass removals
+//! bodies stay decoded in memory (`memory`), and a cold one is read from
+//! the page cache without waiting where it can be (`nowait`, `lookup`);
+//! mass removals
 //! finish in the background (`reaper`); soft invalidations are kept in a
 //! small append-only log replayed at start (`soft`, format in `soft_log`).
 //! [`preflight`] asks whether a directory would open without opening it
@@ -33,6 +35,7 @@ mod layout;
 mod lock;
 mod lookup;
 mod memory;
+mod nowait;
 mod open;
 mod order;
 mod pending;
@@ -63,6 +66,7 @@ use crate::key::Key;
 
 pub use self::error::StoreError;
 pub use self::held::{HeldFile, KEEP_OPEN_MIN};
+pub use self::lookup::{Cold, Lookup};
 pub use self::preflight::preflight;
 
 use self::batch::LOCK_BATCH;
@@ -198,8 +202,12 @@ pub struct EntryInfo {
     pub stale_since: Option<SystemTime>,
 }
 
-/// The snapshot store. `Send + Sync`; share it in an `Arc`. Every method
-/// may block on file I/O: call it where blocking is fine.
+/// The snapshot store. `Send + Sync`; share it in an `Arc`.
+/// [`Store::lookup_hot`], [`Store::read_cached`] and the methods that only
+/// read the index (`len`, `keys_where`, `entries`, ...) never wait for the
+/// disk; every other one may
+/// block on file I/O: call it where blocking is fine, never on a runtime
+/// worker, where it would stall every connection the worker serves.
 pub struct Store {
     shared: Arc<Shared>,
     reaper: Reaper,

@@ -52,6 +52,12 @@ impl Daemon {
     /// Starts the daemon on `config_path`, in the working directory `cwd`
     /// when given (for relative paths in the config).
     pub fn start_in(config_path: &Path, cwd: Option<&Path>) -> Daemon {
+        Self::start_env(config_path, cwd, &[])
+    }
+
+    /// Like [`Daemon::start_in`], with `env` set for the daemon (e.g.
+    /// `TOKIO_WORKER_THREADS`).
+    pub fn start_env(config_path: &Path, cwd: Option<&Path>, env: &[(&str, &str)]) -> Daemon {
         let mut command = Command::new(binary());
         if let Some(cwd) = cwd {
             command.current_dir(cwd);
@@ -64,6 +70,7 @@ impl Daemon {
             Some(file) => command.env("PRELOADD_TEST_CLOCK", file),
             None => command.env_remove("PRELOADD_TEST_CLOCK"),
         };
+        command.envs(env.iter().copied());
         let mut child = command
             .arg("--config")
             .arg(config_path)

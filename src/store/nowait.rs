@@ -1,0 +1,136 @@
+//! Reading a snapshot file only if that needs no disk, so that a runtime
+//! worker can do it: the path is resolved from the kernel's caches alone
+//! (`openat2` with `RESOLVE_CACHED`) and the bytes come from the page cache
+//! alone (`preadv2` with `RWF_NOWAIT`), or the read is not done at all.
+//! nginx reads files with thread pools the same way: page cache first.
+//!
+//! Anything out of the ordinary (not a regular file, any error, part of the
+//! file not cached, a kernel or file system without these flags) gives
+//! up, and the caller reads the file where blocking is fine
+//! (`Store::read_cold`), which also decides what an error means.
+
+use std::ffi::CString;
+use std::fs::File;
+use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use bytes::Bytes;
+
+/// The whole file at `path`, and the file kept open, if neither the open
+/// nor the read had to wait for the disk.
+pub(super) fn read(path: &Path) -> Option<(File, Bytes)> {
+    let file = open_cached(path)?;
+    let meta = file.metadata().ok()?;
+    if !meta.file_type().is_file() {
+        return None;
+    }
+    let len = usize::try_from(meta.len()).ok()?;
+    let mut bytes = Vec::with_capacity(len);
+    while bytes.len() < len {
+        let filled = bytes.len();
+        let spare = bytes.spare_capacity_mut();
+        let iov = libc::iovec {
+            iov_base: spare.as_mut_ptr().cast(),
+            iov_len: spare.len().min(len - filled),
+        };
+        let offset = libc::off_t::try_from(filled).ok()?;
+        // SAFETY: the fd is open; `iov` describes the vector's spare
+        // capacity, which the kernel only writes.
+        let n = unsafe { libc::preadv2(file.as_raw_fd(), &iov, 1, offset, libc::RWF_NOWAIT) };
+        // An error (EAGAIN: not all cached) or nothing more: give up.
+        let n = usize::try_from(n).ok().filter(|n| *n > 0)?;
+        // SAFETY: the kernel initialized these `n` bytes of the spare
+        // capacity (n <= iov_len <= len - filled).
+        unsafe { bytes.set_len(filled + n) };
+    }
+    Some((file, Bytes::from(bytes)))
+}
+
+/// Opens `path` for reading if its lookup needs no disk. Non-blocking, so
+/// that a FIFO or a device in its place cannot hold the open up; the flag
+/// is cleared again for the regular file that is kept (it will be read by
+/// `sendfile`).
+fn open_cached(path: &Path) -> Option<File> {
+    let c_path = CString::new(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: open_how is three integers; all zero is a valid value.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NONBLOCK) as u64;
+    how.resolve = libc::RESOLVE_CACHED;
+    // SAFETY: `c_path` is NUL-terminated and `how` is a live open_how of
+    // the size passed; both outlive the call.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            libc::AT_FDCWD,
+            c_path.as_ptr(),
+            &how as *const libc::open_how,
+            std::mem::size_of::<libc::open_how>(),
+        )
+    };
+    let fd = i32::try_from(fd).ok().filter(|fd| *fd >= 0)?;
+    // SAFETY: `fd` was just opened here and nothing else owns it.
+    let file = unsafe { File::from_raw_fd(fd) };
+    // SAFETY: plain fcntl calls on an fd this function owns.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
+        return None;
+    }
+    Some(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_cached_file_is_read_whole() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("f");
+        let body: Vec<u8> = (0..300_000u32).map(|i| i as u8).collect();
+        std::fs::write(&path, &body).expect("write");
+        let (file, bytes) = read(&path).expect("just written: in the page cache");
+        assert!(bytes[..] == body[..]);
+        // SAFETY: F_GETFL on an open fd.
+        let flags = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETFL) };
+        assert_eq!(flags & libc::O_NONBLOCK, 0, "kept open blocking");
+        assert!(read(&dir.path().join("missing")).is_none());
+    }
+
+    #[test]
+    fn a_fifo_is_not_waited_for() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("fifo");
+        let c_path = CString::new(path.as_os_str().as_bytes()).expect("path");
+        // SAFETY: a NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(read(&path).is_none());
+        });
+        // A blocking open would wait for a writer that never comes.
+        let gave_up = rx.recv_timeout(Duration::from_secs(10));
+        assert_eq!(gave_up, Ok(true));
+    }
+
+    #[test]
+    fn a_file_out_of_the_page_cache_is_left_to_the_blocking_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("f");
+        std::fs::write(&path, vec![7u8; 64 * 1024]).expect("write");
+        let file = File::open(&path).expect("open");
+        file.sync_all().expect("fsync");
+        // SAFETY: statfs into a zeroed struct; fadvise on an open fd.
+        let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
+        let c_path = CString::new(path.as_os_str().as_bytes()).expect("path");
+        assert_eq!(unsafe { libc::statfs(c_path.as_ptr(), &mut fs) }, 0);
+        if fs.f_type == libc::TMPFS_MAGIC {
+            eprintln!("skipped: on tmpfs the page cache is the file");
+            return;
+        }
+        let rc = unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+        assert_eq!(rc, 0);
+        assert!(read(&path).is_none(), "the disk would be needed");
+    }
+}
