@@ -37,6 +37,42 @@ fn snapshot_files(cache: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// A 64 MiB tmpfs with the cache dir on it, the daemon, and one page `/a`
+/// kept there, with the fan-out directory of its file.
+struct OnTmpfs {
+    mount: Mount,
+    cache: PathBuf,
+    up: Upstream,
+    d: Daemon,
+    file_a: PathBuf,
+    dir_a: PathBuf,
+}
+
+/// [`OnTmpfs`], or `None` (after saying why) where mounts are not allowed.
+async fn page_a_on_tmpfs(sb: &Sandbox, test: &str) -> Option<OnTmpfs> {
+    if let Err(why) = fs::mounts_allowed(sb.dir.path()) {
+        fs::skip(test, &why);
+        return None;
+    }
+    let mount = Mount::tmpfs(&sb.dir.path().join("disk"), "64m").expect("tmpfs");
+    let cache = mount.dir.join("cache");
+    let up = Upstream::start().await;
+    let d = daemon_on(sb, &up, &cache);
+    warm(&d, &["/_preload/a"]).await;
+    let [file_a] = &snapshot_files(&cache)[..] else {
+        panic!("one snapshot file");
+    };
+    let dir_a = file_a.parent().expect("fan-out dir").to_path_buf();
+    Some(OnTmpfs {
+        mount,
+        cache,
+        up,
+        d,
+        file_a: file_a.clone(),
+        dir_a,
+    })
+}
+
 fn assert_not_durable(reply: &crate::support::Reply) {
     assert_eq!(reply.status, 503, "{}", reply.text());
     assert!(reply.text().contains("not durable"), "{}", reply.text());
@@ -104,18 +140,18 @@ async fn a_purge_on_a_read_only_cache_is_503_and_only_a_later_200_is_durable() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refused_drop_is_retried_and_never_comes_back_once_the_disk_takes_it() {
     let sb = Sandbox::new();
-    if let Err(why) = fs::mounts_allowed(sb.dir.path()) {
-        return fs::skip("a_refused_drop_is_retried...", &why);
-    }
-    let mount = Mount::tmpfs(&sb.dir.path().join("disk"), "64m").expect("tmpfs");
-    let cache = mount.dir.join("cache");
-    let up = Upstream::start().await;
-    let d = daemon_on(&sb, &up, &cache);
-    warm(&d, &["/_preload/a"]).await;
-    let [file_a] = &snapshot_files(&cache)[..] else {
-        panic!("one snapshot file");
+    let Some(OnTmpfs {
+        // Held to the end: dropping it unmounts the disk.
+        mount: _mount,
+        cache,
+        up,
+        d,
+        file_a,
+        dir_a,
+    }) = page_a_on_tmpfs(&sb, "a_refused_drop_is_retried...").await
+    else {
+        return;
     };
-    let dir_a = file_a.parent().expect("fan-out dir").to_path_buf();
     // Another page, in another fan-out directory.
     let mut b = None;
     for i in 0..50 {
@@ -161,18 +197,18 @@ async fn a_refused_drop_is_retried_and_never_comes_back_once_the_disk_takes_it()
 #[tokio::test(flavor = "multi_thread")]
 async fn every_drop_is_503_while_an_earlier_one_is_not_durable_until_one_covers_it() {
     let sb = Sandbox::new();
-    if let Err(why) = fs::mounts_allowed(sb.dir.path()) {
-        return fs::skip("every_drop_is_503_while...", &why);
-    }
-    let mount = Mount::tmpfs(&sb.dir.path().join("disk"), "64m").expect("tmpfs");
-    let cache = mount.dir.join("cache");
-    let up = Upstream::start().await;
-    let d = daemon_on(&sb, &up, &cache);
-    warm(&d, &["/_preload/a"]).await;
-    let [file_a] = &snapshot_files(&cache)[..] else {
-        panic!("one snapshot file");
+    let Some(OnTmpfs {
+        // Held to the end: dropping it unmounts the disk.
+        mount: _mount,
+        cache,
+        up,
+        d,
+        file_a,
+        dir_a,
+    }) = page_a_on_tmpfs(&sb, "every_drop_is_503_while...").await
+    else {
+        return;
     };
-    let dir_a = file_a.parent().expect("fan-out dir").to_path_buf();
     fs::set_immutable(&dir_a, true).expect("chattr +i");
     let first = invalidate(admin(&d), &[JSON], r#"{"urls": ["/a"]}"#).await;
     // The hook's retry finds nothing of /a left in the index, and must
@@ -233,18 +269,18 @@ async fn a_purge_on_a_full_disk_is_durable_and_200() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_drop_refused_at_shutdown_is_finished_by_the_next_start() {
     let sb = Sandbox::new();
-    if let Err(why) = fs::mounts_allowed(sb.dir.path()) {
-        return fs::skip("a_drop_refused_at_shutdown...", &why);
-    }
-    let mount = Mount::tmpfs(&sb.dir.path().join("disk"), "64m").expect("tmpfs");
-    let cache = mount.dir.join("cache");
-    let up = Upstream::start().await;
-    let d = daemon_on(&sb, &up, &cache);
-    warm(&d, &["/_preload/a"]).await;
-    let [file_a] = &snapshot_files(&cache)[..] else {
-        panic!("one snapshot file");
+    let Some(OnTmpfs {
+        // Held to the end: dropping it unmounts the disk.
+        mount: _mount,
+        cache,
+        up,
+        d,
+        file_a,
+        dir_a,
+    }) = page_a_on_tmpfs(&sb, "a_drop_refused_at_shutdown...").await
+    else {
+        return;
     };
-    let dir_a = file_a.parent().expect("fan-out dir").to_path_buf();
     fs::set_immutable(&dir_a, true).expect("chattr +i");
     assert_not_durable(&invalidate(admin(&d), &[JSON], r#"{"urls": ["/a"]}"#).await);
     // Stopped while the disk still refuses the unlink (the checkpoint, in
