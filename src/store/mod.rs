@@ -4,9 +4,8 @@
 //! format (`snapshot`), published atomically (`write`). An in-memory index
 //! (`index`, `tags`), rebuilt from file headers at start (`scan`), says what
 //! exists; the least recently used go first when `max_size` is passed
-//! (`evict`); hot bodies stay decoded in memory (`memory`), and a cold one
-//! is read from the page cache without waiting where it can be (`nowait`,
-//! `lookup`); mass removals
+//! (`evict`); hot bodies stay decoded in memory (`memory`), cold ones are
+//! read from the page cache if that needs no wait (`nowait`); mass removals
 //! finish in the background (`reaper`); soft invalidations are kept in a
 //! small append-only log replayed at start (`soft`, format in `soft_log`).
 //! [`preflight`] asks whether a directory would open without opening it
@@ -200,8 +199,7 @@ pub struct EntryInfo {
 /// The snapshot store. `Send + Sync`; share it in an `Arc`.
 /// [`Store::lookup_hot`], [`Store::read_cached`] and the methods that only
 /// read the index (`len`, `keys_where`, `entries`, ...) never wait for the
-/// disk; every other one may
-/// block on file I/O: call it where blocking is fine, never on a runtime
+/// disk; any other may: call it where blocking is fine, never on a runtime
 /// worker, where it would stall every connection the worker serves.
 pub struct Store {
     shared: Arc<Shared>,
