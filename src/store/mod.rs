@@ -205,8 +205,7 @@ pub struct EntryInfo {
 /// The snapshot store. `Send + Sync`; share it in an `Arc`.
 /// [`Store::lookup_hot`], [`Store::read_cached`] and the methods that only
 /// read the index (`len`, `keys_where`, `entries`, ...) never wait for the
-/// disk; every other one may
-/// block on file I/O: call it where blocking is fine, never on a runtime
+/// disk; any other may: call it where blocking is fine, never on a runtime
 /// worker, where it would stall every connection the worker serves.
 pub struct Store {
     shared: Arc<Shared>,

@@ -5,17 +5,32 @@
 //! nginx reads files with thread pools the same way: page cache first.
 //!
 //! Anything out of the ordinary (not a regular file, any error, part of the
-//! file not cached, a kernel or file system without these flags) gives
-//! up, and the caller reads the file where blocking is fine
-//! (`Store::read_cold`), which also decides what an error means.
+//! file not cached) gives up, and the caller reads the file where blocking
+//! is fine (`Store::read_cold`), which also decides what an error means.
+//! A kernel, sandbox or file system without these flags is noticed once,
+//! and no read is tried this way again.
 
 use std::ffi::CString;
 use std::fs::File;
 use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
+
+/// Cleared when the kernel says it cannot do these reads: no `openat2`
+/// (before Linux 5.6, or a seccomp filter), no `RESOLVE_CACHED` (before
+/// 5.12), or a file system without `RWF_NOWAIT`.
+static AVAILABLE: AtomicBool = AtomicBool::new(true);
+
+/// Notes the error of a failed call if it says the call is not available.
+fn note_unsupported() {
+    let code = std::io::Error::last_os_error().raw_os_error();
+    if matches!(code, Some(libc::ENOSYS | libc::EINVAL | libc::EOPNOTSUPP)) {
+        AVAILABLE.store(false, Ordering::Relaxed);
+    }
+}
 
 /// The whole file at `path`, and the file kept open, if neither the open
 /// nor the read had to wait for the disk.
@@ -38,7 +53,12 @@ pub(super) fn read(path: &Path) -> Option<(File, Bytes)> {
         // SAFETY: the fd is open; `iov` describes the vector's spare
         // capacity, which the kernel only writes.
         let n = unsafe { libc::preadv2(file.as_raw_fd(), &iov, 1, offset, libc::RWF_NOWAIT) };
-        // An error (EAGAIN: not all cached) or nothing more: give up.
+        if n < 0 {
+            // EAGAIN: not all of it is cached (or the flag is unknown).
+            note_unsupported();
+            return None;
+        }
+        // Nothing more (the file is shorter than it said): give up.
         let n = usize::try_from(n).ok().filter(|n| *n > 0)?;
         // SAFETY: the kernel initialized these `n` bytes of the spare
         // capacity (n <= iov_len <= len - filled).
@@ -52,6 +72,9 @@ pub(super) fn read(path: &Path) -> Option<(File, Bytes)> {
 /// is cleared again for the regular file that is kept (it will be read by
 /// `sendfile`).
 fn open_cached(path: &Path) -> Option<File> {
+    if !AVAILABLE.load(Ordering::Relaxed) {
+        return None;
+    }
     let c_path = CString::new(path.as_os_str().as_bytes()).ok()?;
     // SAFETY: open_how is three integers; all zero is a valid value.
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
@@ -68,7 +91,11 @@ fn open_cached(path: &Path) -> Option<File> {
             std::mem::size_of::<libc::open_how>(),
         )
     };
-    let fd = i32::try_from(fd).ok().filter(|fd| *fd >= 0)?;
+    if fd < 0 {
+        note_unsupported();
+        return None;
+    }
+    let fd = i32::try_from(fd).ok()?;
     // SAFETY: `fd` was just opened here and nothing else owns it.
     let file = unsafe { File::from_raw_fd(fd) };
     // SAFETY: plain fcntl calls on an fd this function owns.
