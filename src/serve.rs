@@ -4,7 +4,7 @@
 //! once per snapshot ([`crate::heads`]), nothing more. A snapshot with
 //! precompressed variants has one set of headers per representation, and
 //! the visitor's `Accept-Encoding` picks which one is sent. A snapshot that
-//! is not in memory is read from its file on the blocking pool ([`lookup`]),
+//! is not in memory is read from its file on the blocking pool (`lookup`),
 //! never on a runtime worker.
 
 use std::sync::Arc;
