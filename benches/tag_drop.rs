@@ -22,10 +22,11 @@ use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use http::HeaderValue;
 use preloadd::invalidate::{apply::apply, log::Log, selector::Selector};
-use preloadd::key::Key;
-use preloadd::store::{snapshot, Meta, Snapshot, Store, StoreSettings};
+use preloadd::store::{Store, StoreSettings};
+
+#[path = "support/fill.rs"]
+mod fill;
 
 fn main() {
     let benching = std::env::args().any(|a| a == "--bench");
@@ -119,10 +120,6 @@ fn target(n: u32) -> String {
     format!("/events/{n:08}/a-page-with-a-typical-path")
 }
 
-fn key(n: u32) -> Key {
-    Key::new(&target(n), &[])
-}
-
 fn open(dir: &Path) -> Store {
     Store::open(StoreSettings {
         dir: dir.to_path_buf(),
@@ -164,31 +161,6 @@ fn fill(dir: &Path, count: u32) {
         if n % 10_000 == 1 {
             tags.push("rare".to_string());
         }
-        let snap = Snapshot {
-            key: key(n),
-            meta: Meta {
-                status: 200,
-                headers: vec![(
-                    http::header::CONTENT_TYPE,
-                    HeaderValue::from_static("text/html"),
-                )],
-                tags,
-                target: target(n),
-                taken: SystemTime::now(),
-                expires: None,
-                generation: 0,
-                age: 0,
-                etag: HeaderValue::from_static("\"x\""),
-                last_modified: HeaderValue::from_static("Wed, 25 Nov 2026 00:00:00 GMT"),
-            },
-            body: body.clone(),
-            variants: Vec::new(),
-            head: Default::default(),
-            file: None,
-        };
-        let hex = snap.key.to_hex();
-        let sub = dir.join(&hex[..2]);
-        std::fs::create_dir_all(&sub).expect("fan-out dir");
-        std::fs::write(sub.join(&hex), snapshot::encode(&snap).expect("encode")).expect("write");
+        fill::write_page(dir, target(n), tags, body.clone());
     }
 }

@@ -22,13 +22,15 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::HeaderValue;
 use preloadd::invalidate::{apply::apply, log::Log, selector::Selector};
 use preloadd::key::Key;
-use preloadd::store::{snapshot, Meta, Snapshot, Store, StoreSettings};
+use preloadd::store::{Store, StoreSettings};
+
+#[path = "support/fill.rs"]
+mod fill;
 
 fn main() {
     let benching = std::env::args().any(|a| a == "--bench");
@@ -255,31 +257,6 @@ fn open(dir: &Path) -> Store {
 fn fill(dir: &Path, count: u32) {
     let body = Bytes::from(vec![b'x'; 512]);
     for n in 0..count {
-        let snap = Snapshot {
-            key: key(n),
-            meta: Meta {
-                status: 200,
-                headers: vec![(
-                    http::header::CONTENT_TYPE,
-                    HeaderValue::from_static("text/html"),
-                )],
-                tags: vec!["page".to_string()],
-                target: target(n),
-                taken: SystemTime::now(),
-                expires: None,
-                generation: 0,
-                age: 0,
-                etag: HeaderValue::from_static("\"x\""),
-                last_modified: HeaderValue::from_static("Wed, 25 Nov 2026 00:00:00 GMT"),
-            },
-            body: body.clone(),
-            variants: Vec::new(),
-            head: Default::default(),
-            file: None,
-        };
-        let hex = snap.key.to_hex();
-        let sub = dir.join(&hex[..2]);
-        std::fs::create_dir_all(&sub).expect("fan-out dir");
-        std::fs::write(sub.join(&hex), snapshot::encode(&snap).expect("encode")).expect("write");
+        fill::write_page(dir, target(n), vec!["page".to_string()], body.clone());
     }
 }
