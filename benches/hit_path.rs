@@ -15,7 +15,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use http::{HeaderMap, HeaderValue, Request};
 use preloadd::config::{self, Config};
 use preloadd::key::{self, Key, QueryRules};
-use preloadd::serve::{self, CacheStatus};
+use preloadd::respond::{self, CacheStatus};
 use preloadd::store::{snapshot, Meta, Snapshot};
 
 const TARGETS: [&str; 3] = [
@@ -79,7 +79,7 @@ fn keys(c: &mut Criterion) {
     });
     let headers = HeaderMap::new();
     c.bench_function("resolve/route", |b| {
-        b.iter(|| serve::resolve(&config, &headers, black_box(TARGETS[1])))
+        b.iter(|| key::resolve(&config, &headers, black_box(TARGETS[1])))
     });
 }
 
@@ -92,7 +92,7 @@ fn responses(c: &mut Criterion) {
         let snap = snapshot(size);
         let now = SystemTime::now();
         c.bench_function(&format!("snapshot_response/{}KiB", size / 1024), |b| {
-            b.iter(|| serve::snapshot_response(black_box(&snap), CacheStatus::Hit, &parts, now))
+            b.iter(|| respond::snapshot_response(black_box(&snap), CacheStatus::Hit, &parts, now))
         });
     }
 }

@@ -3,8 +3,8 @@
 //!
 //! Compression happens once, when a snapshot is taken ([`crate::miss`],
 //! through a [`Compressor`], off the runtime's worker threads); the hit
-//! path only calls [`choose`], which reads one header and allocates
-//! nothing. The variants are kept in the snapshot file beside the identity
+//! path only calls [`choose`], which reads the request's `Accept-Encoding`
+//! lines and allocates nothing. The variants are kept in the snapshot file beside the identity
 //! body ([`crate::store::snapshot`]) and served by [`crate::serve`] with
 //! their own headers and ETag.
 //!
@@ -23,6 +23,7 @@ use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use tokio::sync::Semaphore;
 
+use crate::headers::list_items;
 use crate::store::{Encoding, Variant};
 
 /// Bodies shorter than this are not worth a variant (decided by the caller).
@@ -83,17 +84,10 @@ impl Compressor {
 /// §5.2.2.6), and its type is text that compresses (text/*, JSON,
 /// JavaScript, XML, SVG). The body's size is the caller's to check.
 pub fn compressible(headers: &HeaderMap) -> bool {
-    let encoded = headers
-        .get_all(header::CONTENT_ENCODING)
-        .iter()
-        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
-        .map(|c| c.trim_ascii())
-        .any(|c| !c.is_empty() && !c.eq_ignore_ascii_case(b"identity"));
-    let no_transform = headers
-        .get_all(header::CACHE_CONTROL)
-        .iter()
-        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
-        .any(|d| d.trim_ascii().eq_ignore_ascii_case(b"no-transform"));
+    let encoded = list_items(headers, &header::CONTENT_ENCODING)
+        .any(|c| !c.eq_ignore_ascii_case(b"identity"));
+    let no_transform = list_items(headers, &header::CACHE_CONTROL)
+        .any(|d| d.eq_ignore_ascii_case(b"no-transform"));
     !encoded && !no_transform && headers.get(header::CONTENT_TYPE).is_some_and(text_type)
 }
 
@@ -186,13 +180,12 @@ fn brotli_window(len: usize) -> u32 {
 /// not ask for in a coding is better than a 406. Without the header the
 /// identity body is served (RFC 9110 allows any coding then, but clients
 /// that send none are often tools that would not decode it).
-pub fn choose(accept_encoding: Option<&HeaderValue>, available: &[Encoding]) -> Option<Encoding> {
-    let accept = accept_encoding?.as_bytes();
+pub fn choose(headers: &HeaderMap, available: &[Encoding]) -> Option<Encoding> {
     let mut star = None;
     let mut identity = None;
     let mut gzip = None;
     let mut br = None;
-    for entry in accept.split(|b| *b == b',') {
+    for entry in list_items(headers, &header::ACCEPT_ENCODING) {
         let Some((coding, q)) = parse_entry(entry) else {
             continue;
         };

@@ -155,17 +155,29 @@ fn five_percent_is_the_threshold() {
     assert!(!worth_keeping(0, 0));
 }
 
+/// A request whose `Accept-Encoding` lines are `lines`.
+fn accepting(lines: &[&[u8]]) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    for line in lines {
+        h.append(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_bytes(line).unwrap(),
+        );
+    }
+    h
+}
+
 fn pick(accept: &'static str) -> Option<Encoding> {
-    choose(Some(&HeaderValue::from_static(accept)), &[Gzip, Brotli])
+    choose(&accepting(&[accept.as_bytes()]), &[Gzip, Brotli])
 }
 
 #[test]
 fn no_header_or_nothing_available_is_identity() {
-    assert_eq!(choose(None, &[Gzip, Brotli]), None);
+    assert_eq!(choose(&HeaderMap::new(), &[Gzip, Brotli]), None);
     assert_eq!(pick(""), None);
-    let br = HeaderValue::from_static("br, gzip");
-    assert_eq!(choose(Some(&br), &[]), None);
-    assert_eq!(choose(Some(&br), &[Gzip]), Some(Gzip));
+    let br = accepting(&[b"br, gzip"]);
+    assert_eq!(choose(&br, &[]), None);
+    assert_eq!(choose(&br, &[Gzip]), Some(Gzip));
 }
 
 #[test]
@@ -241,6 +253,14 @@ fn first_entry_for_a_coding_counts() {
 
 #[test]
 fn non_utf8_bytes_do_not_break_parsing() {
-    let v = HeaderValue::from_bytes(b"\xff\xfe, gzip").expect("obs-text");
-    assert_eq!(choose(Some(&v), &[Gzip, Brotli]), Some(Gzip));
+    let v = accepting(&[b"\xff\xfe, gzip"]);
+    assert_eq!(choose(&v, &[Gzip, Brotli]), Some(Gzip));
+}
+
+#[test]
+fn field_lines_are_read_as_one_list() {
+    let two = accepting(&[b"gzip;q=0.5", b"br;q=0.4, gzip;q=0.1"]);
+    assert_eq!(choose(&two, &[Gzip, Brotli]), Some(Gzip));
+    let quoted = accepting(&[b"x;ext=\"a, br, b\", gzip"]);
+    assert_eq!(choose(&quoted, &[Brotli]), None);
 }

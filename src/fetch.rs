@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, HOST, USER_AGENT};
-use http::{Method, Request, StatusCode, Uri};
+use http::{Method, Request, Uri};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -27,6 +27,7 @@ use crate::body::Body;
 use crate::config::Config;
 use crate::headers::{self, X_PRELOAD_FETCH};
 use crate::policy::PassReason;
+use crate::respond::Own;
 
 /// The pooled HTTP/1.1 client to the app.
 pub type HttpClient = Client<HttpConnector, Body>;
@@ -43,13 +44,6 @@ pub fn client(connect_timeout: Duration) -> HttpClient {
         .build(connector)
 }
 
-/// The body of a 502 when the app cannot be reached.
-pub const UPSTREAM_UNAVAILABLE: &str = "upstream unavailable";
-/// The body of a 504 when the app is too slow.
-pub const UPSTREAM_TIMEOUT: &str = "upstream timeout";
-/// The body of a 502 when the app's answer is unusable.
-pub const BAD_UPSTREAM_RESPONSE: &str = "bad upstream response";
-
 /// Why a fetch produced no response to keep or pass on.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum FetchError {
@@ -64,21 +58,14 @@ pub enum FetchError {
 }
 
 impl FetchError {
-    /// 504 for a timeout, 502 for everything else (SPEC §4).
-    pub fn status(&self) -> StatusCode {
-        match self {
-            FetchError::Timeout | FetchError::NoSlot => StatusCode::GATEWAY_TIMEOUT,
-            _ => StatusCode::BAD_GATEWAY,
-        }
-    }
-
-    /// What a visitor is told: a short fixed text. The detail (the error
+    /// What a visitor is told (SPEC §4): 504 for a timeout, 502 for
+    /// everything else, with a short fixed text. The detail (the error
     /// chain names addresses and system calls) is for the log only.
-    pub fn visitor_text(&self) -> &'static str {
+    pub fn answer(&self) -> Own {
         match self {
-            FetchError::Unreachable(_) => UPSTREAM_UNAVAILABLE,
-            FetchError::Timeout | FetchError::NoSlot => UPSTREAM_TIMEOUT,
-            FetchError::Invalid(_) => BAD_UPSTREAM_RESPONSE,
+            FetchError::Unreachable(_) => Own::UpstreamUnavailable,
+            FetchError::Timeout | FetchError::NoSlot => Own::UpstreamTimeout,
+            FetchError::Invalid(_) => Own::BadUpstreamResponse,
         }
     }
 
@@ -295,6 +282,8 @@ fn concat(mut chunks: VecDeque<Bytes>, total: u64) -> Bytes {
 
 #[cfg(test)]
 mod tests {
+    use http::StatusCode;
+
     use super::*;
 
     #[test]
@@ -306,15 +295,15 @@ mod tests {
 
     #[test]
     fn timeouts_are_504_and_the_rest_502() {
-        assert_eq!(FetchError::Timeout.status(), StatusCode::GATEWAY_TIMEOUT);
-        assert_eq!(FetchError::NoSlot.status(), StatusCode::GATEWAY_TIMEOUT);
-        assert_eq!(FetchError::NoSlot.visitor_text(), "upstream timeout");
+        let status = |e: FetchError| e.answer().status();
+        assert_eq!(status(FetchError::Timeout), StatusCode::GATEWAY_TIMEOUT);
+        assert_eq!(status(FetchError::NoSlot), StatusCode::GATEWAY_TIMEOUT);
         assert_eq!(
-            FetchError::Invalid("x".into()).status(),
+            status(FetchError::Invalid("x".into())),
             StatusCode::BAD_GATEWAY
         );
         assert_eq!(
-            FetchError::Unreachable("x".into()).status(),
+            status(FetchError::Unreachable("x".into())),
             StatusCode::BAD_GATEWAY
         );
     }
@@ -322,14 +311,16 @@ mod tests {
     #[test]
     fn visitors_get_a_fixed_text_without_the_detail() {
         let detail = "client error (Connect): tcp connect error: 127.0.0.1:9";
+        let text = |e: FetchError| e.answer().text();
         assert_eq!(
-            FetchError::Unreachable(detail.into()).visitor_text(),
+            text(FetchError::Unreachable(detail.into())),
             "upstream unavailable"
         );
         assert_eq!(
-            FetchError::Invalid(detail.into()).visitor_text(),
+            text(FetchError::Invalid(detail.into())),
             "bad upstream response"
         );
-        assert_eq!(FetchError::Timeout.visitor_text(), "upstream timeout");
+        assert_eq!(text(FetchError::Timeout), "upstream timeout");
+        assert_eq!(text(FetchError::NoSlot), "upstream timeout");
     }
 }

@@ -1,5 +1,6 @@
 //! Header rules shared by the proxy and the snapshot path: what is
-//! hop-by-hop, the daemon's own header names, and HTTP-dates.
+//! hop-by-hop, the daemon's own header names, HTTP-dates, and the one
+//! reader of comma-separated lists (quote-aware) every module uses.
 
 use std::time::SystemTime;
 
@@ -32,12 +33,8 @@ const HOP_BY_HOP: [HeaderName; 8] = [
 /// names. `Upgrade` is removed too unless `keep_upgrade` (a WebSocket
 /// handshake carries it, with `Connection: upgrade`, through the proxy).
 pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+    let named: Vec<HeaderName> = list_items(headers, &header::CONNECTION)
+        .filter_map(|name| HeaderName::from_bytes(name).ok())
         .filter(|name| !(keep_upgrade && name == header::UPGRADE))
         .collect();
     for name in named {
@@ -90,12 +87,75 @@ pub fn delta_seconds(value: &HeaderValue) -> Option<u64> {
 /// True when a request asks to switch protocols (a WebSocket handshake).
 pub fn is_upgrade(headers: &HeaderMap) -> bool {
     headers.contains_key(header::UPGRADE)
-        && headers
-            .get_all(header::CONNECTION)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+        && list_items(headers, &header::CONNECTION).any(|t| t.eq_ignore_ascii_case(b"upgrade"))
+}
+
+/// The trimmed, non-empty members of a comma-separated header over all its
+/// field lines. Commas inside a quoted string (`private="a, b"`) do not split.
+pub fn list_items<'h>(headers: &'h HeaderMap, name: &HeaderName) -> impl Iterator<Item = &'h [u8]> {
+    headers
+        .get_all(name)
+        .iter()
+        .flat_map(|line| SplitList::of(line.as_bytes()))
+        .map(<[u8]>::trim_ascii)
+        .filter(|item| !item.is_empty())
+}
+
+/// Splits one field line (`SplitList::of`) at commas outside quoted strings; a backslash inside
+/// quotes escapes the next byte. An unterminated quote runs to the line's end.
+pub struct SplitList<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> SplitList<'a> {
+    pub fn of(line: &'a [u8]) -> SplitList<'a> {
+        SplitList { rest: line }
+    }
+}
+
+impl<'a> Iterator for SplitList<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let (mut quoted, mut escaped) = (false, false);
+        let end = self.rest.iter().position(|&b| {
+            if escaped {
+                escaped = false;
+            } else if quoted {
+                match b {
+                    b'\\' => escaped = true,
+                    b'"' => quoted = false,
+                    _ => {}
+                }
+            } else if b == b'"' {
+                quoted = true;
+            } else if b == b',' {
+                return true;
+            }
+            false
+        });
+        let (item, rest) = match end {
+            Some(i) => (&self.rest[..i], &self.rest[i + 1..]),
+            None => (self.rest, &[][..]),
+        };
+        self.rest = rest;
+        Some(item)
+    }
+}
+
+/// A header's field lines joined with ", " (one value as the app would see it).
+pub fn joined_value(headers: &HeaderMap, name: &HeaderName) -> Option<HeaderValue> {
+    let mut values = headers.get_all(name).iter();
+    let first = values.next()?;
+    let mut joined = first.as_bytes().to_vec();
+    for v in values {
+        joined.extend_from_slice(b", ");
+        joined.extend_from_slice(v.as_bytes());
+    }
+    HeaderValue::from_bytes(&joined).ok()
 }
 
 #[cfg(test)]

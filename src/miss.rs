@@ -13,62 +13,24 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::{request, Response, StatusCode};
+use http::{request, Response};
 
 use crate::body::Body;
+use crate::cached;
 use crate::compress;
 use crate::conditional;
 use crate::config::{Config, OnWriteError};
 use crate::fetch::{self, FetchRequest, FetchSettings, Fetched, FetchedBody};
 use crate::flight::Role;
 use crate::headers::{self, X_PRELOAD_CACHE, X_PRELOAD_REASON};
-use crate::pass::{self, Passed};
+use crate::key::Target;
+use crate::outcome::{Led, Outcome, Passed, Shared};
+use crate::pass;
 use crate::policy::{self, KeepRules, PassReason};
-use crate::serve::{self, CacheStatus, Target};
+use crate::respond::{snapshot_response, CacheStatus, Own};
 use crate::state::App;
 use crate::store::{Meta, Snapshot, StoreError};
 use crate::tags;
-
-/// What one fetch gives the requests that waited for it.
-#[derive(Clone)]
-pub enum Outcome {
-    /// The same answer for every waiter.
-    Shared(Shared),
-    /// Not kept, streamed to the leader's visitor alone: each follower
-    /// fetches the page for itself. The reason is the leader's.
-    Unshared(PassReason),
-}
-
-/// A fetch's answer that every waiter gets.
-#[derive(Clone)]
-pub enum Shared {
-    /// Kept: every waiter gets MISS.
-    Kept(Arc<Snapshot>),
-    /// Read whole to be kept, then not kept: every waiter gets PASS with
-    /// this body.
-    Passed(Arc<Passed>),
-    /// No usable answer from the app (502 / 504), or the snapshot could not
-    /// be written with `on_write_error = "fail"` (503). The text is what
-    /// visitors see: fixed, never an error's detail (that goes to the log).
-    Failed(StatusCode, &'static str),
-}
-
-/// What the leader's fetch came to.
-pub enum Led {
-    Shared(Shared),
-    /// Not kept: the leader's visitor's response, streamed from the app.
-    Streamed(PassReason, Response<Body>),
-}
-
-impl Led {
-    /// What the followers get.
-    pub fn outcome(&self) -> Outcome {
-        match self {
-            Led::Shared(shared) => Outcome::Shared(shared.clone()),
-            Led::Streamed(reason, _) => Outcome::Unshared(*reason),
-        }
-    }
-}
 
 /// Answers a preload request that found no usable snapshot (a stale one
 /// within `grace` is served by the caller while a refetch runs).
@@ -79,12 +41,12 @@ pub async fn fetch(app: &Arc<App>, target: Target, req: &request::Parts) -> Resp
                 // The previous flight may have stored the page between our
                 // store lookup and the join.
                 let now = app.clock.now();
-                if let Some(found) = serve::lookup(app, &target.key)
+                if let Some(found) = cached::lookup(app, &target.key)
                     .await
-                    .filter(|f| serve::is_fresh(f, now))
+                    .filter(|f| cached::is_fresh(f, now))
                 {
                     drop(leader);
-                    return serve::snapshot_response(&found.snapshot, CacheStatus::Hit, req, now);
+                    return snapshot_response(&found.snapshot, CacheStatus::Hit, req, now);
                 }
                 let task_app = Arc::clone(app);
                 let task_target = target.clone();
@@ -98,7 +60,7 @@ pub async fn fetch(app: &Arc<App>, target: Target, req: &request::Parts) -> Resp
                     Ok(Led::Shared(shared)) => respond(shared, req, true, app.clock.now()),
                     Err(err) => {
                         tracing::error!(target = %target.canonical, error = %err, "snapshot fetch task failed");
-                        serve::plain(StatusCode::BAD_GATEWAY, "snapshot fetch failed")
+                        Own::FetchFailed.response()
                     }
                 };
             }
@@ -159,7 +121,7 @@ pub async fn fetch_and_keep(app: &Arc<App>, target: &Target) -> Led {
         Ok(fetched) => fetched,
         Err(err) => {
             fetch::log_failure(&config.upstream.url, &target.canonical, &err);
-            return Led::Shared(Shared::Failed(err.status(), err.visitor_text()));
+            return Led::Shared(Shared::Failed(err.answer()));
         }
     };
     let body = match body {
@@ -190,7 +152,9 @@ pub async fn fetch_and_keep(app: &Arc<App>, target: &Target) -> Led {
     let (tags_header, max_tags) = (&config.preload.tags_header, config.preload.max_tags);
     let tags = match tags::page_tags(route_tags, &parts.headers, tags_header, max_tags) {
         Ok(tags) => tags,
-        Err(reason) => return Led::Shared(passed(parts.status, parts.headers, body, reason)),
+        Err(reason) => {
+            return Led::Shared(Passed::shared(parts.status, parts.headers, body, reason))
+        }
     };
     warn_on_foreign_vary(app, &config, target, &parts.headers);
     let taken = app.clock.now();
@@ -213,7 +177,7 @@ pub async fn fetch_and_keep(app: &Arc<App>, target: &Target) -> Led {
     .await
     .map_err(|e| StoreError::Write(std::io::Error::other(e.to_string())))
     .and_then(|r| r);
-    let pass_on = |reason| passed(parts.status, parts.headers, body, reason);
+    let pass_on = |reason| Passed::shared(parts.status, parts.headers, body, reason);
     Led::Shared(match written {
         Ok(kept) => Shared::Kept(kept),
         Err(StoreError::Refused | StoreError::Outdated) => {
@@ -225,27 +189,15 @@ pub async fn fetch_and_keep(app: &Arc<App>, target: &Target) -> Led {
             tracing::warn!(target = %target.canonical, error = %err, "snapshot not written");
             match config.cache.on_write_error {
                 OnWriteError::Serve => pass_on(PassReason::WriteError),
-                OnWriteError::Fail => Shared::Failed(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "snapshot could not be written",
-                ),
+                OnWriteError::Fail => Shared::Failed(Own::NotWritten),
             }
         }
     })
 }
 
-fn passed(status: StatusCode, headers: HeaderMap, body: Bytes, reason: PassReason) -> Shared {
-    Shared::Passed(Arc::new(Passed {
-        status,
-        headers,
-        body,
-        reason,
-    }))
-}
-
 fn respond(shared: Shared, req: &request::Parts, leader: bool, now: SystemTime) -> Response<Body> {
     match shared {
-        Shared::Kept(snap) => serve::snapshot_response(&snap, CacheStatus::Miss, req, now),
+        Shared::Kept(snap) => snapshot_response(&snap, CacheStatus::Miss, req, now),
         Shared::Passed(p) => pass::response(
             p.status,
             p.headers.clone(),
@@ -253,7 +205,7 @@ fn respond(shared: Shared, req: &request::Parts, leader: bool, now: SystemTime) 
             p.reason,
             leader,
         ),
-        Shared::Failed(status, text) => serve::plain(status, text),
+        Shared::Failed(own) => own.response(),
     }
 }
 

@@ -11,7 +11,6 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Response, StatusCode};
 use hyper::body::Incoming;
@@ -19,20 +18,10 @@ use hyper::body::Incoming;
 use crate::body::Body;
 use crate::fetch::{self, FetchRequest, FetchSettings, Fetched, FetchedBody};
 use crate::headers::{self, X_PRELOAD_CACHE, X_PRELOAD_REASON};
+use crate::key::Target;
 use crate::oversized::Watch;
 use crate::policy::{self, KeepRules, PassReason};
-use crate::serve::{self, Target};
 use crate::state::App;
-
-/// A response read whole to be kept, then not kept (an invalidation
-/// overtook the fetch, the store could not take it): shared by the
-/// visitors who waited for it.
-pub struct Passed {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: Bytes,
-    pub reason: PassReason,
-}
 
 /// A follower's answer when its leader's response was not shared: its own
 /// anonymous fetch, never read for keeping, streamed. Its reason is the
@@ -64,7 +53,7 @@ pub async fn fetch_for_one(app: &App, target: &Target, leader: PassReason) -> Re
         }
         Err(err) => {
             fetch::log_failure(&config.upstream.url, &target.canonical, &err);
-            serve::plain(err.status(), err.visitor_text())
+            err.answer().response()
         }
     }
 }

@@ -9,6 +9,8 @@
 use std::convert::Infallible;
 
 use http::header::{CACHE_CONTROL, SET_COOKIE, VARY};
+
+use crate::headers::list_items;
 use http::{HeaderMap, HeaderName, StatusCode};
 use sfv::visitor::{
     DictionaryVisitor, EntryVisitor, Ignored, InnerListVisitor, ItemVisitor, ParameterVisitor,
@@ -242,58 +244,6 @@ fn cache_control(headers: &HeaderMap) -> Directives {
         }
     }
     directives
-}
-
-/// The trimmed, non-empty members of a comma-separated header over all its
-/// field lines. Commas inside a quoted string (`private="a, b"`) do not split.
-fn list_items<'h>(headers: &'h HeaderMap, name: &HeaderName) -> impl Iterator<Item = &'h [u8]> {
-    headers
-        .get_all(name)
-        .iter()
-        .flat_map(|line| SplitList {
-            rest: line.as_bytes(),
-        })
-        .map(<[u8]>::trim_ascii)
-        .filter(|item| !item.is_empty())
-}
-
-/// Splits one field line at commas outside quoted strings; a backslash inside
-/// quotes escapes the next byte. An unterminated quote runs to the line's end.
-struct SplitList<'a> {
-    rest: &'a [u8],
-}
-
-impl<'a> Iterator for SplitList<'a> {
-    type Item = &'a [u8];
-
-    fn next(&mut self) -> Option<&'a [u8]> {
-        if self.rest.is_empty() {
-            return None;
-        }
-        let (mut quoted, mut escaped) = (false, false);
-        let end = self.rest.iter().position(|&b| {
-            if escaped {
-                escaped = false;
-            } else if quoted {
-                match b {
-                    b'\\' => escaped = true,
-                    b'"' => quoted = false,
-                    _ => {}
-                }
-            } else if b == b'"' {
-                quoted = true;
-            } else if b == b',' {
-                return true;
-            }
-            false
-        });
-        let (item, rest) = match end {
-            Some(i) => (&self.rest[..i], &self.rest[i + 1..]),
-            None => (self.rest, &[][..]),
-        };
-        self.rest = rest;
-        Some(item)
-    }
 }
 
 #[cfg(test)]

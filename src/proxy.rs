@@ -25,7 +25,7 @@ use hyper_util::rt::TokioIo;
 use crate::body::Body;
 use crate::fetch::{self, upstream_uri};
 use crate::headers::{self, X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO};
-use crate::serve::plain;
+use crate::respond::Own;
 use crate::state::App;
 
 /// Forwards `req` to the app and streams its answer back.
@@ -38,7 +38,7 @@ pub async fn forward(app: &App, mut req: Request<Incoming>, peer: SocketAddr) ->
     let config = app.config();
     parts.uri = match upstream_uri(&config.upstream.url, target) {
         Ok(uri) => uri,
-        Err(_) => return plain(StatusCode::BAD_REQUEST, "bad request target"),
+        Err(_) => return Own::BadProxyTarget.response(),
     };
     drop(config);
     // Kept for the log line of a failure.
@@ -51,10 +51,10 @@ pub async fn forward(app: &App, mut req: Request<Incoming>, peer: SocketAddr) ->
     let mut res = match app.client.request(upstream_req).await {
         Ok(res) => res,
         Err(err) => {
-            let text = if err.is_connect() {
-                fetch::UPSTREAM_UNAVAILABLE
+            let answer = if err.is_connect() {
+                Own::UpstreamUnavailable
             } else {
-                fetch::BAD_UPSTREAM_RESPONSE
+                Own::BadUpstreamResponse
             };
             tracing::warn!(
                 target = %uri.path_and_query().map_or("/", |pq| pq.as_str()),
@@ -62,7 +62,7 @@ pub async fn forward(app: &App, mut req: Request<Incoming>, peer: SocketAddr) ->
                 error = %fetch::source_chain(&err),
                 "pass-through failed"
             );
-            return plain(StatusCode::BAD_GATEWAY, text);
+            return answer.response();
         }
     };
 
@@ -93,7 +93,7 @@ pub async fn forward(app: &App, mut req: Request<Incoming>, peer: SocketAddr) ->
             error = headers::AMBIGUOUS_LENGTH,
             "pass-through failed"
         );
-        return plain(StatusCode::BAD_GATEWAY, fetch::BAD_UPSTREAM_RESPONSE);
+        return Own::BadUpstreamResponse.response();
     }
     let (mut parts, body) = res.into_parts();
     // `Connection: close` / `keep-alive` from the app go with the other

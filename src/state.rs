@@ -12,8 +12,8 @@ use crate::compress::Compressor;
 use crate::config::Config;
 use crate::fetch::{self, Fetcher, HttpClient};
 use crate::flight::Flights;
-use crate::invalidate;
-use crate::miss::Outcome;
+use crate::invalidate::log::Log;
+use crate::outcome::Outcome;
 use crate::oversized::Oversized;
 use crate::store::{Store, StoreError, StoreSettings};
 
@@ -32,7 +32,7 @@ pub struct App {
     /// Makes the variants of kept pages, a bounded number at once.
     pub compressor: Compressor,
     /// Recent invalidations: the gate a fetch's snapshot passes to be kept.
-    pub invalidations: invalidate::log::Log,
+    pub invalidations: Log,
     /// (route index, header) pairs already warned about: an app `Vary`
     /// naming a header the route does not vary on.
     warned_vary: Mutex<HashSet<(usize, HeaderName)>>,
@@ -58,7 +58,7 @@ impl App {
             flights: Arc::new(Flights::default()),
             oversized: Arc::new(Oversized::default()),
             compressor: Compressor::per_core(),
-            invalidations: invalidate::log::Log::default(),
+            invalidations: Log::default(),
             warned_vary: Mutex::new(HashSet::new()),
             config: ArcSwap::from_pointee(config),
         })

@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use crate::config;
 use crate::demo;
 use crate::error::Error;
-use crate::router::Listener;
+use crate::listener::Listener;
 use crate::server::Daemon;
 use crate::shutdown;
 

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
-use crate::router::Listener;
+use crate::listener::Listener;
 use crate::server::Daemon;
 use crate::shutdown;
 

@@ -9,10 +9,13 @@
 //! that keeps a fetch which started before an invalidation from being
 //! stored as fresh; [`apply`] resolves a selector to snapshots and drops or
 //! softens them; [`runner`] fires schedules and catches up at start;
-//! [`rewarm`] refetches what was dropped.
+//! [`rewarm`] refetches what was dropped; [`handlers`] are the webhook
+//! endpoint and the write-through of unsafe methods ([`writes`] has its
+//! rule).
 
 pub mod apply;
 mod fields;
+pub mod handlers;
 pub mod log;
 pub mod rewarm;
 pub mod runner;

@@ -13,8 +13,8 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::flight::Role;
+use crate::key;
 use crate::miss;
-use crate::serve;
 use crate::state::App;
 
 /// Starts refetching `targets` (canonical targets) in a background task.
@@ -45,7 +45,7 @@ pub fn start(app: &Arc<App>, targets: Vec<String>) {
 }
 
 async fn refetch(app: &Arc<App>, raw: &str) {
-    let target = match serve::resolve(&app.config(), &HeaderMap::new(), raw) {
+    let target = match key::resolve(&app.config(), &HeaderMap::new(), raw) {
         Ok(target) => target,
         Err(err) => {
             tracing::debug!(target = raw, error = %err, "not rewarmed");

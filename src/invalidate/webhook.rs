@@ -8,8 +8,9 @@
 //! none (unknown fields, a string where a list belongs, a non-string item,
 //! a non-boolean flag, invalid targets all answer 400 with a message that
 //! names the field). It never authenticates, never limits the body size
-//! and never touches the store: the router does the first two before calling
-//! [`parse`], the store applies the result.
+//! and never touches the store: [`crate::admin`] checks the token,
+//! [`super::handlers::webhook`] bounds the body before calling [`parse`],
+//! and [`super::run`] applies the result.
 
 use std::collections::HashSet;
 use std::fmt::Write as _;

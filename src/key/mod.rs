@@ -4,8 +4,9 @@
 //! This module owns the rules that turn the text of a request target into a
 //! [`Key`]: which targets are refused before any upstream contact (400, 414),
 //! how equivalent spellings collapse into one canonical target, and how that
-//! target and the route's `vary` values are hashed. It also owns the seed's
-//! parameter-joining rule that `preloadd url` and the Django helper share.
+//! target and the route's `vary` values are hashed ([`resolve`] gives a
+//! request's [`Target`]). It also owns the seed's parameter-joining rule
+//! that `preloadd url` and the Django helper share ([`join`]).
 //!
 //! It never does I/O and never hands out a decoded target: the canonical form
 //! keeps reserved characters encoded, and the upstream is fetched at exactly
@@ -21,10 +22,12 @@ use sha2::{Digest, Sha256};
 use crate::config::Glob;
 
 pub use join::{join_params, preload_url};
+pub use target::{resolve, Target};
 
 mod join;
 #[cfg(test)]
 mod proptests;
+mod target;
 #[cfg(test)]
 mod tests;
 

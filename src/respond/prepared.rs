@@ -1,5 +1,5 @@
 //! The headers a snapshot's responses start with, built once per snapshot
-//! and kept in `Snapshot::head`: one map per representation (the identity
+//! ([`heads`]) and kept in `Snapshot::head`: one map per representation (the identity
 //! body and each precompressed variant), so that the hit path only picks
 //! one by `Accept-Encoding` and copies it.
 //!
@@ -12,11 +12,10 @@ use http::header::{self, HeaderMap, HeaderValue};
 
 use crate::compress;
 use crate::headers::{self, X_PRELOAD_CACHE};
-use crate::serve;
 use crate::store::{Encoding, Snapshot};
 
 /// Which of `snap.variants` the request's `Accept-Encoding` picks, if any.
-/// Allocates only for a request that splits the header over several lines.
+/// Allocates nothing.
 pub fn chosen_variant(snap: &Snapshot, headers: &HeaderMap) -> Option<usize> {
     if snap.variants.is_empty() {
         return None;
@@ -27,14 +26,7 @@ pub fn chosen_variant(snap: &Snapshot, headers: &HeaderMap) -> Option<usize> {
         *slot = v.encoding;
         n += 1;
     }
-    let mut lines = headers.get_all(header::ACCEPT_ENCODING).iter();
-    let encoding = match (lines.next(), lines.next()) {
-        (first, None) => compress::choose(first, &available[..n]),
-        _ => {
-            let joined = serve::joined_value(headers, &header::ACCEPT_ENCODING);
-            compress::choose(joined.as_ref(), &available[..n])
-        }
-    }?;
+    let encoding = compress::choose(headers, &available[..n])?;
     snap.variants.iter().position(|v| v.encoding == encoding)
 }
 
@@ -47,7 +39,7 @@ pub fn chosen_variant(snap: &Snapshot, headers: &HeaderMap) -> Option<usize> {
 /// The maps are a HIT's headers: `X-Preload-Cache: HIT`, `Accept-Ranges`
 /// and an `Age` whose value the response replaces. A copy of a map has
 /// room for no more fields, so a HIT only replaces values in place.
-pub fn prepared(snap: &Snapshot) -> Vec<HeaderMap> {
+pub fn heads(snap: &Snapshot) -> Vec<HeaderMap> {
     let meta = &snap.meta;
     let mut identity = HeaderMap::with_capacity(meta.headers.len() + 9);
     for (name, value) in &meta.headers {
@@ -85,11 +77,7 @@ pub fn prepared(snap: &Snapshot) -> Vec<HeaderMap> {
 
 /// True when the app's `Vary` already covers `Accept-Encoding` (or `*`).
 fn varies_on_encoding(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::VARY)
-        .iter()
-        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
-        .map(|name| name.trim_ascii())
+    headers::list_items(headers, &header::VARY)
         .any(|name| name == b"*" || name.eq_ignore_ascii_case(b"accept-encoding"))
 }
 
@@ -153,7 +141,7 @@ mod tests {
     fn the_apps_date_is_the_snapshots_date() {
         let date = HeaderValue::from_static("Mon, 30 Nov 2026 10:00:00 GMT");
         let snap = snapshot(vec![(header::DATE, date.clone())], SystemTime::now());
-        let heads = prepared(&snap);
+        let heads = heads(&snap);
         let dates: Vec<_> = heads[0].get_all(header::DATE).iter().collect();
         assert_eq!(dates, [&date]);
     }
@@ -162,7 +150,7 @@ mod tests {
     fn without_the_apps_date_it_is_the_time_taken() {
         // 1_700_000_000.750 s: the fraction is dropped, not rounded.
         let taken = UNIX_EPOCH + Duration::from_millis(1_700_000_000_750);
-        let heads = prepared(&snapshot(Vec::new(), taken));
+        let heads = heads(&snapshot(Vec::new(), taken));
         assert_eq!(
             heads[0].get(header::DATE).unwrap(),
             "Tue, 14 Nov 2023 22:13:20 GMT"

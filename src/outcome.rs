@@ -1,0 +1,81 @@
+//! What a snapshot fetch comes to, as data: the types the miss path
+//! produces and the shared handle's flights carry to every waiter. A leaf:
+//! it names what happened and decides nothing.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::HeaderMap;
+use http::{Response, StatusCode};
+
+use crate::body::Body;
+use crate::policy::PassReason;
+use crate::respond::Own;
+use crate::store::Snapshot;
+
+/// What one fetch gives the requests that waited for it.
+#[derive(Clone)]
+pub enum Outcome {
+    /// The same answer for every waiter.
+    Shared(Shared),
+    /// Not kept, streamed to the leader's visitor alone: each follower
+    /// fetches the page for itself. The reason is the leader's.
+    Unshared(PassReason),
+}
+
+/// A fetch's answer that every waiter gets.
+#[derive(Clone)]
+pub enum Shared {
+    /// Kept: every waiter gets MISS.
+    Kept(Arc<Snapshot>),
+    /// Read whole to be kept, then not kept: every waiter gets PASS with
+    /// this body.
+    Passed(Arc<Passed>),
+    /// No usable answer from the app (502 / 504), or the snapshot could not
+    /// be written with `on_write_error = "fail"` (503). Visitors read the
+    /// answer's fixed text, never an error's detail (that goes to the log).
+    Failed(Own),
+}
+
+/// A response read whole to be kept, then not kept (an invalidation
+/// overtook the fetch, the store could not take it): shared by the
+/// visitors who waited for it.
+pub struct Passed {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub reason: PassReason,
+}
+
+impl Passed {
+    pub fn shared(
+        status: StatusCode,
+        headers: HeaderMap,
+        body: Bytes,
+        reason: PassReason,
+    ) -> Shared {
+        Shared::Passed(Arc::new(Passed {
+            status,
+            headers,
+            body,
+            reason,
+        }))
+    }
+}
+
+/// What the leader's fetch came to.
+pub enum Led {
+    Shared(Shared),
+    /// Not kept: the leader's visitor's response, streamed from the app.
+    Streamed(PassReason, Response<Body>),
+}
+
+impl Led {
+    /// What the followers get.
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            Led::Shared(shared) => Outcome::Shared(shared.clone()),
+            Led::Streamed(reason, _) => Outcome::Unshared(*reason),
+        }
+    }
+}
