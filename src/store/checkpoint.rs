@@ -24,7 +24,7 @@ use std::sync::atomic::Ordering;
 
 use crate::key::Key;
 
-use super::index::NewEntry;
+use super::entry::NewEntry;
 use super::scan::{Part, Scan};
 use super::{write, write_lock, Store};
 

@@ -21,127 +21,14 @@
 //! behind one `RwLock` and does every file operation outside it.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::key::{Key, KeyMap};
 
-use super::evict::{Lru, Ticks};
+use super::entry::{IndexEntry, NewEntry, MAX_FILE, NO_TAG};
+use super::evict::Lru;
 use super::order::{self, TargetOrder};
 use super::slab::{Slab, CHUNK};
 use super::tags::{TagId, TagTable};
-
-/// Largest file the index can account for (sizes are kept in 32 bits).
-pub(crate) const MAX_FILE: u64 = u32::MAX as u64;
-/// `expires_s` of an entry that never expires.
-const NEVER: u32 = u32::MAX;
-/// An unused inline tag place.
-const NO_TAG: TagId = TagId::MAX;
-
-/// One snapshot as the index knows it: 96 bytes. Times are whole unix
-/// seconds, rounded down (so a filter on them errs towards dropping, never
-/// towards keeping); the file keeps the exact ones.
-#[derive(Debug)]
-pub(crate) struct Entry {
-    pub key: Key,
-    pub target: Box<str>,
-    /// The first two tags inline (`NO_TAG` when absent); more, rare, sit in
-    /// `Index::more_tags`. Saves a heap list per entry.
-    tags: [TagId; 2],
-    /// Tick of the put (or load) that made this entry; tells one version of
-    /// a key from the next (hot set, LRU garbage).
-    pub serial: u64,
-    last_used: AtomicU64,
-    pub generation: u64,
-    /// Size of the file.
-    size: u32,
-    taken_s: u32,
-    expires_s: u32,
-    /// When the entry was soft-invalidated; 0 when fresh.
-    stale_since_s: AtomicU32,
-}
-
-impl Entry {
-    /// Records a use; callable under the read lock.
-    pub(crate) fn touch(&self, tick: u64) {
-        self.last_used.fetch_max(tick, Ordering::Relaxed);
-    }
-
-    pub(crate) fn size(&self) -> u64 {
-        u64::from(self.size)
-    }
-
-    pub(crate) fn taken_ms(&self) -> u64 {
-        u64::from(self.taken_s) * 1000
-    }
-
-    pub(crate) fn expires_ms(&self) -> Option<u64> {
-        Some(self.expires_s)
-            .filter(|&s| s != NEVER)
-            .map(|s| u64::from(s) * 1000)
-    }
-
-    pub(crate) fn stale_since_ms(&self) -> Option<u64> {
-        let s = self.stale_since_s.load(Ordering::Relaxed);
-        Some(s).filter(|&s| s != 0).map(|s| u64::from(s) * 1000)
-    }
-
-    /// Marks the entry stale at `ms` unless it already is since then or
-    /// earlier (the earliest mark wins: `grace` counts from it, and marks
-    /// replayed at start come in no particular order). Callable under the
-    /// read lock.
-    pub(crate) fn mark_stale(&self, ms: u64) {
-        let s = secs(ms).max(1);
-        let _ = self
-            .stale_since_s
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
-                (old == 0 || s < old).then_some(s)
-            });
-    }
-
-    fn ticks(&self) -> Ticks {
-        Ticks {
-            serial: self.serial,
-            last_used: self.last_used.load(Ordering::Relaxed),
-        }
-    }
-}
-
-#[cfg(test)]
-impl Entry {
-    /// An entry with nothing but a key and a target.
-    pub(crate) fn for_test(key: Key, target: &str) -> Entry {
-        Entry {
-            key,
-            target: target.into(),
-            tags: [NO_TAG; 2],
-            serial: 0,
-            last_used: AtomicU64::new(0),
-            generation: 0,
-            size: 0,
-            taken_s: 0,
-            expires_s: NEVER,
-            stale_since_s: AtomicU32::new(0),
-        }
-    }
-}
-
-/// Unix ms to whole seconds, rounded down, saturating below `NEVER`.
-fn secs(ms: u64) -> u32 {
-    u32::try_from(ms / 1000).unwrap_or(NEVER - 1).min(NEVER - 1)
-}
-
-/// What is needed to index a snapshot (its tags come separately, as names
-/// to intern, so that no per-entry list of strings is ever built).
-#[derive(Debug, Clone)]
-pub(crate) struct NewEntry {
-    pub key: Key,
-    pub target: Box<str>,
-    /// At most `MAX_FILE`.
-    pub size: u64,
-    pub taken_ms: u64,
-    pub expires_ms: Option<u64>,
-    pub generation: u64,
-}
 
 #[derive(Debug, Default)]
 pub(crate) struct Index {
@@ -180,7 +67,7 @@ impl Index {
         self.max_generation
     }
 
-    pub(crate) fn get(&self, key: &Key) -> Option<&Entry> {
+    pub(crate) fn get(&self, key: &Key) -> Option<&IndexEntry> {
         self.map.get(key).and_then(|&slot| self.slab.get(slot))
     }
 
@@ -192,7 +79,8 @@ impl Index {
         tags: impl IntoIterator<Item = &'a str>,
         serial: u64,
     ) {
-        self.remove(&new.key);
+        let (key, generation) = (new.key, new.generation);
+        self.remove(&key);
         let size = new.size.min(MAX_FILE);
         let mut ids: Vec<TagId> = Vec::new();
         // A set, not `ids.contains`: this runs under the index lock that
@@ -205,33 +93,19 @@ impl Index {
                     ids.push(id);
                 }
             }
-            Entry {
-                key: new.key,
-                target: new.target,
-                tags: [
-                    ids.first().copied().unwrap_or(NO_TAG),
-                    ids.get(1).copied().unwrap_or(NO_TAG),
-                ],
-                serial,
-                last_used: AtomicU64::new(serial),
-                generation: new.generation,
-                size: size as u32,
-                taken_s: secs(new.taken_ms),
-                expires_s: new.expires_ms.map_or(NEVER, secs),
-                stale_since_s: AtomicU32::new(0),
-            }
+            IndexEntry::new(new, &ids, serial)
         });
         if ids.len() > 2 {
             self.more_tags.insert(slot, ids[2..].into());
         }
-        self.map.insert(new.key, slot);
+        self.map.insert(key, slot);
         self.order.insert(&self.slab, slot);
         self.lru.push(serial, slot);
         self.bytes += size;
-        self.max_generation = self.max_generation.max(new.generation);
+        self.max_generation = self.max_generation.max(generation);
     }
 
-    pub(crate) fn remove(&mut self, key: &Key) -> Option<Entry> {
+    pub(crate) fn remove(&mut self, key: &Key) -> Option<IndexEntry> {
         let slot = self.map.remove(key)?;
         // Before the take: the order finds the slot by its target.
         self.order.remove(&self.slab, slot);
@@ -241,7 +115,7 @@ impl Index {
     }
 
     /// Removes and returns the least recently used entry.
-    pub(crate) fn pop_lru(&mut self) -> Option<Entry> {
+    pub(crate) fn pop_lru(&mut self) -> Option<IndexEntry> {
         if self.lru.needs_rebuild() {
             self.lru.rebuild(
                 self.slab
@@ -250,7 +124,7 @@ impl Index {
             );
         }
         let slab = &self.slab;
-        let slot = self.lru.pop(|slot| slab.get(slot).map(Entry::ticks))?;
+        let slot = self.lru.pop(|slot| slab.get(slot).map(IndexEntry::ticks))?;
         self.order.remove(&self.slab, slot);
         let entry = self.slab.take(slot)?;
         self.map.remove(&entry.key);
@@ -258,13 +132,13 @@ impl Index {
         Some(entry)
     }
 
-    fn forget(&mut self, slot: u32, entry: &Entry) {
-        let more = if entry.tags[1] != NO_TAG {
+    fn forget(&mut self, slot: u32, entry: &IndexEntry) {
+        let more = if entry.inline_tags()[1] != NO_TAG {
             self.more_tags.remove(&slot)
         } else {
             None
         };
-        for tag in entry.tags.iter().chain(more.iter().flatten()) {
+        for tag in entry.inline_tags().iter().chain(more.iter().flatten()) {
             self.tags.remove(*tag, slot);
         }
         self.lru.forget();
@@ -272,14 +146,14 @@ impl Index {
     }
 
     /// The tag ids of the entry in `slot`.
-    fn tag_ids<'a>(&'a self, slot: u32, entry: &'a Entry) -> impl Iterator<Item = TagId> + 'a {
-        let more = if entry.tags[1] != NO_TAG {
+    fn tag_ids<'a>(&'a self, slot: u32, entry: &'a IndexEntry) -> impl Iterator<Item = TagId> + 'a {
+        let more = if entry.inline_tags()[1] != NO_TAG {
             self.more_tags.get(&slot)
         } else {
             None
         };
         entry
-            .tags
+            .inline_tags()
             .iter()
             .chain(more.into_iter().flatten())
             .copied()
@@ -300,12 +174,12 @@ impl Index {
         old
     }
 
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &Entry> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &IndexEntry> {
         self.slab.iter().map(|(_, e)| e)
     }
 
     /// Every entry with its tag names.
-    pub(crate) fn iter_tagged(&self) -> impl Iterator<Item = (&Entry, Vec<&str>)> {
+    pub(crate) fn iter_tagged(&self) -> impl Iterator<Item = (&IndexEntry, Vec<&str>)> {
         self.slab.iter().map(|(slot, e)| {
             (
                 e,
@@ -334,7 +208,7 @@ impl Index {
     pub(crate) fn ordered_from<'a>(
         &'a self,
         before: impl Fn(&str, u32) -> bool + 'a,
-    ) -> impl Iterator<Item = (u32, &'a Entry)> + 'a {
+    ) -> impl Iterator<Item = (u32, &'a IndexEntry)> + 'a {
         let slab = &self.slab;
         self.order
             .from(move |s| before(order::target(slab, s), s))
@@ -354,7 +228,7 @@ impl Index {
     pub(crate) fn approx_bytes(&self) -> usize {
         let round = |n: usize| if n == 0 { 0 } else { (n + 8).div_ceil(16) * 16 };
         let map = self.map.capacity() * 8 / 7 * (std::mem::size_of::<(Key, u32)>() + 1);
-        let slab = self.slab.chunks.len() * CHUNK * std::mem::size_of::<Option<Entry>>()
+        let slab = self.slab.chunks.len() * CHUNK * std::mem::size_of::<Option<IndexEntry>>()
             + self.slab.free.capacity() * 4;
         let targets: usize = self.iter().map(|e| round(e.target.len())).sum();
         let more = self

@@ -30,8 +30,8 @@ fn insert_get_remove_keep_bytes() {
     add(&mut idx, 1, 100, &["a"], 1);
     add(&mut idx, 2, 50, &[], 2);
     assert_eq!((idx.len(), idx.bytes()), (2, 150));
-    assert_eq!(idx.get(&key(1)).map(Entry::size), Some(100));
-    assert_eq!(idx.get(&key(1)).and_then(Entry::expires_ms), None);
+    assert_eq!(idx.get(&key(1)).map(IndexEntry::size), Some(100));
+    assert_eq!(idx.get(&key(1)).and_then(IndexEntry::expires_ms), None);
     // Replacing keeps one entry and its new size.
     add(&mut idx, 1, 10, &["b"], 3);
     assert_eq!((idx.len(), idx.bytes()), (2, 60));
@@ -121,7 +121,7 @@ fn slots_are_reused() {
 
 #[test]
 fn memory_per_entry_is_small_at_100k() {
-    assert_eq!(std::mem::size_of::<Option<Entry>>(), 96);
+    assert_eq!(std::mem::size_of::<Option<IndexEntry>>(), 96);
     let n = 100_000u32;
     let mut idx = Index::default();
     for i in 0..n {

@@ -1,6 +1,6 @@
-//! Where things live under `cache.dir`: the fan-out layout of snapshot files,
-//! the temp-file prefix, and the two small marker files (store format and
-//! minimum generation).
+//! Where things live under `cache.dir`: the fan-out layout of snapshot files
+//! and the two small marker files (store format and minimum generation).
+//! Temp files are named by `write`, which makes them.
 //!
 //! Files are named only by key, in hex: `cache.dir/ab/ab01…` (two hex
 //! characters of fan-out, then all 64). No URL text ever reaches a path. This
@@ -14,10 +14,6 @@ use crate::key::Key;
 
 use super::snapshot::VERSION;
 use super::write;
-
-/// Every temporary file starts with this; whatever carries it at start is a
-/// leftover of an interrupted write and is removed.
-pub(crate) const TEMP_PREFIX: &str = ".tmp-";
 
 /// Marker file holding the store format (so a future format can refuse or
 /// migrate an old directory instead of misreading it).

@@ -26,7 +26,7 @@
 
 mod batch;
 mod checkpoint;
-mod cursor;
+mod entry;
 mod error;
 mod evict;
 mod held;

@@ -1,7 +1,7 @@
 //! Tests of the target order on its own: sorted whatever the insertion
 //! order, blocks split and merged, removals by slot among equal targets.
 
-use super::super::index::Entry;
+use super::super::entry::IndexEntry;
 use super::*;
 use crate::key::Key;
 
@@ -9,7 +9,7 @@ use crate::key::Key;
 fn slab(targets: &[String]) -> Slab {
     let mut slab = Slab::default();
     for t in targets {
-        slab.insert_with(|_| Entry::for_test(Key([0; 32]), t));
+        slab.insert_with(|_| IndexEntry::for_test(Key([0; 32]), t));
     }
     slab
 }

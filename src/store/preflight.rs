@@ -16,7 +16,8 @@ use std::fs::OpenOptions;
 use std::io;
 use std::path::Path;
 
-use super::layout::{self, TEMP_PREFIX};
+use super::layout;
+use super::write::TEMP_PREFIX;
 
 /// `Ok` when the store could open `dir`; otherwise why not, as one sentence
 /// naming the path at fault.

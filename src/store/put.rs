@@ -16,7 +16,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::key::Key;
 
-use super::index::{NewEntry, MAX_FILE};
+use super::entry::{NewEntry, MAX_FILE};
 use super::space::Space;
 use super::{layout, snapshot, write, write_lock, Meta, Snapshot, Store, StoreError};
 

@@ -17,9 +17,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::key::Key;
 
-use super::index::{NewEntry, MAX_FILE};
-use super::layout::{self, TEMP_PREFIX};
+use super::entry::{NewEntry, MAX_FILE};
+use super::layout;
 use super::snapshot::{self, FIXED_LEN};
+use super::write::TEMP_PREFIX;
 
 /// Bytes read at once from each file: enough for nearly every header.
 const FIRST_READ: usize = 4096;
@@ -217,25 +218,25 @@ fn read_head(path: &Path, key: &Key, buf: &mut Vec<u8>) -> Result<(NewEntry, Vec
         file.read_exact(&mut buf[had..])
             .map_err(|e| format!("cannot read: {e}"))?;
     }
-    let head = snapshot::decode_head(&buf[..header_len]).map_err(|e| e.to_string())?;
-    if head.total_len != size {
+    let summary = snapshot::decode_summary(&buf[..header_len]).map_err(|e| e.to_string())?;
+    if summary.total_len != size {
         return Err(format!(
             "torn: {size} bytes, header says {}",
-            head.total_len
+            summary.total_len
         ));
     }
-    if head.key != *key {
+    if summary.key != *key {
         return Err("the key inside differs from the file name".into());
     }
     let entry = NewEntry {
-        key: head.key,
-        target: head.target.into_boxed_str(),
+        key: summary.key,
+        target: summary.target.into_boxed_str(),
         size,
-        taken_ms: head.taken_ms,
-        expires_ms: head.expires_ms,
-        generation: head.generation,
+        taken_ms: summary.taken_ms,
+        expires_ms: summary.expires_ms,
+        generation: summary.generation,
     };
-    Ok((entry, head.tags))
+    Ok((entry, summary.tags))
 }
 
 fn remove(path: &Path, reason: &str) {

@@ -17,7 +17,8 @@ use std::time::Instant;
 use crate::key::Key;
 
 use super::batch::HOLD;
-use super::index::{Entry, Index};
+use super::entry::IndexEntry;
+use super::index::Index;
 use super::{read_lock, time, EntryView, Store, LOCK_BATCH};
 
 /// Steps (a search, an entry looked at) per hold of the read lock.
@@ -165,7 +166,7 @@ fn entries<'a>(
     index: &'a Index,
     range: Range<'a>,
     after: Option<&'a (Box<str>, u32)>,
-) -> impl Iterator<Item = (u32, &'a Entry)> + 'a {
+) -> impl Iterator<Item = (u32, &'a IndexEntry)> + 'a {
     index
         .ordered_from(move |t, s| match after {
             Some((last, last_slot)) => (t, s) <= (&**last, *last_slot),
@@ -174,7 +175,7 @@ fn entries<'a>(
         .take_while(move |(_, e)| range.holds(&e.target))
 }
 
-pub(super) fn view(e: &Entry) -> EntryView<'_> {
+pub(super) fn view(e: &IndexEntry) -> EntryView<'_> {
     EntryView {
         key: &e.key,
         target: &e.target,

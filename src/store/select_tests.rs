@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use super::super::index::NewEntry;
+use super::super::entry::NewEntry;
 use super::*;
 
 /// An index of `targets`, entry `i` under key `key(i)` (one target may

@@ -5,7 +5,7 @@
 //!
 //! It stores entries and nothing else: no keys map, no order, no files.
 
-use super::index::Entry;
+use super::entry::IndexEntry;
 
 /// Entries per chunk.
 pub(crate) const CHUNK: usize = 1024;
@@ -13,12 +13,12 @@ pub(crate) const CHUNK: usize = 1024;
 /// Entries in fixed-size chunks, slots reused after removal.
 #[derive(Debug, Default)]
 pub(crate) struct Slab {
-    pub(crate) chunks: Vec<Vec<Option<Entry>>>,
+    pub(crate) chunks: Vec<Vec<Option<IndexEntry>>>,
     pub(crate) free: Vec<u32>,
 }
 
 impl Slab {
-    pub(crate) fn insert_with(&mut self, make: impl FnOnce(u32) -> Entry) -> u32 {
+    pub(crate) fn insert_with(&mut self, make: impl FnOnce(u32) -> IndexEntry) -> u32 {
         if let Some(slot) = self.free.pop() {
             let (c, i) = split(slot);
             self.chunks[c][i] = Some(make(slot));
@@ -34,19 +34,19 @@ impl Slab {
         slot
     }
 
-    pub(crate) fn get(&self, slot: u32) -> Option<&Entry> {
+    pub(crate) fn get(&self, slot: u32) -> Option<&IndexEntry> {
         let (c, i) = split(slot);
         self.chunks.get(c)?.get(i)?.as_ref()
     }
 
-    pub(crate) fn take(&mut self, slot: u32) -> Option<Entry> {
+    pub(crate) fn take(&mut self, slot: u32) -> Option<IndexEntry> {
         let (c, i) = split(slot);
         let entry = self.chunks.get_mut(c)?.get_mut(i)?.take()?;
         self.free.push(slot);
         Some(entry)
     }
 
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (u32, &Entry)> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u32, &IndexEntry)> {
         self.chunks.iter().enumerate().flat_map(|(c, chunk)| {
             chunk
                 .iter()

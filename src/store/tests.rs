@@ -64,7 +64,7 @@ fn files(dir: &Path) -> Vec<String> {
 fn temp_files(dir: &Path) -> Vec<String> {
     files(dir)
         .into_iter()
-        .filter(|f| f.contains(layout::TEMP_PREFIX))
+        .filter(|f| f.contains(write::TEMP_PREFIX))
         .collect()
 }
 

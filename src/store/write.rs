@@ -17,7 +17,9 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::layout::TEMP_PREFIX;
+/// Every temporary file starts with this; whatever carries it at start is a
+/// leftover of an interrupted write and is removed.
+pub(crate) const TEMP_PREFIX: &str = ".tmp-";
 
 /// A temp file, written and flushed, waiting to be renamed into place.
 /// Dropping it without `publish` removes the file.

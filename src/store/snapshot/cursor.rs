@@ -2,11 +2,11 @@
 //! format's fields (little-endian integers; byte strings as a u32 length
 //! then the bytes). The reader fails instead of reading past its slice, so
 //! no input can make decoding panic. It knows nothing of what the fields
-//! mean (see `snapshot`).
+//! mean (see `format`).
 
 use http::HeaderValue;
 
-use super::snapshot::{DecodeError, EncodeError};
+use super::error::{DecodeError, EncodeError};
 
 /// A cursor that fails instead of reading past its slice.
 pub(crate) struct Reader<'a> {

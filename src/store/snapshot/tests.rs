@@ -7,6 +7,7 @@ use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
 use proptest::prelude::*;
 
+use super::format::VARIANT_LEN;
 use super::*;
 use crate::key::Key;
 use crate::store::{Encoding, Meta, Snapshot, Variant};
@@ -61,17 +62,17 @@ fn body_sits_at_the_declared_offset() {
     let s = sample(1, b"BODY");
     let file = encode(&s).expect("encode");
     let head_len = header_len(&file[..FIXED_LEN]).expect("header_len");
-    let head = decode_head(&file[..head_len]).expect("head");
-    assert_eq!(head.entries.len(), 1);
-    let v = head.entries[0];
+    let summary = decode_summary(&file[..head_len]).expect("summary");
+    assert_eq!(summary.entries.len(), 1);
+    let v = summary.entries[0];
     assert_eq!(v.kind, EntryKind::Identity);
     assert_eq!((v.offset as usize, v.len), (head_len, 4));
     assert_eq!(&file[head_len..], b"BODY");
-    assert_eq!(head.total_len, file.len() as u64);
-    assert_eq!(head.target, "/events/?page=2");
-    assert_eq!(head.tags, ["events.Event", "home"]);
-    assert_eq!(head.generation, 3);
-    assert_eq!(head.expires_ms, Some(1_700_003_600_123));
+    assert_eq!(summary.total_len, file.len() as u64);
+    assert_eq!(summary.target, "/events/?page=2");
+    assert_eq!(summary.tags, ["events.Event", "home"]);
+    assert_eq!(summary.generation, 3);
+    assert_eq!(summary.expires_ms, Some(1_700_003_600_123));
 }
 
 #[test]
@@ -132,8 +133,8 @@ fn a_hand_built_two_entry_file_is_readable() {
         file.extend_from_slice(&len.to_le_bytes());
     }
     file.extend_from_slice(b"plainGZ!");
-    let head = decode_head(&file).expect("head");
-    assert_eq!(head.entries[1].kind, EntryKind::Gzip);
+    let summary = decode_summary(&file).expect("summary");
+    assert_eq!(summary.entries[1].kind, EntryKind::Gzip);
     let back = decode(Bytes::from(file)).expect("decode");
     assert_eq!(back.body, "plain");
     assert_eq!(
@@ -163,10 +164,10 @@ fn with_variants(mut s: Snapshot) -> Snapshot {
 fn variants_round_trip_after_the_identity_body() {
     let s = with_variants(sample(1, b"<html>identity</html>"));
     let file = encode(&s).expect("encode");
-    let head = decode_head(&file[..header_len(&file).expect("len")]).expect("head");
-    let kinds: Vec<_> = head.entries.iter().map(|e| e.kind).collect();
+    let summary = decode_summary(&file[..header_len(&file).expect("len")]).expect("summary");
+    let kinds: Vec<_> = summary.entries.iter().map(|e| e.kind).collect();
     assert_eq!(kinds, [EntryKind::Identity, EntryKind::Gzip, EntryKind::Br]);
-    assert_eq!(head.total_len, file.len() as u64);
+    assert_eq!(summary.total_len, file.len() as u64);
     assert!(file.ends_with(b"<html>identity</html>gzip-bytesbr"));
     let file = Bytes::from(file);
     let back = decode(file.clone()).expect("decode");
@@ -284,14 +285,14 @@ proptest! {
         prop_assert_eq!(&back.meta, &s.meta);
         prop_assert_eq!(&back.body, &s.body);
         prop_assert_eq!(&back.variants, &s.variants);
-        let head = decode_head(&file[..header_len(&file).expect("len")]).expect("head");
-        prop_assert_eq!(head.target, s.meta.target);
+        let summary = decode_summary(&file[..header_len(&file).expect("len")]).expect("summary");
+        prop_assert_eq!(summary.target, s.meta.target);
     }
 
     #[test]
     fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
         let _ = decode(Bytes::from(bytes.clone()));
-        let _ = decode_head(&bytes);
+        let _ = decode_summary(&bytes);
         let _ = header_len(&bytes);
     }
 
@@ -312,7 +313,7 @@ proptest! {
             let i = i.index(file.len());
             file[i] = b;
         }
-        let _ = decode_head(&file);
+        let _ = decode_summary(&file);
         let _ = decode(Bytes::from(file));
     }
 }
