@@ -1,5 +1,5 @@
-//! Stopping: a second SIGTERM during the drain exits at once, and what was
-//! kept or acknowledged before it is still so at the next start.
+//! Stopping: a second SIGTERM or SIGINT during the drain exits at once, and
+//! what was kept or acknowledged before it is still so at the next start.
 
 use std::time::Duration;
 
@@ -14,6 +14,17 @@ const FORCED_EXIT: i32 = 1;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_second_sigterm_during_the_drain_exits_at_once_and_loses_nothing() {
+    cut_short("TERM").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_twice_exits_at_once_and_loses_nothing() {
+    cut_short("INT").await;
+}
+
+/// Stops a daemon with `signal` while a request is held in flight, sends
+/// `signal` again, and checks the exit and the next start.
+async fn cut_short(signal: &str) {
     let up = Upstream::start().await;
     let sb = Sandbox::new();
     // A drain that would last a minute: only the second signal ends it.
@@ -51,12 +62,12 @@ async fn a_second_sigterm_during_the_drain_exits_at_once_and_loses_nothing() {
         "it waits for the held request"
     );
 
-    d.signal("TERM");
+    d.signal(signal);
     let status = d.wait_exit(Duration::from_secs(5));
     assert_eq!(
         status.and_then(|s| s.code()),
         Some(FORCED_EXIT),
-        "the second SIGTERM exits at once with code {FORCED_EXIT}, not after shutdown_timeout"
+        "the second SIG{signal} exits at once with code {FORCED_EXIT}, not after shutdown_timeout"
     );
     // Every line up to the exit (the reader ends with the daemon's stderr).
     let mut rest = Vec::new();
@@ -68,7 +79,7 @@ async fn a_second_sigterm_during_the_drain_exits_at_once_and_loses_nothing() {
         .filter(|l| l.contains("second signal during the drain"))
         .collect();
     assert_eq!(said.len(), 1, "one line says so: {rest:#?}");
-    assert!(said[0].contains("SIGTERM"), "{}", said[0]);
+    assert!(said[0].contains(&format!("SIG{signal}")), "{}", said[0]);
     assert!(
         !rest.iter().any(|l| l.contains("index checkpoint written")),
         "{rest:#?}"
