@@ -1,5 +1,6 @@
 //! One handle every task holds to learn that the daemon is stopping, and the
-//! signals that stop it (mini-redis's `shutdown.rs`).
+//! signals that stop it (mini-redis's `shutdown.rs`): the first SIGTERM or
+//! SIGINT drains, a second one during the drain exits at once.
 
 use tokio::sync::watch;
 
@@ -60,25 +61,92 @@ pub fn hangup_logged() -> std::io::Result<()> {
     Ok(())
 }
 
-/// Resolves on SIGTERM or SIGINT (Ctrl-C).
-pub async fn signal() {
+/// The exit code of a stop cut short by a second SIGTERM or SIGINT. Not 0:
+/// requests in flight were cut off and the index checkpoint may be missing,
+/// so a supervisor should see a stop that was not clean. Not 2 either, which
+/// means a usage or configuration error: this is 1, a runtime failure.
+pub const FORCED_EXIT: i32 = 1;
+
+/// SIGTERM and SIGINT, listened for from creation on: a second signal is
+/// seen however soon it follows the first.
+pub struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Takes SIGTERM and SIGINT away from their default action (end the
+    /// process). Call within the runtime.
+    pub fn new() -> std::io::Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Signals {
+                term: signal(SignalKind::terminate())?,
+                int: signal(SignalKind::interrupt())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
+    }
+
+    /// Resolves on the next SIGTERM or SIGINT, with its name.
+    pub async fn recv(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.term.recv() => "SIGTERM",
+                _ = self.int.recv() => "SIGINT",
             }
         }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Stops the daemon on signals: the first SIGTERM or SIGINT begins the
+/// drain (`trigger`); a second one, while it lasts, ends the process at
+/// once with [`FORCED_EXIT`], as an operator pressing Ctrl-C twice expects.
+///
+/// Exiting then loses nothing that was promised: a snapshot is published by
+/// renaming a complete, fsynced temp file (a write cut short leaves only the
+/// temp file, which the next start's header scan removes), and an
+/// invalidation is durable before its reply. What the drain would have
+/// added is the index checkpoint (a start consumes the checkpoint before
+/// it serves, so none is ever stale); without one the next start reads
+/// every snapshot's header, as after a crash. One line is logged at warn
+/// before the exit.
+pub fn stop_on_signals(trigger: Trigger) -> std::io::Result<()> {
+    let mut signals = Signals::new()?;
+    tokio::spawn(async move {
+        let first = signals.recv().await;
+        tracing::info!(signal = first, "stopping: draining connections");
+        trigger.trigger();
+        let second = signals.recv().await;
+        tracing::warn!(
+            signal = second,
+            code = FORCED_EXIT,
+            "second signal during the drain: exiting now, cutting open connections; \
+             without an index checkpoint the next start reads every snapshot's header"
+        );
+        std::process::exit(FORCED_EXIT);
+    });
+    Ok(())
+}
+
+/// Resolves on SIGTERM or SIGINT (Ctrl-C).
+pub async fn signal() {
+    match Signals::new() {
+        Ok(mut signals) => {
+            signals.recv().await;
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

@@ -37,6 +37,7 @@ mod preload;
 mod requests;
 mod schedule;
 mod sendfile;
+mod shutdown;
 mod soft;
 mod tags;
 

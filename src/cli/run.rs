@@ -1,4 +1,5 @@
-//! `preloadd run`: load the config, open the store, serve until SIGTERM.
+//! `preloadd run`: load the config, open the store, serve until SIGTERM
+//! (a second SIGTERM or SIGINT during the drain exits at once: `shutdown`).
 
 use std::path::{Path, PathBuf};
 
@@ -13,13 +14,11 @@ pub fn run(config_path: &Path) -> Result<(), Error> {
     super::runtime()?.block_on(async {
         shutdown::hangup_logged()?;
         let daemon = Daemon::start(config).await?;
-        log_start(config_path, &daemon, begun);
+        // Before the start line: a supervisor that waits for it may stop
+        // the daemon at once, and must get the drain.
         let (trigger, stop) = shutdown::channel();
-        tokio::spawn(async move {
-            shutdown::signal().await;
-            tracing::info!("stopping: draining connections");
-            trigger.trigger();
-        });
+        shutdown::stop_on_signals(trigger)?;
+        log_start(config_path, &daemon, begun);
         daemon.serve(stop).await;
         Ok(())
     })

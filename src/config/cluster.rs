@@ -1,9 +1,9 @@
 //! `[cluster]` checks and the default node name. Only the settings are
 //! checked here; nothing connects to Redis while a config is loaded.
 
+use super::checks::at_least_one;
 use super::file::RawCluster;
 use super::position::Problems;
-use super::validate::at_least_one;
 use super::Cluster;
 
 pub(crate) fn build(p: &mut Problems<'_>, raw: RawCluster) -> Option<Cluster> {

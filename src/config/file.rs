@@ -15,9 +15,10 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::matchers::{Glob, RouteMatch};
 use super::net::{AdminListen, HeaderNameValue, HostHeader, ListenAddrs, UpstreamUrl};
 use super::position::line_at;
-use super::units::{ByteSize, CronSchedule, Dur, Glob, RouteMatch, Timezone};
+use super::units::{ByteSize, CronSchedule, Dur, Timezone};
 use super::{ConfigError, OnWriteError};
 
 /// A default value: present in no file, so it has no position.

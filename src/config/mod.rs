@@ -5,18 +5,21 @@
 //! `matchers.rs` the value newtypes that validate inside their
 //! deserializers (durations, sizes, cron expressions, time zones, addresses,
 //! the upstream URL, header names, route matchers, globs); `validate.rs` the
-//! checks that need more than one value, with `token.rs` (where the token
-//! comes from) and `cluster.rs`; `position.rs` turns spans into
+//! checks that need more than one value, with `routing.rs` (request paths
+//! and routes), `checks.rs` (the one-value checks they share), `token.rs`
+//! (where the token comes from) and `cluster.rs`; `position.rs` turns spans into
 //! `FILE:LINE:COL: key` lines; `render.rs` prints the effective config for
 //! `preloadd check`. [`load`] is the one loader that `run`, `check` and
 //! reload share; nothing downstream re-parses a string from the file.
 
+mod checks;
 mod cluster;
 mod file;
 mod matchers;
 mod net;
 mod position;
 mod render;
+mod routing;
 mod token;
 mod units;
 mod validate;
@@ -27,8 +30,9 @@ use std::time::Duration;
 
 use http::HeaderName;
 
+pub use matchers::{Glob, RouteMatch};
 pub use position::Place;
-pub use units::{CronSchedule, Glob, RouteMatch, Timezone};
+pub use units::{CronSchedule, Timezone};
 
 /// The validated, typed configuration the daemon runs with.
 #[derive(Debug, Clone)]

@@ -4,8 +4,8 @@
 //! zones (route matchers and query-name globs are in `matchers.rs`).
 //!
 //! Each type checks one value on its own; checks that need another key
-//! belong to `validate.rs`. Each has a `Display` that prints it back in a
-//! form its parser accepts (used by `Config::render`).
+//! belong to `validate.rs` and `routing.rs`. Each has a `Display` that
+//! prints it back in a form its parser accepts (used by `Config::render`).
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -13,8 +13,6 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use serde::de::{self, Deserialize, Deserializer, Visitor};
-
-pub use super::matchers::{Glob, RouteMatch};
 
 /// Deserializes a string through `FromStr`. `expecting` is what serde says
 /// when the value is not a string at all ("expected a duration ...").

@@ -4,8 +4,11 @@
 //! uses.
 //!
 //! Every problem is collected, one line each with file, line, column and
-//! key, so an operator fixes a file in one pass. The token (`token.rs`)
-//! and `[cluster]` (`cluster.rs`) have files of their own. `cache.dir` is
+//! key, so an operator fixes a file in one pass. This file holds the one
+//! [`build`], the listeners and the upstream, and the cache; the sections
+//! about request paths and routes are in `routing.rs`, the checks of one
+//! value they all share in `checks.rs`, and the token (`token.rs`) and
+//! `[cluster]` (`cluster.rs`) have files of their own. `cache.dir` is
 //! never created nor probed here, so that loading stays a pure reading of
 //! the text (`url`, tests, reload): `run` and `check` probe it after
 //! loading (`store::preflight`), and report at the place kept in
@@ -13,21 +16,14 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
-use std::time::Duration;
 
-use http::HeaderName;
 use toml::Spanned;
 
-use super::file::{
-    RawCache, RawConfig, RawInvalidate, RawPreload, RawRoute, RawSchedule, RawServer, RawUpstream,
-};
-use super::matchers::path_problem;
-use super::position::{line_col, Place, Problems};
-use super::units::Dur;
-use super::{Cache, Config, ConfigError, Invalidate, Preload, Route, Schedule, Server, Upstream};
-
-/// The admin endpoints live under this path on every listener.
-const ADMIN_PATHS: &str = "/_preloadd/";
+use super::checks::{count, positive};
+use super::file::{RawCache, RawConfig, RawServer, RawUpstream};
+use super::position::{Place, Problems};
+use super::routing::{invalidate, preload, routes, schedule};
+use super::{Cache, Config, ConfigError, Server, Upstream};
 
 pub(crate) fn build(
     path: &Path,
@@ -82,28 +78,6 @@ pub(crate) fn build(
         }),
         _ => Err(ConfigError::Invalid(problems)),
     }
-}
-
-/// A count that must be at least 1.
-pub(crate) fn at_least_one(p: &mut Problems<'_>, v: &Spanned<i64>, key: &str) -> u64 {
-    let n = *v.get_ref();
-    if n < 1 {
-        p.at(v.span(), key, format!("must be at least 1 (got {n})"));
-    }
-    u64::try_from(n).unwrap_or(1).max(1)
-}
-
-fn count(p: &mut Problems<'_>, v: &Spanned<i64>, key: &str) -> usize {
-    usize::try_from(at_least_one(p, v, key)).unwrap_or(usize::MAX)
-}
-
-/// A timeout of zero would fail every request; it is a mistake, not a way
-/// to disable one.
-fn positive(p: &mut Problems<'_>, v: &Spanned<Dur>, key: &str) -> Duration {
-    if v.get_ref().0.is_zero() {
-        p.at(v.span(), key, "must be more than 0");
-    }
-    v.get_ref().0
 }
 
 fn server(p: &mut Problems<'_>, raw: RawServer) -> Server {
@@ -241,162 +215,6 @@ fn cache(p: &mut Problems<'_>, text: &str, raw: RawCache) -> Cache {
         grace: raw.grace.0,
         memory: raw.memory.0,
         compress: raw.compress,
-    }
-}
-
-fn preload(p: &mut Problems<'_>, raw: RawPreload) -> Preload {
-    let written = raw.prefix.get_ref();
-    // "/_preload/" and "/_preload" mean the same; keep the form without the
-    // slash, since preload requests are `prefix + "/" + target`.
-    let prefix = written.trim_end_matches('/').to_string();
-    let span = raw.prefix.span();
-    if let Some(why) = path_problem(written) {
-        p.at(span, "preload.prefix", format!("{written:?} {why}"));
-    } else if prefix.is_empty() {
-        p.at(span, "preload.prefix", "must not be \"/\": every request would be a preload request; the default is \"/_preload\"");
-    } else if format!("{prefix}/").starts_with(ADMIN_PATHS) {
-        p.at(
-            span,
-            "preload.prefix",
-            format!("{written:?} collides with the admin endpoints under {ADMIN_PATHS}"),
-        );
-    }
-    Preload {
-        prefix,
-        sort_query: raw.sort_query,
-        ignore_query: raw.ignore_query,
-        tags_header: raw.tags_header.0,
-        max_tags: count(p, &raw.max_tags, "preload.max_tags"),
-    }
-}
-
-fn non_empty(p: &mut Problems<'_>, items: Vec<Spanned<String>>, key: &str) -> Vec<String> {
-    items
-        .into_iter()
-        .map(|s| {
-            if s.get_ref().trim().is_empty() {
-                p.at(s.span(), key, "must not be empty");
-            }
-            s.into_inner()
-        })
-        .collect()
-}
-
-/// Headers a route cannot vary on, with the reason.
-fn vary_problem(name: &HeaderName) -> Option<&'static str> {
-    match name.as_str() {
-        "cookie" | "authorization" | "proxy-authorization" => Some("snapshot fetches are anonymous: a snapshot per value of this header would keep one visitor's personal page"),
-        "host" => Some("the Host of snapshot fetches is `upstream.host`"),
-        "connection" | "keep-alive" | "te" | "trailer" | "transfer-encoding" | "upgrade"
-        | "content-length" => Some("a hop-by-hop or framing header is never forwarded"),
-        _ => None,
-    }
-}
-
-fn routes(p: &mut Problems<'_>, text: &str, raw: Vec<RawRoute>, max_tags: usize) -> Vec<Route> {
-    let mut routes: Vec<Route> = Vec::new();
-    let mut starts = Vec::new();
-    for r in raw {
-        let span = r.matcher.span();
-        let matcher = r.matcher.into_inner();
-        if let Some(first) = routes.iter().position(|x| x.matcher == matcher) {
-            let (line, _) = line_col(text, starts[first]);
-            p.at(span.clone(), "route.match", format!("same match as the route on line {line}, which wins (the first match wins); this one is never used"));
-        }
-        let vary = r
-            .vary
-            .into_iter()
-            .map(|h| {
-                if let Some(why) = vary_problem(&h.get_ref().0) {
-                    p.at(
-                        h.span(),
-                        "route.vary",
-                        format!("`{}`: {why}", h.get_ref().0),
-                    );
-                }
-                h.into_inner().0
-            })
-            .collect();
-        if let Some(extra) = r.tags.get(max_tags) {
-            let why = format!("more than `preload.max_tags` ({max_tags}): every page of the route would pass with reason too-many-tags");
-            p.at(extra.span(), "route.tags", why);
-        }
-        routes.push(Route {
-            matcher,
-            snapshot: r.snapshot,
-            tags: non_empty(p, r.tags, "route.tags"),
-            ttl: r.ttl.map(|t| positive(p, &t, "route.ttl")),
-            vary,
-        });
-        starts.push(span.start);
-    }
-    routes
-}
-
-fn invalidate(
-    p: &mut Problems<'_>,
-    raw: RawInvalidate,
-    prefix: &str,
-    env_token: Option<String>,
-    base: &Path,
-) -> Invalidate {
-    let path = raw.path.get_ref().clone();
-    if let Some(why) = path_problem(&path) {
-        p.at(
-            raw.path.span(),
-            "invalidate.path",
-            format!("{path:?} {why}"),
-        );
-    } else if !prefix.is_empty() && path.starts_with(&format!("{prefix}/")) {
-        p.at(raw.path.span(), "invalidate.path", format!("{path:?} is under `preload.prefix` ({prefix:?}), where it would be taken for a preload request"));
-    }
-    Invalidate {
-        path,
-        token: super::token::resolve(p, raw.token, raw.token_file, env_token, base),
-        models: non_empty(p, raw.models, "invalidate.models"),
-        daily: raw.daily,
-        timezone: raw.timezone,
-        rewarm: raw.rewarm,
-        rewarm_concurrency: count(p, &raw.rewarm_concurrency, "invalidate.rewarm_concurrency"),
-    }
-}
-
-fn schedule(p: &mut Problems<'_>, raw: RawSchedule) -> Schedule {
-    if !raw.all && raw.tags.is_empty() && raw.prefixes.is_empty() && raw.urls.is_empty() {
-        p.at(
-            raw.cron.span(),
-            "schedule",
-            "names nothing to drop: set `all = true` or any of `tags`, `prefixes`, `urls`",
-        );
-    }
-    for prefix in &raw.prefixes {
-        if let Some(why) = path_problem(prefix.get_ref()) {
-            p.at(
-                prefix.span(),
-                "schedule.prefixes",
-                format!("{:?} {why}", prefix.get_ref()),
-            );
-        }
-    }
-    for url in &raw.urls {
-        if !url.get_ref().starts_with('/') {
-            p.at(
-                url.span(),
-                "schedule.urls",
-                format!(
-                    "{:?} must be a target starting with \"/\", like \"/events/?page=2\"",
-                    url.get_ref()
-                ),
-            );
-        }
-    }
-    Schedule {
-        cron: raw.cron.into_inner(),
-        all: raw.all,
-        tags: non_empty(p, raw.tags, "schedule.tags"),
-        prefixes: raw.prefixes.into_iter().map(Spanned::into_inner).collect(),
-        urls: raw.urls.into_iter().map(Spanned::into_inner).collect(),
-        soft: raw.soft,
     }
 }
 

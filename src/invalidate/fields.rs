@@ -4,7 +4,7 @@
 //! wrong guess drops the wrong pages, or none.
 
 use super::selector::PrefixError;
-use crate::key::TargetError;
+use crate::key::{hex_value, TargetError};
 
 /// A body that cannot be acted on. Every variant answers 400; `Display` is
 /// the one line for the response body.
@@ -190,12 +190,13 @@ fn flag(field: &'static str, value: String) -> Result<bool, BodyError> {
 /// followed by two hex digits stays as it is (the WHATWG rule) and is then
 /// judged by whatever reads the value.
 fn form_decode(raw: &[u8]) -> Result<String, BodyError> {
+    let digit = |at: usize| raw.get(at).copied().and_then(hex_value);
     let mut out = Vec::with_capacity(raw.len());
     let mut i = 0;
     while i < raw.len() {
         match raw[i] {
             b'+' => out.push(b' '),
-            b'%' => match (raw.get(i + 1).and_then(hex), raw.get(i + 2).and_then(hex)) {
+            b'%' => match (digit(i + 1), digit(i + 2)) {
                 (Some(hi), Some(lo)) => {
                     out.push(hi << 4 | lo);
                     i += 2;
@@ -207,10 +208,4 @@ fn form_decode(raw: &[u8]) -> Result<String, BodyError> {
         i += 1;
     }
     String::from_utf8(out).map_err(|_| BodyError::NotUtf8)
-}
-
-fn hex(b: &u8) -> Option<u8> {
-    char::from(*b)
-        .to_digit(16)
-        .and_then(|d| u8::try_from(d).ok())
 }

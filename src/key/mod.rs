@@ -302,7 +302,10 @@ fn push_escape(out: &mut String, b: u8) {
     out.push(char::from(UPPER[usize::from(b & 0x0F)]));
 }
 
-fn hex_value(b: u8) -> Option<u8> {
+/// The value of one hex digit, either case: the one decoder of `%XX`
+/// escapes (targets here, form bodies in `invalidate::fields`) and of key
+/// names ([`Key::from_hex`]).
+pub(crate) fn hex_value(b: u8) -> Option<u8> {
     match b {
         b'0'..=b'9' => Some(b - b'0'),
         b'A'..=b'F' => Some(b - b'A' + 10),
@@ -375,11 +378,7 @@ impl Key {
 }
 
 fn lower_hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        _ => None,
-    }
+    hex_value(b).filter(|_| !b.is_ascii_uppercase())
 }
 
 impl fmt::Display for Key {

@@ -157,6 +157,21 @@ impl Daemon {
         send_signal(self.child.id(), signal);
     }
 
+    /// Waits up to `within` for the daemon to exit: its status, or `None`
+    /// while it still runs.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// SIGTERM and wait for the exit status.
     pub fn terminate(mut self) -> std::process::ExitStatus {
         send_signal(self.child.id(), "TERM");

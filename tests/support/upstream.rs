@@ -2,6 +2,8 @@
 //! counts every request it gets and behaves as its query string asks:
 //!
 //! - `delay=MS`: answer after MS milliseconds
+//! - `hold=1`: answer only once [`Upstream::release`] is called (a request
+//!   held in flight for as long as the test needs)
 //! - `status=N`: answer with status N
 //! - `cc=VALUE` / `cdn=VALUE`: send `Cache-Control` / `CDN-Cache-Control`
 //! - `cookie=1`: send a Set-Cookie
@@ -46,6 +48,17 @@ pub struct Seen {
     pub targets: Mutex<HashMap<String, usize>>,
     /// Headers of every request, in order.
     pub headers: Mutex<Vec<http::HeaderMap>>,
+    /// What `hold=1` answers wait for.
+    pub gate: Gate,
+}
+
+/// Closed by [`Upstream::release`]; until then `hold=1` answers wait.
+pub struct Gate(tokio::sync::Semaphore);
+
+impl Default for Gate {
+    fn default() -> Gate {
+        Gate(tokio::sync::Semaphore::new(0))
+    }
 }
 
 pub struct Upstream {
@@ -101,6 +114,11 @@ impl Upstream {
     /// Requests received for one path-and-query.
     pub fn count_of(&self, target: &str) -> usize {
         *self.seen.targets.lock().unwrap().get(target).unwrap_or(&0)
+    }
+
+    /// Lets every `hold=1` answer go, those waiting and those to come.
+    pub fn release(&self) {
+        self.seen.gate.0.close();
     }
 
     pub fn last_headers(&self) -> http::HeaderMap {
@@ -207,6 +225,10 @@ async fn answer(mut req: Request<Incoming>, seen: &Seen) -> Response<Full<Bytes>
             .header("upgrade", "echo")
             .body(Full::new(Bytes::new()))
             .unwrap();
+    }
+    if q.contains_key("hold") {
+        // No permit is ever added: this returns once the gate is closed.
+        let _ = seen.gate.0.acquire().await;
     }
     if let Some(ms) = q.get("delay").and_then(|v| v.parse().ok()) {
         tokio::time::sleep(Duration::from_millis(ms)).await;
