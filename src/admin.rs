@@ -17,9 +17,6 @@ use crate::listener::Listener;
 use crate::respond::{json, Own};
 use crate::state::App;
 
-/// Path prefix of the admin endpoints.
-pub const PREFIX: &str = "/_preloadd/";
-
 pub async fn handle(app: &Arc<App>, req: Request<Incoming>, listener: Listener) -> Response<Body> {
     let token = app.config().invalidate.token.clone();
     match (listener, token.as_deref()) {

@@ -12,7 +12,7 @@ use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
 
 use crate::oversized::Watch;
-use crate::sendfile::FileBody;
+use crate::store::FileBody;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 

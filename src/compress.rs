@@ -5,7 +5,7 @@
 //! through a [`Compressor`], off the runtime's worker threads); the hit
 //! path only calls [`choose`], which reads the request's `Accept-Encoding`
 //! lines and allocates nothing. The variants are kept in the snapshot file beside the identity
-//! body ([`crate::store::snapshot`]) and served by [`crate::serve`] with
+//! body ([`crate::store::snapshot`]) and served by [`crate::respond`] with
 //! their own headers and ETag.
 //!
 //! Memory: each compression holds its encoders' tables and brotli's window

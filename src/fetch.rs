@@ -27,7 +27,7 @@ use crate::body::Body;
 use crate::config::Config;
 use crate::headers::{self, X_PRELOAD_FETCH};
 use crate::policy::PassReason;
-use crate::respond::Own;
+use crate::respond::own::Own;
 
 /// The pooled HTTP/1.1 client to the app.
 pub type HttpClient = Client<HttpConnector, Body>;

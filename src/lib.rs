@@ -1,25 +1,29 @@
 //! preloadd: a caching reverse proxy that serves preloaded page snapshots.
 //!
-//! The path of a request, in the order the modules meet it:
+//! The path of a request runs one way, each module calling only those
+//! below it (docs/architecture.md draws it):
 //!
 //! - [`server`] accepts connections (bounded by `max_connections`) and hands
-//!   each request to [`router`], which picks one of:
-//!   - [`admin`]: `/_preloadd/*` and the invalidation webhook, token checked;
-//!   - [`serve`]: a preload request. [`key`] validates and canonicalizes the
-//!     target and computes its key; a fresh snapshot in [`store`] is a HIT,
-//!     answered by [`serve::snapshot_response`] with headers prepared once
-//!     per snapshot by [`heads`] and [`conditional`] for 304 / ranges; a
-//!     body of 32 KiB or more leaves from its snapshot file by
-//!     [`sendfile`], through the connection writer [`server`] gives hyper.
-//!     Otherwise [`miss`] joins the [`flight`] for the key: one
-//!     leader fetches through [`fetch`], [`policy`] and [`tags`] decide keep
-//!     or PASS, the store publishes the snapshot atomically (with the gzip
-//!     and brotli variants [`compress`] made once), and the followers get
-//!     the same outcome. A response not kept is streamed by [`pass`], never
-//!     held whole; [`oversized`] remembers pages found too large to keep;
+//!   each request to [`router`], whose one `match` picks:
+//!   - [`admin`]: `/_preloadd/*` and the invalidation webhook, token checked
+//!     first; the webhook itself is [`invalidate::handlers`];
+//!   - [`preload`]: a preload request. [`key::resolve`] validates and
+//!     canonicalizes the target and computes its key; [`cached`] finds its
+//!     snapshot in [`store`] without blocking a worker; a fresh one is a
+//!     HIT, answered by [`respond::snapshot_response`]. Otherwise [`miss`]
+//!     joins the [`flight`] for the key: one leader fetches through
+//!     [`fetch`], [`policy`] and [`tags`] decide keep or PASS, the store
+//!     publishes the snapshot atomically (with the variants [`compress`]
+//!     made once), and the followers get the same [`outcome`]. A response
+//!     not kept is streamed by [`pass`], never held whole;
+//!   - an unsafe method on a snapshot route: [`invalidate::handlers`]
+//!     passes it through and drops what it changed;
 //!   - [`proxy`]: everything else, streamed to the app and back.
-//! - [`state::App`] is the one shared handle: config (swappable), store,
-//!   client, flights. [`shutdown`] tells every task when to stop.
+//! - Below them all: [`respond`] writes every response the daemon makes
+//!   (its own statuses are [`respond::Own`], one table); [`headers`] the
+//!   header rules; [`state::App`] is the one shared handle: config
+//!   (swappable), store, client, flights. [`shutdown`] tells every task
+//!   when to stop.
 //! - [`config`] turns `preload.toml` into the typed [`config::Config`];
 //!   [`cli`] holds the commands; [`demo`] the built-in slow app; [`limits`]
 //!   the descriptor limit and the share of it the store may hold open.

@@ -24,13 +24,30 @@ use crate::fetch::{self, FetchRequest, FetchSettings, Fetched, FetchedBody};
 use crate::flight::Role;
 use crate::headers::{self, X_PRELOAD_CACHE, X_PRELOAD_REASON};
 use crate::key::Target;
-use crate::outcome::{Led, Outcome, Passed, Shared};
+use crate::outcome::{Outcome, Passed, Shared};
 use crate::pass;
 use crate::policy::{self, KeepRules, PassReason};
 use crate::respond::{snapshot_response, CacheStatus, Own};
 use crate::state::App;
 use crate::store::{Meta, Snapshot, StoreError};
 use crate::tags;
+
+/// What the leader's fetch came to.
+pub enum Led {
+    Shared(Shared),
+    /// Not kept: the leader's visitor's response, streamed from the app.
+    Streamed(PassReason, Response<Body>),
+}
+
+impl Led {
+    /// What the followers get.
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            Led::Shared(shared) => Outcome::Shared(shared.clone()),
+            Led::Streamed(reason, _) => Outcome::Unshared(*reason),
+        }
+    }
+}
 
 /// Answers a preload request that found no usable snapshot (a stale one
 /// within `grace` is served by the caller while a refetch runs).

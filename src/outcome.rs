@@ -1,16 +1,16 @@
 //! What a snapshot fetch comes to, as data: the types the miss path
-//! produces and the shared handle's flights carry to every waiter. A leaf:
+//! produces and the shared handle's flights carry to every waiter (the
+//! leader's own answer, which may be a stream, is `miss::Led`). A leaf:
 //! it names what happened and decides nothing.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::HeaderMap;
-use http::{Response, StatusCode};
+use http::StatusCode;
 
-use crate::body::Body;
 use crate::policy::PassReason;
-use crate::respond::Own;
+use crate::respond::own::Own;
 use crate::store::Snapshot;
 
 /// What one fetch gives the requests that waited for it.
@@ -60,22 +60,5 @@ impl Passed {
             body,
             reason,
         }))
-    }
-}
-
-/// What the leader's fetch came to.
-pub enum Led {
-    Shared(Shared),
-    /// Not kept: the leader's visitor's response, streamed from the app.
-    Streamed(PassReason, Response<Body>),
-}
-
-impl Led {
-    /// What the followers get.
-    pub fn outcome(&self) -> Outcome {
-        match self {
-            Led::Shared(shared) => Outcome::Shared(shared.clone()),
-            Led::Streamed(reason, _) => Outcome::Unshared(*reason),
-        }
     }
 }

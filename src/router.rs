@@ -1,4 +1,4 @@
-//! Which part of the daemon answers a request: one decision ([`route`]),
+//! Which part of the daemon answers a request: one decision (`route`),
 //! in the order the contract gives, and one `match` that hands the request
 //! on. The requests the daemon refuses itself come first.
 
@@ -10,7 +10,7 @@ use hyper::body::Incoming;
 
 use crate::admin;
 use crate::body::Body;
-use crate::config::Config;
+use crate::config::{Config, ADMIN_PREFIX};
 use crate::invalidate::{handlers, writes};
 use crate::key::MAX_TARGET;
 use crate::listener::Listener;
@@ -71,7 +71,7 @@ fn route<B>(req: &Request<B>, config: &Config, listener: Listener) -> Route {
         return Route::Refused(Own::TargetTooLong);
     }
     let path = req.uri().path();
-    if path.starts_with(admin::PREFIX) || path == config.invalidate.path {
+    if path.starts_with(ADMIN_PREFIX) || path == config.invalidate.path {
         return Route::Admin;
     }
     if listener == Listener::Admin {
@@ -90,5 +90,72 @@ fn route<B>(req: &Request<B>, config: &Config, listener: Listener) -> Route {
         (true, true) => Route::Preload(0),
         (true, false) if !writes::is_safe(req.method()) => Route::WriteThrough,
         _ => Route::Proxy,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn config() -> Config {
+        let text = "[upstream]\nurl = \"http://127.0.0.1:8000\"\n\
+                    [[route]]\nmatch = \"/events/*\"\nsnapshot = true\n";
+        crate::config::from_str(Path::new("preload.toml"), text, None).expect("config")
+    }
+
+    fn route_of(method: Method, target: &str, listener: Listener) -> Route {
+        let req = Request::builder()
+            .method(method)
+            .uri(target)
+            .body(())
+            .unwrap();
+        route(&req, &config(), listener)
+    }
+
+    #[test]
+    fn each_request_goes_where_the_contract_says() {
+        use Listener::{Admin, Main};
+        let get = |t| route_of(Method::GET, t, Main);
+        assert_eq!(get("/_preload/a?b=1"), Route::Preload("/_preload".len()));
+        assert_eq!(get("/_preloadx/a"), Route::Proxy);
+        assert_eq!(get("/events/1"), Route::Preload(0));
+        assert_eq!(get("/other"), Route::Proxy);
+        assert_eq!(get("/_preloadd/health"), Route::Admin);
+        assert_eq!(get("/_invalidate"), Route::Admin);
+        assert_eq!(
+            route_of(Method::GET, "/other", Admin),
+            Route::Refused(Own::NotAdmin)
+        );
+        assert_eq!(
+            route_of(Method::POST, "/events/1", Main),
+            Route::WriteThrough
+        );
+        assert_eq!(route_of(Method::OPTIONS, "/events/1", Main), Route::Proxy);
+        assert_eq!(route_of(Method::POST, "/other", Main), Route::Proxy);
+        assert_eq!(
+            route_of(Method::CONNECT, "/x", Main),
+            Route::Refused(Own::Connect)
+        );
+    }
+
+    #[test]
+    fn refusals_come_before_any_route() {
+        let long = format!("/_preloadd/{}", "a".repeat(MAX_TARGET));
+        assert_eq!(
+            route_of(Method::GET, &long, Listener::Main),
+            Route::Refused(Own::TargetTooLong)
+        );
+        let req = Request::builder()
+            .uri("/_preload/a")
+            .header(header::HOST, "a")
+            .header(header::HOST, "b")
+            .body(())
+            .unwrap();
+        assert_eq!(
+            route(&req, &config(), Listener::Main),
+            Route::Refused(Own::TwoHosts)
+        );
     }
 }

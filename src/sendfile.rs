@@ -25,25 +25,16 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{ready, Context, Poll};
 
-use bytes::Bytes;
 use hyper::rt::{Read, ReadBufCursor, Write};
 use hyper_util::rt::TokioIo;
 use tokio::io::Interest;
 use tokio::net::TcpStream;
 
-use crate::store::{HeldFile, KEEP_OPEN_MIN};
+use crate::store::{FileBody, HeldFile, KEEP_OPEN_MIN};
 
 /// Bodies (or ranges of them) from this size up go by sendfile; smaller
 /// ones cost less as one `writev` from memory.
 pub const MIN: usize = KEEP_OPEN_MIN;
-
-/// Body bytes that also lie in a held snapshot file, from `offset` on.
-#[derive(Debug, Clone)]
-pub struct FileBody {
-    pub bytes: Bytes,
-    pub file: Arc<HeldFile>,
-    pub offset: u64,
-}
 
 /// Bodies registered with one connection, oldest first.
 #[derive(Debug, Default, Clone)]

@@ -11,6 +11,8 @@ use hyper::service::service_fn;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
+use bytes::Bytes;
+
 use super::*;
 use crate::body::Body;
 use crate::store::FileBudget;

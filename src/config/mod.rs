@@ -34,6 +34,10 @@ pub use matchers::{Glob, RouteMatch};
 pub use position::Place;
 pub use units::{CronSchedule, Timezone};
 
+/// Where the admin endpoints live on every listener: no preload prefix or
+/// webhook path may lie under it.
+pub const ADMIN_PREFIX: &str = "/_preloadd/";
+
 /// The validated, typed configuration the daemon runs with.
 #[derive(Debug, Clone)]
 pub struct Config {

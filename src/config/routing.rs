@@ -14,10 +14,7 @@ use super::checks::{count, non_empty, positive};
 use super::file::{RawInvalidate, RawPreload, RawRoute, RawSchedule};
 use super::matchers::path_problem;
 use super::position::{line_col, Problems};
-use super::{Invalidate, Preload, Route, Schedule};
-
-/// The admin endpoints live under this path on every listener.
-const ADMIN_PATHS: &str = "/_preloadd/";
+use super::{Invalidate, Preload, Route, Schedule, ADMIN_PREFIX};
 
 pub(super) fn preload(p: &mut Problems<'_>, raw: RawPreload) -> Preload {
     let written = raw.prefix.get_ref();
@@ -29,11 +26,11 @@ pub(super) fn preload(p: &mut Problems<'_>, raw: RawPreload) -> Preload {
         p.at(span, "preload.prefix", format!("{written:?} {why}"));
     } else if prefix.is_empty() {
         p.at(span, "preload.prefix", "must not be \"/\": every request would be a preload request; the default is \"/_preload\"");
-    } else if format!("{prefix}/").starts_with(ADMIN_PATHS) {
+    } else if format!("{prefix}/").starts_with(ADMIN_PREFIX) {
         p.at(
             span,
             "preload.prefix",
-            format!("{written:?} collides with the admin endpoints under {ADMIN_PATHS}"),
+            format!("{written:?} collides with the admin endpoints under {ADMIN_PREFIX}"),
         );
     }
     Preload {

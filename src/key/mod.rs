@@ -6,7 +6,7 @@
 //! how equivalent spellings collapse into one canonical target, and how that
 //! target and the route's `vary` values are hashed ([`resolve`] gives a
 //! request's [`Target`]). It also owns the seed's parameter-joining rule
-//! that `preloadd url` and the Django helper share ([`join`]).
+//! that `preloadd url` and the Django helper share (`join.rs`).
 //!
 //! It never does I/O and never hands out a decoded target: the canonical form
 //! keeps reserved characters encoded, and the upstream is fetched at exactly

@@ -17,8 +17,8 @@ use super::prepared;
 use crate::body::Body;
 use crate::conditional::{self, RangeAnswer};
 use crate::headers::{MAX_AGE, X_PRELOAD_CACHE};
-use crate::sendfile::{self, FileBody};
-use crate::store::Snapshot;
+use crate::sendfile;
+use crate::store::{FileBody, Snapshot};
 
 /// How a snapshot response was produced (`X-Preload-Cache`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

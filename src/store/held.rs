@@ -21,6 +21,8 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use bytes::Bytes;
+
 /// Identity bodies from this size up are worth a held file. Measured with
 /// the bench harness's `limit-sendfile` against `limit-writev`: see
 /// docs/benchmarks.md.
@@ -40,6 +42,15 @@ impl HeldFile {
     pub fn offset(&self, i: usize) -> Option<u64> {
         self.offsets.get(i).copied()
     }
+}
+
+/// Body bytes that also lie in a held snapshot file, from `offset` on:
+/// what a response needs to send them from the file (`crate::sendfile`).
+#[derive(Debug, Clone)]
+pub struct FileBody {
+    pub bytes: Bytes,
+    pub file: Arc<HeldFile>,
+    pub offset: u64,
 }
 
 impl AsRawFd for HeldFile {

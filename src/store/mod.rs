@@ -65,7 +65,7 @@ use http::{HeaderName, HeaderValue};
 use crate::key::Key;
 
 pub use self::error::StoreError;
-pub use self::held::{HeldFile, KEEP_OPEN_MIN};
+pub use self::held::{FileBody, HeldFile, KEEP_OPEN_MIN};
 pub use self::lookup::{Cold, Lookup};
 pub use self::preflight::preflight;
 
