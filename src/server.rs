@@ -78,7 +78,7 @@ impl Daemon {
             shutdown.clone(),
         ));
         let app = Arc::clone(&self.app);
-        serve(self.app, self.listeners, shutdown).await;
+        accept_all(self.app, self.listeners, shutdown).await;
         schedules.abort();
         sweeper.abort();
         // The next start reads one file instead of every snapshot's header.
@@ -125,8 +125,8 @@ pub async fn bind(main: &[SocketAddr], admin: Option<SocketAddr>) -> std::io::Re
     Ok(bound)
 }
 
-/// Serves every listener until shutdown, then drains.
-pub async fn serve(app: Arc<App>, listeners: Vec<Bound>, shutdown: Shutdown) {
+/// Runs the accept loop of every listener until shutdown, then drains.
+async fn accept_all(app: Arc<App>, listeners: Vec<Bound>, shutdown: Shutdown) {
     let mut tasks = Vec::new();
     for bound in listeners {
         tasks.push(tokio::spawn(accept_loop(
