@@ -35,11 +35,7 @@ pub fn url(
     let target = key::join_params(path, params);
     // Query rules change only the spelling, never whether a target is
     // accepted, so the defaults judge it whatever the config says.
-    let rules = key::QueryRules {
-        sort_query: false,
-        ignore_query: &[],
-    };
-    if let Err(reason) = key::canonical_target(&target, rules) {
+    if let Err(reason) = key::canonical_target(&target, key::QueryRules::NONE) {
         return Err(refused(&target, &reason.to_string()));
     }
     let url = key::preload_url(prefix.trim_end_matches('/'), path, params);

@@ -86,11 +86,7 @@ pub fn canonical_prefix(raw: &str) -> Result<String, PrefixError> {
     if raw.contains('?') {
         return Err(PrefixError::Query);
     }
-    let rules = QueryRules {
-        sort_query: false,
-        ignore_query: &[],
-    };
-    Ok(canonical_target(raw, rules)?)
+    Ok(canonical_target(raw, QueryRules::NONE)?)
 }
 
 /// The selector of one `[[schedule]]`. Config validation already refused

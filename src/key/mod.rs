@@ -53,6 +53,14 @@ pub struct QueryRules<'a> {
 }
 
 impl<'a> QueryRules<'a> {
+    /// No query rule: the spelling as given. For what has no query
+    /// (a prefix) or where the rules cannot matter (`preloadd url` judges
+    /// only whether a target is accepted).
+    pub const NONE: QueryRules<'static> = QueryRules {
+        sort_query: false,
+        ignore_query: &[],
+    };
+
     /// The rules of the configured `[preload]` table: the one place they
     /// are read from the config.
     pub fn of(preload: &'a crate::config::Preload) -> QueryRules<'a> {

@@ -24,37 +24,15 @@ pub(crate) const GENERATION_FILE: &str = ".preloadd-generation";
 
 const FORMAT_PREFIX: &str = "preloadd-store format ";
 
-/// Lower-case hex of a key. Private on purpose: `Key::to_hex` belongs to the
-/// key module, and the file layout must not change if that one ever does.
+/// A key's file name: its 64 lower-case hex digits (`Key::to_hex`; the
+/// layout test pins the spelling, so the files cannot move if that changes).
 pub(crate) fn hex(key: &Key) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(64);
-    for b in key.0 {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    out
+    key.to_hex()
 }
 
 /// Parses a 64-character lower-case hex file name back into a key.
 pub(crate) fn parse_hex(name: &str) -> Option<Key> {
-    let bytes = name.as_bytes();
-    if bytes.len() != 64 {
-        return None;
-    }
-    let mut key = [0u8; 32];
-    for (i, pair) in bytes.chunks_exact(2).enumerate() {
-        key[i] = (nibble(pair[0])? << 4) | nibble(pair[1])?;
-    }
-    Some(Key(key))
-}
-
-fn nibble(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
-    }
+    Key::from_hex(name)
 }
 
 /// Index of the fan-out directory of a key (its first byte).
@@ -82,7 +60,7 @@ pub(crate) fn snapshot_path(root: &Path, key: &Key) -> PathBuf {
 
 /// Is this directory name a fan-out directory (two lower-case hex digits)?
 pub(crate) fn is_fanout_name(name: &str) -> bool {
-    name.len() == 2 && name.bytes().all(|c| nibble(c).is_some())
+    name.len() == 2 && name.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// Checks the format marker, writing it when missing. A marker naming
@@ -164,7 +142,11 @@ mod tests {
         }
         let key = Key(raw);
         let name = hex(&key);
-        assert_eq!(name.len(), 64);
+        // The spelling on disk, pinned: a change here moves every file.
+        assert_eq!(
+            name,
+            "00254a6f94b9de03284d7297bce1062b50759abfe4092e53789dc2e70c31567b"
+        );
         assert_eq!(parse_hex(&name), Some(key));
         assert_eq!(parse_hex(&name.to_uppercase()), None);
         assert_eq!(parse_hex(&name[..63]), None);
