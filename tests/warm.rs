@@ -176,9 +176,11 @@ async fn warm_follows_a_sitemap_index_into_gzipped_sitemaps() {
         sitemap_index(&[
             "https://www.example.org/sitemap-pages.xml",
             "/sitemap-more.xml.gz",
+            "/sitemap-last.xml.gz",
         ]),
     );
-    // One gzipped on the wire, one a .xml.gz file sent as it is.
+    // One gzipped on the wire, one a .xml.gz file sent as it is, and one
+    // a .xml.gz file gzipped again on the wire.
     site.serve(
         "/sitemap-pages.xml",
         200,
@@ -200,6 +202,15 @@ async fn warm_follows_a_sitemap_index_into_gzipped_sitemaps() {
         &[("content-type", "application/gzip")],
         gzip(urlset(&["/_preload/p3/"]).as_bytes()),
     );
+    site.serve(
+        "/sitemap-last.xml.gz",
+        200,
+        &[
+            ("content-type", "application/gzip"),
+            ("content-encoding", "gzip"),
+        ],
+        gzip(&gzip(urlset(&["/p4/"]).as_bytes())),
+    );
     let sb = Sandbox::new();
     let d = sb.daemon_url(&site.url(), "");
     let config = cli_config(&sb, &d);
@@ -211,18 +222,20 @@ async fn warm_follows_a_sitemap_index_into_gzipped_sitemaps() {
     )
     .await;
     assert_eq!(run.code, Some(0), "{}", run.stderr);
-    assert!(run.stdout.starts_with("3 pages in "), "{}", run.stdout);
+    assert!(run.stdout.starts_with("4 pages in "), "{}", run.stdout);
     assert_eq!(
         run.counts(),
-        "3 kept, 0 already warm, 0 stale, 0 passed, 0 failed"
+        "4 kept, 0 already warm, 0 stale, 0 passed, 0 failed"
     );
     for target in [
         "/sitemap.xml",
         "/sitemap-pages.xml",
         "/sitemap-more.xml.gz",
+        "/sitemap-last.xml.gz",
         "/p1/",
         "/p2/?a=1&b=2",
         "/p3/",
+        "/p4/",
     ] {
         assert_eq!(site.count_of(target), 1, "{target}");
     }

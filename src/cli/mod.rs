@@ -63,9 +63,11 @@ pub enum Command {
         #[arg(long)]
         prefix: Option<String>,
     },
-    /// Request pages through the running daemon so that visitors meet
-    /// snapshots: a list of URLs from FILE or stdin (`-`), or a sitemap.
-    /// Exit 1 when any page failed (5xx or no answer), after the others.
+    /// Request pages through the running daemon, so that visitors meet
+    /// snapshots.
+    ///
+    /// The pages come from FILE, stdin (`-`) or a sitemap. Exit 1 when any
+    /// page failed (5xx or no answer), after the others were warmed.
     Warm(warm::WarmArgs),
     /// Drop (or, with --soft, mark stale) snapshots through the running
     /// daemon's admin listener, and print how many.
