@@ -22,24 +22,9 @@ use crate::body::Body;
 use crate::fetch::HttpClient;
 use crate::headers::{X_PRELOAD_CACHE, X_PRELOAD_REASON};
 
-use super::progress::Progress;
+use super::progress::{Outcome, Progress};
 
 const USER_AGENT_VALUE: &str = concat!("preloadd-warm/", env!("CARGO_PKG_VERSION"));
-
-/// What one page's request came to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// MISS: fetched from the app now and kept.
-    Kept,
-    /// HIT: there was a snapshot already.
-    Warm,
-    /// STALE: an old snapshot was served and one refetch started.
-    Stale,
-    /// PASS: fetched but not kept, with the daemon's reason.
-    Passed(String),
-    /// A 5xx, no answer, or not an answer to a preload request.
-    Failed(String),
-}
 
 /// Classifies the head of the daemon's answer. A 5xx is a failure
 /// whatever else it says (an app's 500 comes back as a PASS).

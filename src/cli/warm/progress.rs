@@ -10,7 +10,20 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 
-use super::pages::Outcome;
+/// What one page's request came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// MISS: fetched from the app now and kept.
+    Kept,
+    /// HIT: there was a snapshot already.
+    Warm,
+    /// STALE: an old snapshot was served and one refetch started.
+    Stale,
+    /// PASS: fetched but not kept, with the daemon's reason.
+    Passed(String),
+    /// A 5xx, no answer, or not an answer to a preload request.
+    Failed(String),
+}
 
 /// Least time between two plain progress lines.
 pub const PLAIN_EVERY: Duration = Duration::from_secs(5);
