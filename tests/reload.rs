@@ -56,6 +56,14 @@ async fn a_route_tag_changed_in_the_file_is_purged_by_its_new_tag() {
     );
     assert_eq!(get(d.main, "/_preload/blog/2", &[]).await.cache(), "HIT");
     assert_eq!(dropped_by_tag(&d, "newer").await, 1);
+
+    // A second save by rename: the watch follows the new file, not the
+    // inode it replaced.
+    save_by_rename(&d.config_path, &blog(&up, &sb, "last", ""));
+    d.wait_for_log(&["config reloaded", "changed=routes"])
+        .expect("a second reload by rename");
+    warm(&d, &["/_preload/blog/3"]).await;
+    assert_eq!(dropped_by_tag(&d, "last").await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -230,4 +238,40 @@ async fn a_reloaded_shutdown_timeout_bounds_the_drain() {
     assert_eq!(status.code(), Some(0));
     up.release();
     let _ = held.await;
+}
+
+/// Makes `dir/..NAME/preload.toml` holding `text` the file that
+/// `dir/preload.toml` names, as Kubernetes updates a mounted ConfigMap:
+/// `preload.toml -> ..data/preload.toml`, `..data` swapped by a rename to
+/// the new version's directory, the old one removed.
+fn configmap_version(dir: &Path, name: &str, text: &str, old: Option<&str>) {
+    let version = dir.join(format!("..{name}"));
+    std::fs::create_dir(&version).unwrap();
+    std::fs::write(version.join("preload.toml"), text).unwrap();
+    let temp = dir.join("..data_tmp");
+    std::os::unix::fs::symlink(format!("..{name}"), &temp).unwrap();
+    std::fs::rename(&temp, dir.join("..data")).unwrap();
+    let link = dir.join("preload.toml");
+    if std::fs::symlink_metadata(&link).is_err() {
+        std::os::unix::fs::symlink("..data/preload.toml", &link).unwrap();
+    }
+    if let Some(old) = old {
+        std::fs::remove_dir_all(dir.join(format!("..{old}"))).unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_config_behind_a_swapped_symlink_is_followed() {
+    let up = Upstream::start().await;
+    let sb = Sandbox::new();
+    let dir = sb.dir.path();
+    configmap_version(dir, "v1", &blog(&up, &sb, "one", ""), None);
+    let d = Daemon::start_with(&dir.join("preload.toml"));
+    for (old, new) in [("v1", "v2"), ("v2", "v3")] {
+        configmap_version(dir, new, &blog(&up, &sb, new, ""), Some(old));
+        d.wait_for_log(&["config reloaded", "changed=routes"])
+            .unwrap_or_else(|| panic!("a reload for {new}"));
+        warm(&d, &[&format!("/_preload/blog/{new}")]).await;
+        assert_eq!(dropped_by_tag(&d, new).await, 1);
+    }
 }

@@ -1,4 +1,4 @@
-//! Reload: SIGHUP, or a change of the config file ([`watch`]), re-reads the
+//! Reload: SIGHUP, or a change of the config file (`watch.rs`), re-reads the
 //! file through the one loader (`config::load`: the same checks as at
 //! start, `token_file` read again, `$PRELOADD_TOKEN` winning as it did) and
 //! swaps the new config in whole (`App::set_config`).
@@ -7,7 +7,7 @@
 //! loaded (an `Arc`), the next one loads the new one, and no connection is
 //! closed. Keys the daemon built something from at start (the listeners,
 //! the store) keep their running value and are logged as needing a
-//! restart ([`keys`]). A file with problems changes nothing: each problem
+//! restart (`keys.rs`). A file with problems changes nothing: each problem
 //! is logged at error level as `FILE:LINE:COL: key ...`, the running
 //! config stays.
 //!
