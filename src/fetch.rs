@@ -35,9 +35,14 @@ pub type HttpClient = Client<Connector, Body>;
 
 const USER_AGENT_VALUE: &str = concat!("preloadd/", env!("CARGO_PKG_VERSION"));
 
+/// A client whose connect timeout stays as given.
+pub fn client(connect_timeout: Duration) -> HttpClient {
+    client_with(ConnectTimeout::new(connect_timeout))
+}
+
 /// Builds the client both the fetcher and the proxy use; `connect_timeout`
 /// is read at each connect (a reload sets it).
-pub fn client(connect_timeout: ConnectTimeout) -> HttpClient {
+pub fn client_with(connect_timeout: ConnectTimeout) -> HttpClient {
     Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(30))
         .build(Connector::new(connect_timeout))
@@ -318,7 +323,7 @@ mod tests {
 
     #[tokio::test]
     async fn resize_adds_slots_at_once_and_takes_them_back_as_fetches_end() {
-        let client = client(ConnectTimeout::new(Duration::from_secs(1)));
+        let client = client(Duration::from_secs(1));
         let fetcher = Fetcher::new(client, 4);
         fetcher.resize(6);
         assert_eq!(fetcher.free_slots(), 6);

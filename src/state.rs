@@ -56,7 +56,7 @@ impl App {
             open_files: crate::limits::held_files(open_files),
         })?;
         let connect_timeout = ConnectTimeout::new(config.upstream.connect_timeout);
-        let client = fetch::client(connect_timeout.clone());
+        let client = fetch::client_with(connect_timeout.clone());
         Ok(App {
             fetcher: Fetcher::new(client.clone(), config.upstream.max_fetches),
             client,
