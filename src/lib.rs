@@ -24,7 +24,8 @@
 //!   header rules; [`state::App`] is the one shared handle: config
 //!   (swappable), store, client, flights. [`shutdown`] tells every task
 //!   when to stop.
-//! - [`config`] turns `preload.toml` into the typed [`config::Config`];
+//! - [`config`] turns `preload.toml` into the typed [`config::Config`],
+//!   and [`reload`] swaps a new one in on SIGHUP or a change of the file;
 //!   [`cli`] holds the commands; [`demo`] the built-in slow app; [`limits`]
 //!   the descriptor limit and the share of it the store may hold open.
 
@@ -36,6 +37,7 @@ pub mod clock;
 pub mod compress;
 pub mod conditional;
 pub mod config;
+pub mod connector;
 pub mod demo;
 pub mod error;
 pub mod fetch;
@@ -52,6 +54,7 @@ pub mod pass;
 pub mod policy;
 pub mod preload;
 pub mod proxy;
+pub mod reload;
 pub mod respond;
 pub mod router;
 pub mod sendfile;

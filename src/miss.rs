@@ -111,6 +111,7 @@ pub fn refresh_in_background(app: &Arc<App>, target: Target) {
 /// never read into memory.
 pub async fn fetch_and_keep(app: &Arc<App>, target: &Target) -> Led {
     let config = app.config_owned();
+    let target = &*target.under(&config);
     // Invalidations recorded from now on overtake this fetch.
     let since = app.invalidations.seq();
     let rules = KeepRules {

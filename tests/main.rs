@@ -35,6 +35,7 @@ mod memory;
 mod pass;
 mod passthrough;
 mod preload;
+mod reload;
 mod requests;
 mod schedule;
 mod sendfile;
