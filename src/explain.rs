@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::body::Body;
 use crate::config::Config;
 use crate::invalidate::webhook::upstream_target;
-use crate::key::{self, TargetError};
+use crate::key::{self, Target, TargetError};
 use crate::listing::{query_pairs, rfc3339, row, seconds_between, Row, State};
 use crate::passes::Passes;
 use crate::policy::PassReason;
@@ -158,13 +158,7 @@ pub fn explain(
     headers: &HeaderMap,
     now: SystemTime,
 ) -> Result<Explained, TargetError> {
-    let raw = upstream_target(url, &config.preload.prefix);
-    if !raw.starts_with('/') {
-        return Err(TargetError::Invalid(
-            "not a path (start it with \"/\", or give an http:// or https:// URL)",
-        ));
-    }
-    let target = key::resolve(config, headers, &raw)?;
+    let target = resolve(config, headers, url)?;
     let route = target.route.map(|index| {
         let r = &config.routes[index];
         RouteInfo {
@@ -216,6 +210,18 @@ pub fn explain(
         last_pass,
         passes_known: passes.is_some(),
     })
+}
+
+/// The target `url` names and its key, as a visitor's request with
+/// `headers` would have them; the error says why the daemon refuses it.
+pub fn resolve(config: &Config, headers: &HeaderMap, url: &str) -> Result<Target, TargetError> {
+    let raw = upstream_target(url, &config.preload.prefix);
+    if !raw.starts_with('/') {
+        return Err(TargetError::Invalid(
+            "not a path (start it with \"/\", or give an http:// or https:// URL)",
+        ));
+    }
+    key::resolve(config, headers, &raw)
 }
 
 /// What a PASS reason means for the operator, and where to look.

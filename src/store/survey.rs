@@ -34,14 +34,23 @@ pub struct Survey {
 }
 
 impl Survey {
-    /// Reads `dir` (see the module doc). An error when it does not exist,
-    /// is of another format, or cannot be read.
+    /// Reads `dir` (see the module doc); one that does not exist holds
+    /// nothing. An error when it is of another format or cannot be read.
     pub fn open(dir: &Path, now: SystemTime) -> Result<Survey, StoreError> {
         let dir_error = |source| StoreError::Dir {
             dir: dir.to_path_buf(),
             source,
         };
-        if !std::fs::metadata(dir).map_err(dir_error)?.is_dir() {
+        let meta = match std::fs::metadata(dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Survey {
+                    dir: dir.to_path_buf(),
+                    index: Index::default(),
+                })
+            }
+            other => other.map_err(dir_error)?,
+        };
+        if !meta.is_dir() {
             return Err(dir_error(std::io::Error::other("not a directory")));
         }
         layout::read_format(dir).map_err(dir_error)?;
@@ -205,6 +214,12 @@ mod tests {
         let survey = Survey::open(dir.path(), SystemTime::now()).unwrap();
         assert_eq!(survey.len(), 1);
         assert_eq!(files(dir.path()), before);
-        assert!(Survey::open(&dir.path().join("missing"), SystemTime::now()).is_err());
+        let missing = dir.path().join("missing");
+        assert!(Survey::open(&missing, SystemTime::now())
+            .unwrap()
+            .is_empty());
+        assert!(!missing.exists(), "not made");
+        let file = dir.path().join(".preloadd-store");
+        assert!(Survey::open(&file, SystemTime::now()).is_err(), "not a dir");
     }
 }
