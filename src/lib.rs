@@ -24,6 +24,9 @@
 //!   header rules; [`state::App`] is the one shared handle: config
 //!   (swappable), store, client, flights. [`shutdown`] tells every task
 //!   when to stop.
+//! - [`listing`] and [`explain`] answer the snapshot listing and explain
+//!   (admin endpoints and the `ls` / `explain` commands); [`passes`] keeps
+//!   the last PASS of recent keys for them.
 //! - [`config`] turns `preload.toml` into the typed [`config::Config`];
 //!   [`cli`] holds the commands; [`demo`] the built-in slow app; [`limits`]
 //!   the descriptor limit and the share of it the store may hold open.

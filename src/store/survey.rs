@@ -186,11 +186,7 @@ mod tests {
         });
         let targets: Vec<&str> = page.rows.iter().map(|r| r.target.as_str()).collect();
         assert_eq!(targets, ["/page/1", "/page/2"]);
-        assert_eq!(
-            page.rows[1].stale_since.is_some(),
-            true,
-            "the soft mark replayed"
-        );
+        assert!(page.rows[1].stale_since.is_some(), "the soft mark replayed");
         assert!(page.rows[0].stale_since.is_none());
         assert_eq!(survey.encodings(&Key([1; 32])), Some(vec![]));
         assert_eq!(survey.count_of_target("/page/1"), 1);
