@@ -11,7 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for tool in mount:mount losetup:mount mkfs.ext4:e2fsprogs e2fsck:e2fsprogs chattr:e2fsprogs; do
+# The completions test checks the zsh and fish scripts with those shells.
+for tool in mount:mount losetup:mount mkfs.ext4:e2fsprogs e2fsck:e2fsprogs chattr:e2fsprogs zsh:zsh fish:fish; do
   command -v "${tool%%:*}" >/dev/null || need+=("${tool##*:}")
 done
 if ((${#need[@]})); then

@@ -17,6 +17,7 @@ mod support;
 mod cache_dir;
 mod cli;
 mod cold_read;
+mod completions;
 mod compress;
 mod conditional;
 mod date;
@@ -42,6 +43,7 @@ mod sendfile;
 mod shutdown;
 mod soft;
 mod tags;
+mod warm;
 
 /// With `autotests = false`, a file in `tests/` that no `mod` line names is
 /// never compiled, and its tests never run, silently: this says which.

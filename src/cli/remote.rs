@@ -120,7 +120,7 @@ impl AdminTarget {
 
 /// A listener bound to every address (0.0.0.0 or [::]) is reached through
 /// loopback; one cannot connect to the unspecified address everywhere.
-fn connectable(listen: SocketAddr) -> SocketAddr {
+pub(crate) fn connectable(listen: SocketAddr) -> SocketAddr {
     match listen.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => {
             SocketAddr::new(Ipv4Addr::LOCALHOST.into(), listen.port())

@@ -5,6 +5,7 @@ pub mod clock;
 pub mod daemon;
 pub mod fs;
 pub mod raw_upstream;
+pub mod site;
 pub mod upstream;
 pub mod webhook;
 
