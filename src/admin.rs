@@ -1,5 +1,6 @@
 //! Admin endpoints under `/_preloadd/` and the invalidation webhook's
-//! front door: authorization first, then the endpoint.
+//! front door: authorization first, then the endpoint (health here; the
+//! snapshot listing in [`crate::listing`], explain in [`crate::explain`]).
 //!
 //! On the admin listener a token is needed only when one is configured; on
 //! the main listener always, and with none configured the answer is 403.
@@ -12,8 +13,10 @@ use hyper::body::Incoming;
 use subtle::ConstantTimeEq;
 
 use crate::body::Body;
+use crate::explain;
 use crate::invalidate::handlers;
 use crate::listener::Listener;
+use crate::listing;
 use crate::respond::{json, Own};
 use crate::state::App;
 
@@ -32,6 +35,8 @@ pub async fn handle(app: &Arc<App>, req: Request<Incoming>, listener: Listener) 
     }
     match path {
         "/_preloadd/health" => health(app, req.method()),
+        "/_preloadd/snapshots" => listing::handle(app, req.method(), req.uri().query()).await,
+        "/_preloadd/explain" => explain::handle(app, &req).await,
         _ => Own::NoSuchEndpoint.response(),
     }
 }

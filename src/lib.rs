@@ -24,6 +24,9 @@
 //!   header rules; [`state::App`] is the one shared handle: config
 //!   (swappable), store, client, flights. [`shutdown`] tells every task
 //!   when to stop.
+//! - [`listing`] and [`explain`] answer the snapshot listing and explain
+//!   (admin endpoints and the `ls` / `explain` commands); [`passes`] keeps
+//!   the last PASS of recent keys for them.
 //! - [`config`] turns `preload.toml` into the typed [`config::Config`],
 //!   and [`reload`] swaps a new one in on SIGHUP or a change of the file;
 //!   [`cli`] holds the commands; [`demo`] the built-in slow app; [`limits`]
@@ -40,6 +43,7 @@ pub mod config;
 pub mod connector;
 pub mod demo;
 pub mod error;
+pub mod explain;
 pub mod fetch;
 pub mod flight;
 pub mod headers;
@@ -47,10 +51,12 @@ pub mod invalidate;
 pub mod key;
 pub mod limits;
 pub mod listener;
+pub mod listing;
 pub mod miss;
 pub mod outcome;
 pub mod oversized;
 pub mod pass;
+pub mod passes;
 pub mod policy;
 pub mod preload;
 pub mod proxy;

@@ -106,10 +106,19 @@ pub fn refresh_in_background(app: &Arc<App>, target: Target) {
     }
 }
 
-/// The leader's work: fetch, decide, write. The keep decision is made from
-/// the head where it can be, so that a response that will not be kept is
-/// never read into memory.
+/// The leader's work: fetch, decide, write, and note a PASS for `explain`
+/// ([`crate::passes`]).
 pub async fn fetch_and_keep(app: &Arc<App>, target: &Target) -> Led {
+    let led = fetch_decide_write(app, target).await;
+    app.passes
+        .after_fetch(target.key, &led.outcome(), app.clock.now());
+    led
+}
+
+/// Fetch, decide, write. The keep decision is made from the head where it
+/// can be, so that a response that will not be kept is never read into
+/// memory.
+async fn fetch_decide_write(app: &Arc<App>, target: &Target) -> Led {
     let config = app.config_owned();
     let target = &*target.under(&config);
     // Invalidations recorded from now on overtake this fetch.

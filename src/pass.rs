@@ -49,6 +49,7 @@ pub async fn fetch_for_one(app: &App, target: &Target, leader: PassReason) -> Re
                 FetchedBody::TooLarge(read, rest) => (leader, Body::Prefixed(read, rest)),
                 FetchedBody::Complete(bytes) => (leader, Body::full(bytes)),
             };
+            app.passes.record(target.key, reason, app.clock.now());
             response(parts.status, parts.headers, body, reason, true)
         }
         Err(err) => {

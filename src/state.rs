@@ -17,6 +17,7 @@ use crate::flight::Flights;
 use crate::invalidate::log::Log;
 use crate::outcome::Outcome;
 use crate::oversized::Oversized;
+use crate::passes::Passes;
 use crate::store::{Store, StoreError, StoreSettings};
 
 pub struct App {
@@ -39,6 +40,8 @@ pub struct App {
     pub compressor: Compressor,
     /// Recent invalidations: the gate a fetch's snapshot passes to be kept.
     pub invalidations: Log,
+    /// The last PASS of recently passed keys (`explain`).
+    pub passes: Passes,
     /// (route index, header) pairs already warned about: an app `Vary`
     /// naming a header the route does not vary on.
     warned_vary: Mutex<HashSet<(usize, HeaderName)>>,
@@ -67,6 +70,7 @@ impl App {
             oversized: Arc::new(Oversized::default()),
             compressor: Compressor::per_core(),
             invalidations: Log::default(),
+            passes: Passes::default(),
             warned_vary: Mutex::new(HashSet::new()),
             config: ArcSwap::from_pointee(config),
             swaps: watch::Sender::new(0),

@@ -5,7 +5,9 @@
 mod check;
 mod completions;
 mod demo;
+mod explain;
 pub mod logging;
+mod ls;
 mod preflight;
 pub mod remote;
 mod run;
@@ -72,6 +74,13 @@ pub enum Command {
     /// Drop (or, with --soft, mark stale) snapshots through the running
     /// daemon's admin listener, and print how many.
     Invalidate(remote::InvalidateArgs),
+    /// List the snapshots kept (target, size, age, state, tags, expiry):
+    /// from the running daemon, or from the cache dir, read without
+    /// changing it, when none runs.
+    Ls(ls::LsArgs),
+    /// Say what decides one URL's fate: its key, route, snapshot, state,
+    /// tags, and the reason of its last PASS.
+    Explain(explain::ExplainArgs),
     /// Print a shell completion script (bash, zsh or fish) on stdout.
     Completions {
         #[arg(value_enum)]
@@ -106,6 +115,8 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
         Some(Command::Invalidate(ref args)) => remote::invalidate(&config(), &args.selector()),
+        Some(Command::Ls(ref args)) => ls::ls(&config(), args),
+        Some(Command::Explain(ref args)) => explain::explain(&config(), args),
         Some(Command::Demo) => match cli.config {
             Some(_) => Err(Error::Usage(
                 "demo: --config is not used: the demo writes a temporary config of its own".into(),
