@@ -25,6 +25,9 @@ pub enum Own {
     BadQuery(String),
     /// 401, with `WWW-Authenticate: Bearer`.
     Unauthorized,
+    /// 401 for a read-only admin GET, which also takes Basic auth: both
+    /// challenges, so that a browser asks for the password.
+    UnauthorizedReadOnly,
     /// 403: the admin endpoints on the main listener with no token set.
     NoToken,
     /// 404 on the admin listener for a path that is not an admin endpoint.
@@ -76,6 +79,10 @@ impl Own {
             Own::TwoHosts => (S::BAD_REQUEST, "more than one Host field"),
             Own::UnreadableBody => (S::BAD_REQUEST, "could not read the body"),
             Own::Unauthorized => (S::UNAUTHORIZED, "missing or wrong bearer token"),
+            Own::UnauthorizedReadOnly => (
+                S::UNAUTHORIZED,
+                "missing or wrong token (bearer, or the password of Basic auth)",
+            ),
             Own::NoToken => (
                 S::FORBIDDEN,
                 "no token configured: set [invalidate] token (or token_file, or PRELOADD_TOKEN) or use the admin listener",
