@@ -22,6 +22,7 @@ mod compress;
 mod conditional;
 mod date;
 mod demo;
+mod django_e2e;
 mod docs;
 mod durability;
 mod explain;
