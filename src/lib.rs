@@ -26,7 +26,8 @@
 //!   when to stop.
 //! - [`config`] turns `preload.toml` into the typed [`config::Config`];
 //!   [`cli`] holds the commands; [`demo`] the built-in slow app; [`limits`]
-//!   the descriptor limit and the share of it the store may hold open.
+//!   the descriptor limit and the share of it the store may hold open;
+//!   [`systemd`] what the daemon tells its service manager.
 
 pub mod admin;
 pub mod body;
@@ -59,4 +60,5 @@ pub mod server;
 pub mod shutdown;
 pub mod state;
 pub mod store;
+pub mod systemd;
 pub mod tags;

@@ -7,6 +7,7 @@ use crate::error::Error;
 use crate::listener::Listener;
 use crate::server::Daemon;
 use crate::shutdown;
+use crate::systemd;
 
 pub fn run(config_path: &Path) -> Result<(), Error> {
     let begun = std::time::Instant::now();
@@ -19,6 +20,9 @@ pub fn run(config_path: &Path) -> Result<(), Error> {
         let (trigger, stop) = shutdown::channel();
         shutdown::stop_on_signals(trigger)?;
         log_start(config_path, &daemon, begun);
+        systemd::ready();
+        systemd::stopping_on(stop.clone());
+        systemd::watchdog();
         daemon.serve(stop).await;
         Ok(())
     })
