@@ -3,7 +3,7 @@
 //! definitions as `--help` and the completions, so the three never
 //! disagree. The Debian package ships them (`packaging/deb/build.sh`):
 //!
-//!     cargo run --release --example manpage -- target/assets/man
+//!     cargo run --example manpage -- target/deb-assets/man
 //!
 //! An example rather than a command of the daemon: a hidden subcommand
 //! would still be offered by the shell completions.
