@@ -18,8 +18,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-# The completions test checks the zsh and fish scripts with those shells.
-for tool in mount:mount losetup:mount mkfs.ext4:e2fsprogs e2fsck:e2fsprogs chattr:e2fsprogs zsh:zsh fish:fish nginx:nginx-light; do
+# The completions test checks the zsh and fish scripts with those shells;
+# tests/systemd.rs checks the unit with systemd-analyze.
+for tool in mount:mount losetup:mount mkfs.ext4:e2fsprogs e2fsck:e2fsprogs chattr:e2fsprogs zsh:zsh fish:fish nginx:nginx-light systemd-analyze:systemd; do
   command -v "${tool%%:*}" >/dev/null || [[ -x "/usr/sbin/${tool%%:*}" ]] || need+=("${tool##*:}")
 done
 # Debian's python3 makes venvs only with python3-venv.

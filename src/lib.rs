@@ -30,7 +30,8 @@
 //! - [`config`] turns `preload.toml` into the typed [`config::Config`],
 //!   and [`reload`] swaps a new one in on SIGHUP or a change of the file;
 //!   [`cli`] holds the commands; [`demo`] the built-in slow app; [`limits`]
-//!   the descriptor limit and the share of it the store may hold open.
+//!   the descriptor limit and the share of it the store may hold open;
+//!   [`systemd`] what the daemon tells its service manager.
 
 pub mod admin;
 pub mod body;
@@ -68,4 +69,5 @@ pub mod server;
 pub mod shutdown;
 pub mod state;
 pub mod store;
+pub mod systemd;
 pub mod tags;

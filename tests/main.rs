@@ -44,6 +44,7 @@ mod schedule;
 mod sendfile;
 mod shutdown;
 mod soft;
+mod systemd;
 mod tags;
 mod warm;
 

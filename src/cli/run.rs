@@ -9,6 +9,7 @@ use crate::listener::Listener;
 use crate::reload;
 use crate::server::Daemon;
 use crate::shutdown;
+use crate::systemd;
 
 pub fn run(config_path: &Path) -> Result<(), Error> {
     let begun = std::time::Instant::now();
@@ -22,6 +23,9 @@ pub fn run(config_path: &Path) -> Result<(), Error> {
         shutdown::stop_on_signals(trigger)?;
         reload::start(&daemon.app, hangups, stop.clone());
         log_start(config_path, &daemon, begun);
+        systemd::ready();
+        systemd::stopping_on(stop.clone());
+        systemd::watchdog();
         daemon.serve(stop).await;
         Ok(())
     })

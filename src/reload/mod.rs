@@ -105,12 +105,16 @@ fn fits_the_running_store(running: &Config, new: &Config) -> Result<(), ConfigEr
 
 /// [`reload`] on the blocking pool, then its log line.
 pub async fn reload_logged(app: &Arc<App>, trigger: Trigger) -> Reloaded {
+    // The service manager shows "reloading" until READY=1 again, whether
+    // the file was applied or refused.
+    crate::systemd::reloading();
     let worker = Arc::clone(app);
     let result = match tokio::task::spawn_blocking(move || reload(&worker)).await {
         Ok(result) => result,
         Err(err) => Err(ConfigError::Invalid(vec![format!("reload failed: {err}")])),
     };
     log(trigger, &result);
+    crate::systemd::ready();
     // The metrics' reload counter is counted here, by `Reloaded::of(&result)`.
     Reloaded::of(&result)
 }
