@@ -81,7 +81,7 @@ async fn a_reload_is_reloading_then_ready_applied_or_refused() {
     let up = Upstream::start().await;
     let sb = Sandbox::new();
     let notify = NotifySocket::bind(sb.dir.path());
-    let mut d = start(&sb, &up, &notify, &[]);
+    let d = start(&sb, &up, &notify, &[]);
     assert_eq!(
         notify.next(Duration::from_secs(10)).as_deref(),
         Some("READY=1\n")
