@@ -133,9 +133,9 @@ impl Node {
     fn set_connected(&self, up: bool) {
         if self.connected.swap(up, Ordering::Relaxed) != up {
             if up {
-                tracing::info!(redis = %self.settings.redis, "cluster: connected to Redis");
+                tracing::info!(node = %self.settings.node, "cluster: connected to Redis");
             } else {
-                tracing::warn!(redis = %self.settings.redis, "cluster: Redis does not answer; invalidations wait in the outbox");
+                tracing::warn!(node = %self.settings.node, "cluster: Redis does not answer; invalidations wait in the outbox");
             }
         }
     }
