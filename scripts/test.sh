@@ -8,6 +8,10 @@
 # e2fsck and chattr. Without root they say SKIPPED and pass; with
 # PRELOADD_REQUIRE_MOUNTS=1 (CI) a skip is a failure.
 #
+# The cluster tests (tests/cluster.rs) start their own redis-server and
+# use redis-cli; without them they say SKIPPED and pass, and with
+# PRELOADD_REQUIRE_REDIS=1 (CI) a skip is a failure.
+#
 # The Django app's tests run on Django 4.2 and 5.x, each in a venv of its
 # own under target/django-venvs/ (packaging/django/run-tests.sh, which
 # installs Django from the package registry the first time); the 5.x venv
@@ -19,8 +23,9 @@ cd "$(dirname "$0")/.."
 
 need=()
 # The completions test checks the zsh and fish scripts with those shells;
-# tests/systemd.rs checks the unit with systemd-analyze.
-for tool in mount:mount losetup:mount mkfs.ext4:e2fsprogs e2fsck:e2fsprogs chattr:e2fsprogs zsh:zsh fish:fish nginx:nginx-light systemd-analyze:systemd; do
+# tests/systemd.rs checks the unit with systemd-analyze; tests/cluster.rs
+# runs its own redis-server.
+for tool in mount:mount losetup:mount mkfs.ext4:e2fsprogs e2fsck:e2fsprogs chattr:e2fsprogs zsh:zsh fish:fish nginx:nginx-light systemd-analyze:systemd redis-server:redis-server redis-cli:redis-tools; do
   command -v "${tool%%:*}" >/dev/null || [[ -x "/usr/sbin/${tool%%:*}" ]] || need+=("${tool##*:}")
 done
 # Debian's python3 makes venvs only with python3-venv.

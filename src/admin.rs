@@ -95,11 +95,14 @@ fn health(app: &App, method: &Method) -> Response<Body> {
     if method != Method::GET && method != Method::HEAD {
         return Own::MethodNotAllowed("GET, HEAD").response();
     }
-    let body = serde_json::json!({
+    let mut body = serde_json::json!({
         "status": "ok",
         "snapshots": app.store.len(),
         "bytes": app.store.bytes(),
     });
+    if let Some(node) = &app.cluster {
+        body["cluster"] = serde_json::json!(node.status());
+    }
     json(StatusCode::OK, &body)
 }
 

@@ -38,6 +38,7 @@ pub mod body;
 pub mod cached;
 pub mod cli;
 pub mod clock;
+pub mod cluster;
 pub mod compress;
 pub mod conditional;
 pub mod config;

@@ -13,6 +13,7 @@ use tokio::sync::Semaphore;
 
 use crate::body::Body;
 use crate::clock::Clock;
+use crate::cluster;
 use crate::config::Config;
 use crate::error::Error;
 use crate::invalidate;
@@ -39,17 +40,18 @@ impl Daemon {
         let clock = Arc::new(Clock::from_env().map_err(Error::Runtime)?);
         Clock::follow_test_signal(&clock)?;
         let app = tokio::task::spawn_blocking(move || {
-            let app = App::new(config, clock)?;
+            let mut app = App::new(config, clock)?;
             invalidate::runner::catch_up(&app, app.clock.utc());
+            app.cluster = cluster::open(&app.config())?;
             Ok::<_, Error>(app)
         })
         .await
         .map_err(|e| Error::Runtime(format!("opening the store: {e}")))??;
+        let app = Arc::new(app);
+        // What the other nodes invalidated while this one was down.
+        cluster::follow::catch_up(&app).await;
         let listeners = bind(&listen, admin).await?;
-        Ok(Daemon {
-            app: Arc::new(app),
-            listeners,
-        })
+        Ok(Daemon { app, listeners })
     }
 
     /// The bound address of the first listener of `kind`.
@@ -77,10 +79,15 @@ impl Daemon {
             Arc::clone(&self.app),
             shutdown.clone(),
         ));
+        let following = cluster::follow::spawn(&self.app);
         let app = Arc::clone(&self.app);
         accept_all(self.app, self.listeners, shutdown).await;
         schedules.abort();
         sweeper.abort();
+        following
+            .into_iter()
+            .flatten()
+            .for_each(|task| task.abort());
         // The next start reads one file instead of every snapshot's header.
         match tokio::task::spawn_blocking(move || app.store.checkpoint()).await {
             Ok(Ok(count)) => tracing::info!(snapshots = count, "index checkpoint written"),

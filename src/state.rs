@@ -42,6 +42,9 @@ pub struct App {
     pub invalidations: Log,
     /// The last PASS of recently passed keys (`explain`).
     pub passes: Passes,
+    /// This node's part in a cluster; `None` without `[cluster]` (set by
+    /// `server::Daemon::start`).
+    pub cluster: Option<Arc<crate::cluster::Node>>,
     /// (route index, header) pairs already warned about: an app `Vary`
     /// naming a header the route does not vary on.
     warned_vary: Mutex<HashSet<(usize, HeaderName)>>,
@@ -71,6 +74,7 @@ impl App {
             compressor: Compressor::per_core(),
             invalidations: Log::default(),
             passes: Passes::default(),
+            cluster: None,
             warned_vary: Mutex::new(HashSet::new()),
             config: ArcSwap::from_pointee(config),
             swaps: watch::Sender::new(0),

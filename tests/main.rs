@@ -16,6 +16,7 @@ mod support;
 
 mod cache_dir;
 mod cli;
+mod cluster;
 mod cold_read;
 mod completions;
 mod compress;

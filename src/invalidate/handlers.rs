@@ -64,8 +64,15 @@ pub async fn webhook(app: &Arc<App>, req: Request<Incoming>) -> Response<Body> {
             return Own::InvalidationFailed.response();
         }
     };
-    match super::run(app, selector).await {
-        Ok(count) => json(StatusCode::OK, &serde_json::json!({ "invalidated": count })),
+    let (result, sent) = super::run_shared(app, selector).await;
+    match result {
+        Ok(count) => {
+            let mut body = serde_json::json!({ "invalidated": count });
+            if let Some(sent) = sent {
+                body["cluster"] = sent.as_str().into();
+            }
+            json(StatusCode::OK, &body)
+        }
         Err(err @ Error::Store(StoreError::NotDurable { .. })) => {
             tracing::error!(error = %err, "invalidation not durable; answered 503 for the app to retry");
             Own::NotDurable.response()
@@ -104,7 +111,7 @@ pub async fn write_through(
         )
     };
     if let Some(selector) = selector {
-        if let Err(err) = super::run(app, selector).await {
+        if let (Err(err), _) = super::run_shared(app, selector).await {
             tracing::error!(error = %err, target, "invalidation after a write failed");
         }
     }

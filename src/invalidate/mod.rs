@@ -27,8 +27,10 @@ pub mod writes;
 
 use std::sync::Arc;
 
+use crate::cluster::Sent;
 use crate::error::Error;
 use crate::state::App;
+use crate::store::StoreError;
 
 use self::selector::Selector;
 
@@ -52,4 +54,27 @@ pub async fn run(app: &Arc<App>, selector: Selector) -> Result<usize, Error> {
     .map_err(|e| Error::Runtime(format!("invalidation task failed: {e}")))??;
     rewarm::start(app, applied.targets);
     Ok(applied.count)
+}
+
+/// [`run`] for an invalidation this node accepted (the webhook, a write
+/// through): once applied here, it goes to the other nodes of a cluster
+/// ([`crate::cluster`]), also when the drop was not durable here (the
+/// others' may be). The second value is what became of that; `None`
+/// without `[cluster]`, where this is [`run`] and nothing more. Schedules
+/// and the stream's entries use [`run`]: they do not travel.
+pub async fn run_shared(
+    app: &Arc<App>,
+    selector: Selector,
+) -> (Result<usize, Error>, Option<Sent>) {
+    let Some(node) = app.cluster.as_ref() else {
+        return (run(app, selector).await, None);
+    };
+    let result = run(app, selector.clone()).await;
+    let sent = match &result {
+        Ok(_) | Err(Error::Store(StoreError::NotDurable { .. })) => {
+            Some(node.publish(&selector).await)
+        }
+        Err(_) => None,
+    };
+    (result, sent)
 }

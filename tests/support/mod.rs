@@ -7,6 +7,7 @@ pub mod django;
 pub mod fs;
 pub mod nginx;
 pub mod raw_upstream;
+pub mod redis;
 pub mod site;
 pub mod upstream;
 pub mod webhook;
