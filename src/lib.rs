@@ -28,6 +28,7 @@
 //!   [`cli`] holds the commands; [`demo`] the built-in slow app; [`limits`]
 //!   the descriptor limit and the share of it the store may hold open.
 
+pub mod access;
 pub mod admin;
 pub mod body;
 pub mod cached;
@@ -45,6 +46,7 @@ pub mod invalidate;
 pub mod key;
 pub mod limits;
 pub mod listener;
+pub mod metrics;
 pub mod miss;
 pub mod outcome;
 pub mod oversized;

@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::fetch::{self, Fetcher, HttpClient};
 use crate::flight::Flights;
 use crate::invalidate::log::Log;
+use crate::metrics::Metrics;
 use crate::outcome::Outcome;
 use crate::oversized::Oversized;
 use crate::store::{Store, StoreError, StoreSettings};
@@ -33,6 +34,8 @@ pub struct App {
     pub compressor: Compressor,
     /// Recent invalidations: the gate a fetch's snapshot passes to be kept.
     pub invalidations: Log,
+    /// Counters and histograms of `/_preloadd/metrics`.
+    pub metrics: Metrics,
     /// (route index, header) pairs already warned about: an app `Vary`
     /// naming a header the route does not vary on.
     warned_vary: Mutex<HashSet<(usize, HeaderName)>>,
@@ -59,6 +62,7 @@ impl App {
             oversized: Arc::new(Oversized::default()),
             compressor: Compressor::per_core(),
             invalidations: Log::default(),
+            metrics: Metrics::new(),
             warned_vary: Mutex::new(HashSet::new()),
             config: ArcSwap::from_pointee(config),
         })

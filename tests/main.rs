@@ -14,6 +14,7 @@
 
 mod support;
 
+mod access_log;
 mod cache_dir;
 mod cli;
 mod cold_read;
@@ -31,6 +32,7 @@ mod invalidate_scale;
 mod lifecycle;
 mod load;
 mod memory;
+mod metrics;
 mod pass;
 mod passthrough;
 mod preload;

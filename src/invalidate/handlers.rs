@@ -19,6 +19,7 @@ use super::writes;
 use crate::body::Body;
 use crate::error::Error;
 use crate::key::QueryRules;
+use crate::metrics::InvalidationSource;
 use crate::proxy;
 use crate::respond::{json, Own};
 use crate::state::App;
@@ -64,7 +65,7 @@ pub async fn webhook(app: &Arc<App>, req: Request<Incoming>) -> Response<Body> {
             return Own::InvalidationFailed.response();
         }
     };
-    match super::run(app, selector).await {
+    match super::run(app, selector, InvalidationSource::Webhook).await {
         Ok(count) => json(StatusCode::OK, &serde_json::json!({ "invalidated": count })),
         Err(err @ Error::Store(StoreError::NotDurable { .. })) => {
             tracing::error!(error = %err, "invalidation not durable; answered 503 for the app to retry");
@@ -104,7 +105,7 @@ pub async fn write_through(
         )
     };
     if let Some(selector) = selector {
-        if let Err(err) = super::run(app, selector).await {
+        if let Err(err) = super::run(app, selector, InvalidationSource::WriteThrough).await {
             tracing::error!(error = %err, target, "invalidation after a write failed");
         }
     }

@@ -28,6 +28,7 @@ pub mod writes;
 use std::sync::Arc;
 
 use crate::error::Error;
+use crate::metrics::InvalidationSource;
 use crate::state::App;
 
 use self::selector::Selector;
@@ -35,8 +36,14 @@ use self::selector::Selector;
 /// Applies `selector` (off the runtime's threads: removals fsync), starts a
 /// rewarm when configured, and returns how many snapshots it dropped or
 /// softened. When this returns, the dropped pages are gone for good.
-pub async fn run(app: &Arc<App>, selector: Selector) -> Result<usize, Error> {
+/// `source` is what the metrics and the log line name it by.
+pub async fn run(
+    app: &Arc<App>,
+    selector: Selector,
+    source: InvalidationSource,
+) -> Result<usize, Error> {
     let rewarm = app.config().invalidate.rewarm;
+    let described = selector.to_string();
     let worker = Arc::clone(app);
     let applied = tokio::task::spawn_blocking(move || {
         apply::apply(
@@ -50,6 +57,13 @@ pub async fn run(app: &Arc<App>, selector: Selector) -> Result<usize, Error> {
     })
     .await
     .map_err(|e| Error::Runtime(format!("invalidation task failed: {e}")))??;
+    counted(app, source, &described, applied.count);
     rewarm::start(app, applied.targets);
     Ok(applied.count)
+}
+
+/// Counts an applied invalidation and logs it as one line.
+pub fn counted(app: &App, source: InvalidationSource, selector: &str, count: usize) {
+    app.metrics.invalidated(source, count);
+    tracing::info!(%source, selector, count, "invalidation applied");
 }

@@ -4,6 +4,7 @@ pub mod client;
 pub mod clock;
 pub mod daemon;
 pub mod fs;
+pub mod metrics;
 pub mod raw_upstream;
 pub mod upstream;
 pub mod webhook;
