@@ -1,57 +1,95 @@
 //! Admin endpoints under `/_preloadd/` and the invalidation webhook's
-//! front door: authorization first, then the endpoint.
+//! front door: authorization first, then the endpoint (health here; the
+//! snapshot listing in [`crate::listing`], explain in [`crate::explain`]).
 //!
 //! On the admin listener a token is needed only when one is configured; on
 //! the main listener always, and with none configured the answer is 403.
+//! The token goes as `Authorization: Bearer TOKEN`. A browser cannot send
+//! that, so the read-only GETs (health, the listing, explain, metrics, the
+//! status page) also take it as the password of HTTP Basic auth, with any
+//! user name; the webhook takes the bearer token only.
 
 use std::sync::Arc;
 
+use base64::Engine as _;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use subtle::ConstantTimeEq;
 
 use crate::body::Body;
+use crate::explain;
 use crate::invalidate::handlers;
 use crate::listener::Listener;
+use crate::listing;
 use crate::respond::{json, Own};
 use crate::state::App;
 
 pub async fn handle(app: &Arc<App>, req: Request<Incoming>, listener: Listener) -> Response<Body> {
-    let token = app.config().invalidate.token.clone();
+    let (token, webhook) = {
+        let config = app.config();
+        let webhook = req.uri().path() == config.invalidate.path;
+        (config.invalidate.token.clone(), webhook)
+    };
+    let read_only = !webhook && (req.method() == Method::GET || req.method() == Method::HEAD);
     match (listener, token.as_deref()) {
         (Listener::Main, None) => return Own::NoToken.response(),
-        (_, Some(token)) if !authorized(req.headers(), token) => {
-            return Own::Unauthorized.response()
+        (_, Some(token)) if !authorized(req.headers(), token, read_only) => {
+            return if read_only {
+                Own::UnauthorizedReadOnly.response()
+            } else {
+                Own::Unauthorized.response()
+            };
         }
         _ => {}
     }
-    let path = req.uri().path();
-    if path == app.config().invalidate.path {
+    if webhook {
         return handlers::webhook(app, req).await;
     }
+    let path = req.uri().path();
     match path {
         "/_preloadd/health" => health(app, req.method()),
         "/_preloadd/metrics" => metrics(app, &req),
+        "/_preloadd/snapshots" => listing::handle(app, req.method(), req.uri().query()).await,
+        "/_preloadd/explain" => explain::handle(app, &req).await,
         _ => Own::NoSuchEndpoint.response(),
     }
 }
 
-/// `Authorization: Bearer TOKEN`, the scheme in any case (RFC 9110 §11.1),
-/// the token compared in constant time.
-pub fn authorized(headers: &HeaderMap, token: &str) -> bool {
-    let Some((scheme, given)) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.as_bytes().split_at_checked(b"Bearer ".len()))
-    else {
+/// `Authorization: Bearer TOKEN`, or for a read-only request also
+/// `Basic` with the token as the password (RFC 7617, any user name); the
+/// scheme in any case (RFC 9110 §11.1), the token compared in constant time.
+pub fn authorized(headers: &HeaderMap, token: &str, read_only: bool) -> bool {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
         return false;
     };
-    if !scheme.eq_ignore_ascii_case(b"Bearer ") {
+    let value = value.as_bytes();
+    if let Some(given) = credentials(value, b"Bearer ") {
+        return given.ct_eq(token.as_bytes()).into();
+    }
+    if !read_only {
         return false;
     }
-    // One or more spaces part the scheme from the token (RFC 9110 §11.4).
-    let given = given.trim_ascii_start();
-    given.ct_eq(token.as_bytes()).into()
+    let Some(encoded) = credentials(value, b"Basic ") else {
+        return false;
+    };
+    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded) else {
+        return false;
+    };
+    // user-id ":" password; the user id cannot hold a colon.
+    let Some(colon) = decoded.iter().position(|&b| b == b':') else {
+        return false;
+    };
+    decoded[colon + 1..].ct_eq(token.as_bytes()).into()
+}
+
+/// What follows `scheme` (matched in any case) and the spaces after it
+/// (one or more part the scheme from the credentials, RFC 9110 §11.4).
+fn credentials<'a>(value: &'a [u8], scheme: &[u8]) -> Option<&'a [u8]> {
+    let (given, rest) = value.split_at_checked(scheme.len())?;
+    given
+        .eq_ignore_ascii_case(scheme)
+        .then(|| rest.trim_ascii())
 }
 
 fn health(app: &App, method: &Method) -> Response<Body> {
@@ -90,20 +128,36 @@ mod tests {
 
     use super::*;
 
+    fn with(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+        h
+    }
+
     #[test]
     fn bearer_token_must_match_exactly() {
-        let mut h = HeaderMap::new();
-        assert!(!authorized(&h, "s3cret"));
-        h.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_static("Bearer s3cret"),
-        );
-        assert!(authorized(&h, "s3cret"));
-        assert!(!authorized(&h, "s3cre"));
-        h.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_static("Basic s3cret"),
-        );
-        assert!(!authorized(&h, "s3cret"));
+        for read_only in [false, true] {
+            assert!(!authorized(&HeaderMap::new(), "s3cret", read_only));
+            assert!(authorized(&with("Bearer s3cret"), "s3cret", read_only));
+            assert!(authorized(&with("bearer   s3cret"), "s3cret", read_only));
+            assert!(!authorized(&with("Bearer s3cre"), "s3cret", read_only));
+            assert!(!authorized(&with("Bearer s3crets"), "s3cret", read_only));
+            assert!(!authorized(&with("Basic s3cret"), "s3cret", read_only));
+        }
+    }
+
+    #[test]
+    fn basic_auth_takes_the_token_as_password_on_read_only_requests() {
+        let basic = |user_pass: &str| {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(user_pass);
+            with(&format!("Basic {encoded}"))
+        };
+        assert!(authorized(&basic("anyone:s3cret"), "s3cret", true));
+        assert!(authorized(&basic(":s3cret"), "s3cret", true));
+        assert!(authorized(&basic("ops:pa:ss"), "pa:ss", true));
+        assert!(!authorized(&basic("anyone:s3cret"), "s3cret", false));
+        assert!(!authorized(&basic("anyone:wrong"), "s3cret", true));
+        assert!(!authorized(&basic("s3cret"), "s3cret", true));
+        assert!(!authorized(&with("Basic !!not-base64"), "s3cret", true));
     }
 }

@@ -49,8 +49,19 @@ pub enum Freshness {
 /// `grace` counts from the moment a snapshot expired (route `ttl`) or was
 /// soft-invalidated, whichever came first.
 pub fn freshness(found: &Found, now: SystemTime, grace: Duration) -> Freshness {
-    let expired = found.snapshot.meta.expires.filter(|e| now >= *e);
-    let since = match (expired, found.stale_since) {
+    freshness_of(found.snapshot.meta.expires, found.stale_since, now, grace)
+}
+
+/// [`freshness`] from the two times that decide it (a listing has them
+/// from the index, without the snapshot).
+pub fn freshness_of(
+    expires: Option<SystemTime>,
+    stale_since: Option<SystemTime>,
+    now: SystemTime,
+    grace: Duration,
+) -> Freshness {
+    let expired = expires.filter(|e| now >= *e);
+    let since = match (expired, stale_since) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };

@@ -10,6 +10,7 @@
 //! `Host`, `User-Agent`, `X-Preload-Fetch` and the route's `vary` headers.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -17,7 +18,6 @@ use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, HOST, USER_AGENT};
 use http::{Method, Request, StatusCode, Uri};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tokio::sync::Semaphore;
@@ -25,24 +25,28 @@ use tokio::time::{timeout_at, Instant};
 
 use crate::body::Body;
 use crate::config::Config;
+use crate::connector::{ConnectTimeout, Connector};
 use crate::headers::{self, X_PRELOAD_FETCH};
 use crate::metrics::{FetchOutcome, Metrics};
 use crate::policy::PassReason;
 use crate::respond::own::Own;
 
 /// The pooled HTTP/1.1 client to the app.
-pub type HttpClient = Client<HttpConnector, Body>;
+pub type HttpClient = Client<Connector, Body>;
 
 const USER_AGENT_VALUE: &str = concat!("preloadd/", env!("CARGO_PKG_VERSION"));
 
-/// Builds the client both the fetcher and the proxy use.
+/// A client whose connect timeout stays as given.
 pub fn client(connect_timeout: Duration) -> HttpClient {
-    let mut connector = HttpConnector::new();
-    connector.set_connect_timeout(Some(connect_timeout));
-    connector.set_nodelay(true);
+    client_with(ConnectTimeout::new(connect_timeout))
+}
+
+/// Builds the client both the fetcher and the proxy use; `connect_timeout`
+/// is read at each connect (a reload sets it).
+pub fn client_with(connect_timeout: ConnectTimeout) -> HttpClient {
     Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(30))
-        .build(connector)
+        .build(Connector::new(connect_timeout))
 }
 
 /// Why a fetch produced no response to keep or pass on.
@@ -128,7 +132,9 @@ pub struct FetchRequest<'a> {
 /// Snapshot fetches to the app, at most `max_fetches` at once.
 pub struct Fetcher {
     client: HttpClient,
-    limit: Semaphore,
+    limit: Arc<Semaphore>,
+    /// The `max_fetches` the semaphore is being brought to.
+    slots: std::sync::Mutex<usize>,
 }
 
 /// Per-fetch settings, read from the current config by the caller so that a
@@ -227,10 +233,39 @@ impl<'a> FetchLine<'a> {
 
 impl Fetcher {
     pub fn new(client: HttpClient, max_fetches: usize) -> Fetcher {
+        let slots = max_fetches.max(1);
         Fetcher {
             client,
-            limit: Semaphore::new(max_fetches.max(1)),
+            limit: Arc::new(Semaphore::new(slots)),
+            slots: std::sync::Mutex::new(slots),
         }
+    }
+
+    /// Brings the number of fetch slots to `max_fetches` (reload). More
+    /// slots are free at once. Fewer: the surplus is taken out of the
+    /// semaphore as fetches in flight give theirs back, by a task that
+    /// waits in line like a fetch; no fetch is cut short. Resizes add up,
+    /// so a second reload before the first has taken effect is exact too.
+    pub fn resize(&self, max_fetches: usize) {
+        let new = max_fetches.max(1);
+        let mut slots = self.slots.lock().expect("fetch slot count poisoned");
+        let old = std::mem::replace(&mut *slots, new);
+        if new > old {
+            self.limit.add_permits(new - old);
+        } else if new < old {
+            let surplus = u32::try_from(old - new).unwrap_or(u32::MAX);
+            let limit = Arc::clone(&self.limit);
+            tokio::spawn(async move {
+                if let Ok(taken) = limit.acquire_many_owned(surplus).await {
+                    taken.forget();
+                }
+            });
+        }
+    }
+
+    /// Fetch slots free now (for tests and metrics).
+    pub fn free_slots(&self) -> usize {
+        self.limit.available_permits()
     }
 
     /// Fetches `req.target` anonymously. `pass` reads the head and says
@@ -354,6 +389,22 @@ fn concat(mut chunks: VecDeque<Bytes>, total: u64) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn resize_adds_slots_at_once_and_takes_them_back_as_fetches_end() {
+        let client = client(Duration::from_secs(1));
+        let fetcher = Fetcher::new(client, 4);
+        fetcher.resize(6);
+        assert_eq!(fetcher.free_slots(), 6);
+        let in_flight = fetcher.limit.acquire_many(5).await.unwrap();
+        fetcher.resize(2);
+        tokio::task::yield_now().await;
+        assert_eq!(fetcher.free_slots(), 0, "5 in flight, 2 allowed: none free");
+        fetcher.resize(3);
+        drop(in_flight);
+        tokio::task::yield_now().await;
+        assert_eq!(fetcher.free_slots(), 3);
+    }
 
     #[test]
     fn joins_upstream_and_target() {

@@ -24,9 +24,14 @@
 //!   header rules; [`state::App`] is the one shared handle: config
 //!   (swappable), store, client, flights. [`shutdown`] tells every task
 //!   when to stop.
-//! - [`config`] turns `preload.toml` into the typed [`config::Config`];
+//! - [`listing`] and [`explain`] answer the snapshot listing and explain
+//!   (admin endpoints and the `ls` / `explain` commands); [`passes`] keeps
+//!   the last PASS of recent keys for them.
+//! - [`config`] turns `preload.toml` into the typed [`config::Config`],
+//!   and [`reload`] swaps a new one in on SIGHUP or a change of the file;
 //!   [`cli`] holds the commands; [`demo`] the built-in slow app; [`limits`]
-//!   the descriptor limit and the share of it the store may hold open.
+//!   the descriptor limit and the share of it the store may hold open;
+//!   [`systemd`] what the daemon tells its service manager.
 
 pub mod access;
 pub mod admin;
@@ -37,8 +42,10 @@ pub mod clock;
 pub mod compress;
 pub mod conditional;
 pub mod config;
+pub mod connector;
 pub mod demo;
 pub mod error;
+pub mod explain;
 pub mod fetch;
 pub mod flight;
 pub mod headers;
@@ -46,14 +53,17 @@ pub mod invalidate;
 pub mod key;
 pub mod limits;
 pub mod listener;
+pub mod listing;
 pub mod metrics;
 pub mod miss;
 pub mod outcome;
 pub mod oversized;
 pub mod pass;
+pub mod passes;
 pub mod policy;
 pub mod preload;
 pub mod proxy;
+pub mod reload;
 pub mod respond;
 pub mod router;
 pub mod sendfile;
@@ -61,4 +71,5 @@ pub mod server;
 pub mod shutdown;
 pub mod state;
 pub mod store;
+pub mod systemd;
 pub mod tags;

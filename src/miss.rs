@@ -126,7 +126,8 @@ pub fn refresh_in_background(app: &Arc<App>, target: Target) {
 }
 
 /// The leader's work ([`decide_and_keep`]) in a span of its own, counted
-/// and logged as one line (`fetch::FetchLine`).
+/// and logged as one line (`fetch::FetchLine`), and a PASS noted for
+/// `explain` ([`crate::passes`]).
 pub async fn fetch_and_keep(app: &Arc<App>, target: &Target) -> Led {
     let span = tracing::info_span!("fetch", target = %target.canonical);
     let mut took = Duration::ZERO;
@@ -134,6 +135,8 @@ pub async fn fetch_and_keep(app: &Arc<App>, target: &Target) -> Led {
         .instrument(span)
         .await;
     led.line(&target.canonical, took).record(&app.metrics);
+    app.passes
+        .after_fetch(target.key, &led.outcome(), app.clock.now());
     led
 }
 
@@ -142,6 +145,7 @@ pub async fn fetch_and_keep(app: &Arc<App>, target: &Target) -> Led {
 /// response that will not be kept is never read into memory.
 async fn decide_and_keep(app: &Arc<App>, target: &Target, took: &mut Duration) -> Led {
     let config = app.config_owned();
+    let target = &*target.under(&config);
     // Invalidations recorded from now on overtake this fetch.
     let since = app.invalidations.seq();
     let rules = KeepRules {

@@ -57,6 +57,7 @@ pub async fn fetch_for_one(app: &App, target: &Target, leader: PassReason) -> Re
             FetchLine::passed(&target.canonical, took, parts.status, &body, reason)
                 .record(&app.metrics);
             app.metrics.pass(reason);
+            app.passes.record(target.key, reason, app.clock.now());
             response(parts.status, parts.headers, body, reason, true)
         }
         Err(err) => {

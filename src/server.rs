@@ -143,7 +143,6 @@ async fn accept_all(app: Arc<App>, listeners: Vec<Bound>, shutdown: Shutdown) {
 async fn accept_loop(app: Arc<App>, bound: Bound, mut shutdown: Shutdown) {
     let config = app.config();
     let max = config.server.max_connections.max(1);
-    let drain_timeout = config.server.shutdown_timeout;
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -212,6 +211,8 @@ async fn accept_loop(app: Arc<App>, bound: Bound, mut shutdown: Shutdown) {
         });
     }
     drop(listener);
+    // Read now, not at the start: a reload may have changed it.
+    let drain_timeout = app.config().server.shutdown_timeout;
     // Every open connection holds a slot: all slots back means drained.
     let drained = tokio::time::timeout(drain_timeout, slots.acquire_many(max as u32)).await;
     if drained.is_err() {

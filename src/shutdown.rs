@@ -38,27 +38,43 @@ impl Shutdown {
     }
 }
 
-/// Takes SIGHUP away from its default action (end the process), which would
-/// stop the daemon without its drain and its index checkpoint. Operators and
-/// tools (logrotate, `systemctl reload`, a closed terminal) send it expecting
-/// a reload; until reload exists, each one is logged with what to do
-/// instead. Call it before anything slow at start, so a SIGHUP during the
-/// index scan is not fatal either.
-pub fn hangup_logged() -> std::io::Result<()> {
+/// SIGHUP, taken away from its default action (end the process), which
+/// would stop the daemon without its drain and its index checkpoint.
+/// Operators and tools (`systemctl reload`, logrotate, a closed terminal)
+/// send it to have the config re-read (`reload`). Create it before anything
+/// slow at start: a SIGHUP during the index scan is then neither fatal nor
+/// lost, but received once the daemon serves.
+pub struct Hangups {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut hup = signal(SignalKind::hangup())?;
-        tokio::spawn(async move {
-            while hup.recv().await.is_some() {
-                tracing::warn!(
-                    "SIGHUP received: configuration reload is not supported yet; \
-                     restart the daemon to apply a changed config (it keeps running as it is)"
-                );
-            }
-        });
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Hangups {
+    /// Call within the runtime.
+    pub fn new() -> std::io::Result<Hangups> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Hangups {
+                hup: signal(SignalKind::hangup())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Hangups {})
     }
-    Ok(())
+
+    /// Resolves on the next SIGHUP (several received since the last call
+    /// count as one).
+    pub async fn recv(&mut self) {
+        #[cfg(unix)]
+        {
+            if self.hup.recv().await.is_none() {
+                std::future::pending::<()>().await;
+            }
+        }
+        #[cfg(not(unix))]
+        std::future::pending::<()>().await
+    }
 }
 
 /// The exit code of a stop cut short by a second SIGTERM or SIGINT. Not 0:

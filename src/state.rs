@@ -6,27 +6,34 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 use http::HeaderName;
+use tokio::sync::watch;
 
 use crate::clock::Clock;
 use crate::compress::Compressor;
 use crate::config::Config;
+use crate::connector::ConnectTimeout;
 use crate::fetch::{self, Fetcher, HttpClient};
 use crate::flight::Flights;
 use crate::invalidate::log::Log;
 use crate::metrics::Metrics;
 use crate::outcome::Outcome;
 use crate::oversized::Oversized;
+use crate::passes::Passes;
 use crate::store::{Store, StoreError, StoreSettings};
 
 pub struct App {
     /// Reloadable settings, swapped whole.
     config: ArcSwap<Config>,
+    /// Counts the swaps, for tasks that re-arm on a new config (schedules).
+    swaps: watch::Sender<u64>,
     pub store: Store,
     /// The wall clock every time of day is read from (`clock`).
     pub clock: Arc<Clock>,
     pub fetcher: Fetcher,
     /// The pooled client the pass-through proxy uses.
     pub client: HttpClient,
+    /// `upstream.connect_timeout` as the client reads it at each connect.
+    pub connect_timeout: ConnectTimeout,
     pub flights: Arc<Flights<Outcome>>,
     /// Pages found too large to keep: streamed, not read, next time.
     pub oversized: Arc<Oversized>,
@@ -36,6 +43,8 @@ pub struct App {
     pub invalidations: Log,
     /// Counters and histograms of `/_preloadd/metrics`.
     pub metrics: Metrics,
+    /// The last PASS of recently passed keys (`explain`).
+    pub passes: Passes,
     /// (route index, header) pairs already warned about: an app `Vary`
     /// naming a header the route does not vary on.
     warned_vary: Mutex<HashSet<(usize, HeaderName)>>,
@@ -52,10 +61,12 @@ impl App {
             memory: config.cache.memory,
             open_files: crate::limits::held_files(open_files),
         })?;
-        let client = fetch::client(config.upstream.connect_timeout);
+        let connect_timeout = ConnectTimeout::new(config.upstream.connect_timeout);
+        let client = fetch::client_with(connect_timeout.clone());
         Ok(App {
             fetcher: Fetcher::new(client.clone(), config.upstream.max_fetches),
             client,
+            connect_timeout,
             store,
             clock,
             flights: Arc::new(Flights::default()),
@@ -63,8 +74,10 @@ impl App {
             compressor: Compressor::per_core(),
             invalidations: Log::default(),
             metrics: Metrics::new(),
+            passes: Passes::default(),
             warned_vary: Mutex::new(HashSet::new()),
             config: ArcSwap::from_pointee(config),
+            swaps: watch::Sender::new(0),
         })
     }
 
@@ -79,9 +92,21 @@ impl App {
         self.config.load_full()
     }
 
-    /// Replaces the configuration (reload).
+    /// Replaces the configuration (`reload`). Requests and fetches under
+    /// way keep the one they loaded.
     pub fn set_config(&self, config: Config) {
         self.config.store(Arc::new(config));
+        // Route indices may name other routes now.
+        self.warned_vary
+            .lock()
+            .expect("vary warning set poisoned")
+            .clear();
+        self.swaps.send_modify(|n| *n += 1);
+    }
+
+    /// Marked changed at each [`App::set_config`] after it is subscribed.
+    pub fn config_swaps(&self) -> watch::Receiver<u64> {
+        self.swaps.subscribe()
     }
 
     /// True the first time a route/header pair is seen: the caller logs.

@@ -9,11 +9,18 @@ fn root() -> &'static Path {
 }
 
 fn documents() -> Vec<PathBuf> {
-    let mut docs = vec![root().join("README.md"), root().join("bench/README.md")];
-    for item in std::fs::read_dir(root().join("docs")).expect("docs/") {
-        let path = item.expect("entry").path();
-        if path.extension().is_some_and(|e| e == "md") {
-            docs.push(path);
+    let mut docs = vec![
+        root().join("README.md"),
+        root().join("bench/README.md"),
+        root().join("packaging/django/README.md"),
+        root().join("packaging/django/example/README.md"),
+    ];
+    for dir in ["docs", "docs/integrations"] {
+        for item in std::fs::read_dir(root().join(dir)).expect("docs/") {
+            let path = item.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "md") {
+                docs.push(path);
+            }
         }
     }
     docs

@@ -195,6 +195,37 @@ async fn the_bearer_scheme_is_matched_in_any_case() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn read_only_admin_gets_also_take_the_token_as_a_basic_password() {
+    let up = Upstream::start().await;
+    let sb = Sandbox::new();
+    let d = sb.daemon(&up, "[invalidate]\ntoken = \"s3cret\"\n");
+    // base64("ops:s3cret") and base64("ops:wrong").
+    let good = "Authorization: Basic b3BzOnMzY3JldA==";
+    let bad = "Authorization: Basic b3BzOndyb25n";
+    for listener in [d.main, admin(&d)] {
+        let ok = get(listener, "/_preloadd/health", &[good]).await;
+        assert_eq!(ok.status, 200, "{}", ok.text());
+        let refused = get(listener, "/_preloadd/health", &[bad]).await;
+        assert_eq!(refused.status, 401);
+        let challenges: Vec<&str> = refused
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("www-authenticate"))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert!(
+            challenges.iter().any(|c| c.starts_with("Basic realm=")),
+            "a browser is asked for the password: {challenges:?}"
+        );
+    }
+    // The webhook changes things: the bearer token only.
+    let basic_post = invalidate(d.main, &[FORM, good], "all=1").await;
+    assert_eq!(basic_post.status, 401);
+    let bearer = invalidate(d.main, &[FORM, "Authorization: Bearer s3cret"], "all=1").await;
+    assert_eq!(bearer.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_invalidation_overtaking_a_fetch_keeps_its_result_out() {
     let up = Upstream::start().await;
     let sb = Sandbox::new();

@@ -18,30 +18,37 @@ mod access_log;
 mod cache_dir;
 mod cli;
 mod cold_read;
+mod completions;
 mod compress;
 mod conditional;
 mod date;
 mod demo;
+mod django_e2e;
 mod docs;
 mod durability;
+mod explain;
 mod failures;
 mod framing;
 mod http10;
 mod invalidate;
 mod invalidate_scale;
 mod lifecycle;
+mod listing;
 mod load;
 mod memory;
 mod metrics;
 mod pass;
 mod passthrough;
 mod preload;
+mod reload;
 mod requests;
 mod schedule;
 mod sendfile;
 mod shutdown;
 mod soft;
+mod systemd;
 mod tags;
+mod warm;
 
 /// With `autotests = false`, a file in `tests/` that no `mod` line names is
 /// never compiled, and its tests never run, silently: this says which.

@@ -3,12 +3,16 @@
 //! error as one line and exits with its code.
 
 mod check;
+mod completions;
 mod demo;
+mod explain;
 pub mod logging;
+mod ls;
 mod preflight;
 pub mod remote;
 mod run;
 mod url;
+mod warm;
 
 use std::path::PathBuf;
 
@@ -61,9 +65,27 @@ pub enum Command {
         #[arg(long)]
         prefix: Option<String>,
     },
+    /// Request pages through the running daemon, so that visitors meet
+    /// snapshots.
+    ///
+    /// The pages come from FILE, stdin (`-`) or a sitemap. Exit 1 when any
+    /// page failed (5xx or no answer), after the others were warmed.
+    Warm(warm::WarmArgs),
     /// Drop (or, with --soft, mark stale) snapshots through the running
     /// daemon's admin listener, and print how many.
     Invalidate(remote::InvalidateArgs),
+    /// List the snapshots kept (target, size, age, state, tags, expiry):
+    /// from the running daemon, or from the cache dir, read without
+    /// changing it, when none runs.
+    Ls(ls::LsArgs),
+    /// Say what decides one URL's fate: its key, route, snapshot, state,
+    /// tags, and the reason of its last PASS.
+    Explain(explain::ExplainArgs),
+    /// Print a shell completion script (bash, zsh or fish) on stdout.
+    Completions {
+        #[arg(value_enum)]
+        shell: completions::Shell,
+    },
     /// Start a slow demo app with the daemon in front of it, and a walkthrough.
     Demo,
 }
@@ -87,7 +109,14 @@ pub fn run(cli: Cli) -> Result<(), Error> {
             params,
             prefix,
         }) => url::url(&config(), prefix, &path, &params),
+        Some(Command::Warm(ref args)) => warm::warm(&config(), args),
+        Some(Command::Completions { shell }) => {
+            completions::completions(shell);
+            Ok(())
+        }
         Some(Command::Invalidate(ref args)) => remote::invalidate(&config(), &args.selector()),
+        Some(Command::Ls(ref args)) => ls::ls(&config(), args),
+        Some(Command::Explain(ref args)) => explain::explain(&config(), args),
         Some(Command::Demo) => match cli.config {
             Some(_) => Err(Error::Usage(
                 "demo: --config is not used: the demo writes a temporary config of its own".into(),

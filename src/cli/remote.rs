@@ -1,5 +1,6 @@
 //! Commands that talk to the running daemon through its admin listener
-//! (SPEC §8): `preloadd invalidate`, and the small HTTP client they share.
+//! (SPEC §8): `preloadd invalidate`, and the small HTTP client it shares
+//! with `ls` and `explain`.
 //!
 //! The daemon's address, token and invalidation path come from the same
 //! config file the daemon reads (`$PRELOADD_TOKEN` wins, as for the daemon,
@@ -119,7 +120,7 @@ impl AdminTarget {
 
 /// A listener bound to every address (0.0.0.0 or [::]) is reached through
 /// loopback; one cannot connect to the unspecified address everywhere.
-fn connectable(listen: SocketAddr) -> SocketAddr {
+pub(crate) fn connectable(listen: SocketAddr) -> SocketAddr {
     match listen.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => {
             SocketAddr::new(Ipv4Addr::LOCALHOST.into(), listen.port())
@@ -140,8 +141,31 @@ pub async fn post_json(
     path: &str,
     body: &serde_json::Value,
 ) -> Result<(u16, String), Error> {
-    let mut request = Request::post(format!("http://{}{path}", target.addr))
+    let request = Request::post(format!("http://{}{path}", target.addr))
         .header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    send(target, request, Bytes::from(body.to_string()), path).await
+}
+
+/// GETs `path_and_query` from the admin listener with `headers` added (and
+/// the token), as [`post_json`] does.
+pub async fn get(
+    target: &AdminTarget,
+    path_and_query: &str,
+    headers: &[(http::HeaderName, HeaderValue)],
+) -> Result<(u16, String), Error> {
+    let mut request = Request::get(format!("http://{}{path_and_query}", target.addr));
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    send(target, request, Bytes::new(), path_and_query).await
+}
+
+async fn send(
+    target: &AdminTarget,
+    mut request: http::request::Builder,
+    body: Bytes,
+    path: &str,
+) -> Result<(u16, String), Error> {
     if let Some(token) = &target.token {
         let mut value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
             Error::Usage(
@@ -153,7 +177,7 @@ pub async fn post_json(
         request = request.header(AUTHORIZATION, value);
     }
     let request = request
-        .body(Full::new(Bytes::from(body.to_string())))
+        .body(Full::new(body))
         .map_err(|e| Error::Usage(format!("cannot build a request for {path:?}: {e}")))?;
 
     let mut connector = HttpConnector::new();
@@ -233,15 +257,7 @@ pub fn invalidate(config_path: &Path, sel: &Selector) -> Result<(), Error> {
 /// line quoting the first line of the reply.
 fn invalidated_count(status: u16, reply: &str, sent_token: bool) -> Result<u64, Error> {
     if status != 200 {
-        let mut line = format!("invalidate: HTTP {status}");
-        if let Some(first) = reply.lines().map(str::trim).find(|l| !l.is_empty()) {
-            line.push_str(": ");
-            line.extend(first.chars().take(MAX_QUOTED));
-        }
-        if status == 401 && !sent_token {
-            line.push_str(" (no token configured here: set [invalidate] token or $PRELOADD_TOKEN)");
-        }
-        return Err(Error::Runtime(line));
+        return Err(reply_error("invalidate", status, reply, sent_token));
     }
     #[derive(serde::Deserialize)]
     struct Reply {
@@ -250,6 +266,34 @@ fn invalidated_count(status: u16, reply: &str, sent_token: bool) -> Result<u64, 
     serde_json::from_str::<Reply>(reply)
         .map(|r| r.invalidated)
         .map_err(|e| Error::Runtime(format!("invalidate: unexpected reply from the daemon: {e}")))
+}
+
+/// An answer other than 200, as one line quoting the first line of the
+/// reply (`COMMAND: HTTP 401: ...`).
+pub fn reply_error(command: &str, status: u16, reply: &str, sent_token: bool) -> Error {
+    let mut line = format!("{command}: HTTP {status}");
+    if let Some(first) = reply.lines().map(str::trim).find(|l| !l.is_empty()) {
+        line.push_str(": ");
+        line.extend(first.chars().take(MAX_QUOTED));
+    }
+    if status == 401 && !sent_token {
+        line.push_str(" (no token configured here: set [invalidate] token or $PRELOADD_TOKEN)");
+    }
+    Error::Runtime(line)
+}
+
+/// `s` as a query value: everything but unreserved characters
+/// percent-encoded.
+pub fn form_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 #[cfg(test)]

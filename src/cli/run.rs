@@ -1,24 +1,31 @@
 //! `preloadd run`: load the config, open the store, serve until SIGTERM
-//! (a second SIGTERM or SIGINT during the drain exits at once: `shutdown`).
+//! (a second SIGTERM or SIGINT during the drain exits at once: `shutdown`),
+//! reloading the config on SIGHUP or a change of the file (`reload`).
 
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
 use crate::listener::Listener;
+use crate::reload;
 use crate::server::Daemon;
 use crate::shutdown;
+use crate::systemd;
 
 pub fn run(config_path: &Path) -> Result<(), Error> {
     let begun = std::time::Instant::now();
     let config = super::preflight::load(config_path)?;
     super::runtime()?.block_on(async {
-        shutdown::hangup_logged()?;
+        let hangups = shutdown::Hangups::new()?;
         let daemon = Daemon::start(config).await?;
         // Before the start line: a supervisor that waits for it may stop
         // the daemon at once, and must get the drain.
         let (trigger, stop) = shutdown::channel();
         shutdown::stop_on_signals(trigger)?;
+        reload::start(&daemon.app, hangups, stop.clone());
         log_start(config_path, &daemon, begun);
+        systemd::ready();
+        systemd::stopping_on(stop.clone());
+        systemd::watchdog();
         daemon.serve(stop).await;
         Ok(())
     })

@@ -190,6 +190,12 @@ fn flag(field: &'static str, value: String) -> Result<bool, BodyError> {
 /// followed by two hex digits stays as it is (the WHATWG rule) and is then
 /// judged by whatever reads the value.
 fn form_decode(raw: &[u8]) -> Result<String, BodyError> {
+    decode_form_value(raw).ok_or(BodyError::NotUtf8)
+}
+
+/// One form-encoded name or value decoded as [`form_decode`] does (also
+/// for the query strings of the admin GETs); `None` when it is not UTF-8.
+pub(crate) fn decode_form_value(raw: &[u8]) -> Option<String> {
     let digit = |at: usize| raw.get(at).copied().and_then(hex_value);
     let mut out = Vec::with_capacity(raw.len());
     let mut i = 0;
@@ -207,5 +213,5 @@ fn form_decode(raw: &[u8]) -> Result<String, BodyError> {
         }
         i += 1;
     }
-    String::from_utf8(out).map_err(|_| BodyError::NotUtf8)
+    String::from_utf8(out).ok()
 }

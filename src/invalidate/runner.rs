@@ -1,6 +1,7 @@
 //! The schedule task: sleeps until the next `daily` / `[[schedule]]`
-//! firing, applies what fires, and repeats until shutdown; and the catch-up
-//! at start, which applies what fell due while the daemon was down.
+//! firing, applies what fires, and repeats until shutdown, re-armed when a
+//! reload swaps the config; and the catch-up at start, which applies what
+//! fell due while the daemon was down.
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -47,27 +48,71 @@ pub fn catch_up(app: &App, now: DateTime<Utc>) {
 /// Runs the schedules until shutdown: every firing after `start` (the
 /// time of day read before any request is accepted; the catch-up covers
 /// what came before).
+///
+/// A reload that changes the schedules (or `daily`, or the timezone)
+/// re-arms them from the time of day of the swap: a schedule added fires
+/// at its next time after it, one removed no longer fires, and nothing is
+/// caught up (a reload is no restart: nothing fell due unseen). A firing
+/// already due when the swap is seen is made first, by the plans it was
+/// due for.
 pub async fn run(app: Arc<App>, start: DateTime<Utc>, mut shutdown: Shutdown) {
+    let mut swaps = app.config_swaps();
     let mut after = start;
+    let mut armed = Armed::of(&app);
     loop {
-        let config = app.config();
-        let plans = schedule::plans(&config);
-        let tz = config.invalidate.timezone;
-        drop(config);
-        let Some((when, due)) = schedule::next_due(&plans, tz, after) else {
-            shutdown.wait().await;
-            return;
+        let next = schedule::next_due(&armed.plans, armed.tz, after);
+        let due_at = next.as_ref().map(|(when, _)| SystemTime::from(*when));
+        let sleep = async {
+            match due_at {
+                Some(at) => app.clock.sleep_until(at).await,
+                None => std::future::pending().await,
+            }
         };
-        tokio::select! {
-            _ = app.clock.sleep_until(SystemTime::from(when)) => {}
+        let swapped = tokio::select! {
+            _ = sleep => false,
+            changed = swaps.changed() => {
+                changed.expect("the sender lives in the App this task holds");
+                true
+            }
             _ = shutdown.wait() => return,
+        };
+        let now = app.clock.utc();
+        if let Some((when, due)) = next.filter(|(when, _)| !swapped || *when <= now) {
+            // Timers may fire a hair early by the wall clock; never fire the
+            // same instant twice.
+            after = when;
+            for i in due {
+                fire(&app, &armed.plans[i]).await;
+            }
         }
-        // Timers may fire a hair early by the wall clock; never fire the
-        // same instant twice.
-        after = when;
-        for i in due {
-            fire(&app, &plans[i]).await;
+        if swapped {
+            let new = Armed::of(&app);
+            if new.differs(&armed) {
+                after = after.max(now);
+                tracing::info!(plans = new.plans.len(), "schedules re-armed");
+            }
+            armed = new;
         }
+    }
+}
+
+/// The plans of the config in force, and the zone they are read in.
+struct Armed {
+    plans: Vec<Plan>,
+    tz: crate::config::Timezone,
+}
+
+impl Armed {
+    fn of(app: &App) -> Armed {
+        let config = app.config();
+        Armed {
+            plans: schedule::plans(&config),
+            tz: config.invalidate.timezone,
+        }
+    }
+
+    fn differs(&self, other: &Armed) -> bool {
+        format!("{:?} {:?}", self.tz, self.plans) != format!("{:?} {:?}", other.tz, other.plans)
     }
 }
 
@@ -84,6 +129,7 @@ async fn fire(app: &Arc<App>, plan: &Plan) {
 /// until eviction gets to them. Runs every shortest-`ttl` (between 1 s and
 /// a minute) while any route has a `ttl`.
 pub async fn sweep(app: Arc<App>, mut shutdown: Shutdown) {
+    let mut swaps = app.config_swaps();
     loop {
         let (period, grace) = {
             let config = app.config();
@@ -94,6 +140,7 @@ pub async fn sweep(app: Arc<App>, mut shutdown: Shutdown) {
             // No route expires anything; a reload may add one.
             tokio::select! {
                 _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => continue,
+                _ = swaps.changed() => continue,
                 _ = shutdown.wait() => return,
             }
         };

@@ -31,6 +31,7 @@ pub struct WebhookRules<'a> {
     pub models: &'a [String],
 }
 
+pub(crate) use super::fields::decode_form_value;
 pub use super::fields::BodyError;
 
 /// Parses a webhook body. `content_type` is the request's `Content-Type`
@@ -105,11 +106,7 @@ fn build(fields: Fields, rules: &WebhookRules<'_>) -> Result<Selector, BodyError
             prefix: prefix.to_string(),
             reason,
         };
-        if !prefix.starts_with('/') {
-            return Err(bad(PrefixError::NoSlash));
-        }
-        let path = strip_preload(&browser_encode(prefix), rules.preload_prefix).to_string();
-        let canonical = canonical_prefix(&path).map_err(bad)?;
+        let canonical = prefix_path(prefix, rules.preload_prefix).map_err(bad)?;
         prefixes.push(canonical);
     }
     let prefixes = prefixes.into_vec();
@@ -153,6 +150,12 @@ impl Unique {
 /// ignored since the daemon fronts one site. A fragment never reaches a
 /// server, so it is dropped rather than refused.
 fn url_target(url: &str, rules: &WebhookRules<'_>) -> Result<String, TargetError> {
+    canonical_target(&upstream_target(url, rules.preload_prefix), rules.query)
+}
+
+/// The upstream target a url names, as [`url_target`] reads it, before it
+/// is checked and canonicalized (`explain` hands it to `key::resolve`).
+pub fn upstream_target(url: &str, preload_prefix: &str) -> String {
     let url = url.split_once('#').map_or(url, |(before, _)| before);
     let origin_form = match absolute_rest(url) {
         Some(rest) => match rest.find(['/', '?']) {
@@ -163,7 +166,16 @@ fn url_target(url: &str, rules: &WebhookRules<'_>) -> Result<String, TargetError
         None => url.to_string(),
     };
     let encoded = browser_encode(&origin_form);
-    canonical_target(strip_preload(&encoded, rules.preload_prefix), rules.query)
+    strip_preload(&encoded, preload_prefix).to_string()
+}
+
+/// The canonical path prefix a `prefix` names (also in preload form), as
+/// invalidation reads it; listings filter by the same rule.
+pub fn prefix_path(prefix: &str, preload_prefix: &str) -> Result<String, PrefixError> {
+    if !prefix.starts_with('/') {
+        return Err(PrefixError::NoSlash);
+    }
+    canonical_prefix(strip_preload(&browser_encode(prefix), preload_prefix))
 }
 
 /// What follows `http://` or `https://` (scheme case-insensitive).

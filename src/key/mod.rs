@@ -4,8 +4,8 @@
 //! This module owns the rules that turn the text of a request target into a
 //! [`Key`]: which targets are refused before any upstream contact (400, 414),
 //! how equivalent spellings collapse into one canonical target, and how that
-//! target and the route's `vary` values are hashed ([`resolve`] gives a
-//! request's [`Target`]). It also owns the seed's parameter-joining rule
+//! target and the route's `vary` values are hashed (`digest.rs`; [`resolve`]
+//! gives a request's [`Target`]). It also owns the seed's parameter-joining rule
 //! that `preloadd url` and the Django helper share (`join.rs`).
 //!
 //! It never does I/O and never hands out a decoded target: the canonical form
@@ -14,16 +14,14 @@
 //! `%2F` (or decodes twice) would read as a different path.
 
 use std::borrow::Cow;
-use std::fmt;
-
-use http::HeaderName;
-use sha2::{Digest, Sha256};
 
 use crate::config::Glob;
 
+pub use self::digest::{Key, KeyMap};
 pub use join::{join_params, preload_url};
 pub use target::{resolve, Target};
 
+mod digest;
 mod join;
 #[cfg(test)]
 mod proptests;
@@ -328,75 +326,4 @@ fn is_control(b: u8) -> bool {
 
 fn is_unreserved(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
-}
-
-/// SHA-256 cache key of a canonical target and its route's vary values.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Key(pub [u8; 32]);
-
-/// A map from snapshot keys, with a fast hash (foldhash) seeded at random
-/// per map. Keys are SHA-256 outputs: a visitor can steer one only by
-/// grinding SHA-256, and cannot see the seed, so the std SipHash buys
-/// nothing here but cost on every lookup (two per HIT).
-pub type KeyMap<V> = std::collections::HashMap<Key, V, foldhash::fast::RandomState>;
-
-impl Key {
-    /// `vary`: for each of the route's vary headers, in config order, its
-    /// name and the value received (empty when absent).
-    ///
-    /// The hashed text is versioned and every field ends in `\n`, so distinct
-    /// inputs cannot run together: a canonical target has no control
-    /// character, a `HeaderName` is lower-case and has no `:` or `\n`, and a
-    /// value is the raw bytes of a received `HeaderValue`, which `http`
-    /// guarantees holds no CR or LF. A caller passing other bytes must keep
-    /// that promise.
-    pub fn new(canonical: &str, vary: &[(&HeaderName, &[u8])]) -> Key {
-        let mut hasher = Sha256::new();
-        hasher.update(b"preloadd-v1\n");
-        hasher.update(canonical.as_bytes());
-        hasher.update(b"\n");
-        for (name, value) in vary {
-            debug_assert!(!value.contains(&b'\n'), "vary value holds a newline");
-            hasher.update(name.as_str().as_bytes());
-            hasher.update(b":");
-            hasher.update(value);
-            hasher.update(b"\n");
-        }
-        Key(hasher.finalize().into())
-    }
-
-    /// 64 lower-case hex digits: the key's name on disk and in admin output.
-    pub fn to_hex(&self) -> String {
-        self.to_string()
-    }
-
-    /// The inverse of [`Key::to_hex`]. Only lower-case is accepted, so that a
-    /// key has exactly one spelling (it names files).
-    pub fn from_hex(s: &str) -> Option<Key> {
-        let bytes = s.as_bytes();
-        if bytes.len() != 64 {
-            return None;
-        }
-        let mut key = [0u8; 32];
-        for (out, pair) in key.iter_mut().zip(bytes.chunks_exact(2)) {
-            *out = lower_hex_value(pair[0])? << 4 | lower_hex_value(pair[1])?;
-        }
-        Some(Key(key))
-    }
-}
-
-fn lower_hex_value(b: u8) -> Option<u8> {
-    hex_value(b).filter(|_| !b.is_ascii_uppercase())
-}
-
-impl fmt::Display for Key {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
-    }
-}
-
-impl fmt::Debug for Key {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Key({self})")
-    }
 }

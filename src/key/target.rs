@@ -3,6 +3,8 @@
 //! values take part). Every path that turns a target into a key comes
 //! here: visitors, rewarm, and later `explain`.
 
+use std::borrow::Cow;
+
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 
 use super::{canonical_target, Key, QueryRules, TargetError};
@@ -25,8 +27,7 @@ pub struct Target {
 pub fn resolve(config: &Config, headers: &HeaderMap, raw: &str) -> Result<Target, TargetError> {
     let rules = QueryRules::of(&config.preload);
     let canonical = canonical_target(raw, rules)?;
-    let path = canonical.split('?').next().unwrap_or("/");
-    let route = config.routes.iter().position(|r| r.matcher.matches(path));
+    let route = route_index(config, &canonical);
     let mut vary = Vec::new();
     let mut key_parts: Vec<(&HeaderName, Vec<u8>)> = Vec::new();
     for name in route.map_or(&[][..], |i| &config.routes[i].vary[..]) {
@@ -50,4 +51,53 @@ pub fn resolve(config: &Config, headers: &HeaderMap, raw: &str) -> Result<Target
         route,
         vary,
     })
+}
+
+/// The index of the first route matching the path of `canonical`.
+fn route_index(config: &Config, canonical: &str) -> Option<usize> {
+    let path = canonical.split('?').next().unwrap_or("/");
+    config.routes.iter().position(|r| r.matcher.matches(path))
+}
+
+impl Target {
+    /// This target with its route in `config`: a fetch runs on one config
+    /// throughout, and a reload between the resolve and the fetch may have
+    /// moved or removed routes. The key and the `vary` values stay those
+    /// resolved, under which the visitor and the flight wait.
+    pub fn under(&self, config: &Config) -> Cow<'_, Target> {
+        let route = route_index(config, &self.canonical);
+        if route == self.route {
+            Cow::Borrowed(self)
+        } else {
+            Cow::Owned(Target {
+                route,
+                ..self.clone()
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn config(routes: &str) -> Config {
+        let text = format!("[upstream]\nurl = \"http://127.0.0.1:8000\"\n{routes}");
+        crate::config::from_str(Path::new("preload.toml"), &text, None).expect("loads")
+    }
+
+    #[test]
+    fn a_target_finds_its_route_again_in_a_reloaded_config() {
+        let two = config("[[route]]\nmatch = \"/a/*\"\n[[route]]\nmatch = \"/b/*\"\n");
+        let target = resolve(&two, &HeaderMap::new(), "/b/1").unwrap();
+        assert_eq!(target.route, Some(1));
+        assert!(matches!(target.under(&two), Cow::Borrowed(_)));
+        let one = config("[[route]]\nmatch = \"/b/*\"\n");
+        let moved = target.under(&one);
+        assert_eq!(moved.route, Some(0));
+        assert_eq!(moved.key, target.key, "the key it is waited for under");
+        assert_eq!(target.under(&config("")).route, None);
+    }
 }

@@ -27,15 +27,26 @@ impl Own {
     pub fn response(&self) -> Response<Body> {
         let (status, text) = self.status_and_text();
         let mut res = plain(status, &text);
-        let extra = match self {
-            Own::PreloadMethod => Some((header::ALLOW, "GET, HEAD")),
-            Own::MethodNotAllowed(allow) => Some((header::ALLOW, *allow)),
-            Own::Unauthorized => Some((header::WWW_AUTHENTICATE, "Bearer")),
-            _ => None,
+        let extra: &[(header::HeaderName, &'static str)] = match self {
+            Own::PreloadMethod => &[(header::ALLOW, "GET, HEAD")],
+            Own::MethodNotAllowed(allow) => {
+                let value = HeaderValue::from_static(allow);
+                res.headers_mut().insert(header::ALLOW, value);
+                &[]
+            }
+            Own::Unauthorized => &[(header::WWW_AUTHENTICATE, "Bearer")],
+            Own::UnauthorizedReadOnly => &[
+                (header::WWW_AUTHENTICATE, "Bearer"),
+                (
+                    header::WWW_AUTHENTICATE,
+                    "Basic realm=\"preloadd\", charset=\"UTF-8\"",
+                ),
+            ],
+            _ => &[],
         };
-        if let Some((name, value)) = extra {
+        for (name, value) in extra {
             res.headers_mut()
-                .insert(name, HeaderValue::from_static(value));
+                .append(name, HeaderValue::from_static(value));
         }
         res
     }
@@ -85,7 +96,9 @@ mod tests {
             Own::TwoHosts,
             Own::UnreadableBody,
             Own::BadInvalidation("field `urls`".into()),
+            Own::BadQuery("limit: not a number".into()),
             Own::Unauthorized,
+            Own::UnauthorizedReadOnly,
             Own::NoToken,
             Own::NotAdmin,
             Own::NoSuchEndpoint,
@@ -94,6 +107,7 @@ mod tests {
             Own::InvalidationTooLarge,
             Own::TargetTooLong,
             Own::InvalidationFailed,
+            Own::AdminFailed,
             Own::Connect,
             Own::UpstreamUnavailable,
             Own::BadUpstreamResponse,
@@ -119,6 +133,16 @@ mod tests {
         assert_eq!(admin.headers()[header::ALLOW], "POST");
         let auth = Own::Unauthorized.response();
         assert_eq!(auth.headers()[header::WWW_AUTHENTICATE], "Bearer");
+        let browser = Own::UnauthorizedReadOnly.response();
+        let challenges: Vec<_> = browser
+            .headers()
+            .get_all(header::WWW_AUTHENTICATE)
+            .iter()
+            .collect();
+        assert_eq!(
+            challenges,
+            ["Bearer", "Basic realm=\"preloadd\", charset=\"UTF-8\""]
+        );
         assert!(Own::NotCached
             .response()
             .headers()

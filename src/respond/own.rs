@@ -20,8 +20,14 @@ pub enum Own {
     UnreadableBody,
     /// 400: an invalidation body that does not parse (the text names the field).
     BadInvalidation(String),
+    /// 400: an admin GET's query that does not parse (the text names the
+    /// parameter).
+    BadQuery(String),
     /// 401, with `WWW-Authenticate: Bearer`.
     Unauthorized,
+    /// 401 for a read-only admin GET, which also takes Basic auth: both
+    /// challenges, so that a browser asks for the password.
+    UnauthorizedReadOnly,
     /// 403: the admin endpoints on the main listener with no token set.
     NoToken,
     /// 404 on the admin listener for a path that is not an admin endpoint.
@@ -38,6 +44,8 @@ pub enum Own {
     TargetTooLong,
     /// 500: an invalidation that failed for a reason the log gives.
     InvalidationFailed,
+    /// 500: an admin GET that failed for a reason the log gives.
+    AdminFailed,
     /// 501: `CONNECT`.
     Connect,
     /// 502: the app could not be reached.
@@ -66,10 +74,15 @@ impl Own {
                 return (S::BAD_REQUEST, text.into());
             }
             Own::BadInvalidation(text) => return (S::BAD_REQUEST, text.clone().into()),
+            Own::BadQuery(text) => return (S::BAD_REQUEST, text.clone().into()),
             Own::BadProxyTarget => (S::BAD_REQUEST, "bad request target"),
             Own::TwoHosts => (S::BAD_REQUEST, "more than one Host field"),
             Own::UnreadableBody => (S::BAD_REQUEST, "could not read the body"),
             Own::Unauthorized => (S::UNAUTHORIZED, "missing or wrong bearer token"),
+            Own::UnauthorizedReadOnly => (
+                S::UNAUTHORIZED,
+                "missing or wrong token (bearer, or the password of Basic auth)",
+            ),
             Own::NoToken => (
                 S::FORBIDDEN,
                 "no token configured: set [invalidate] token (or token_file, or PRELOADD_TOKEN) or use the admin listener",
@@ -83,6 +96,10 @@ impl Own {
             Own::InvalidationFailed => (
                 S::INTERNAL_SERVER_ERROR,
                 "invalidation failed; see the daemon's log",
+            ),
+            Own::AdminFailed => (
+                S::INTERNAL_SERVER_ERROR,
+                "admin request failed; see the daemon's log",
             ),
             Own::Connect => (S::NOT_IMPLEMENTED, "CONNECT is not supported"),
             Own::UpstreamUnavailable => (S::BAD_GATEWAY, "upstream unavailable"),

@@ -146,6 +146,12 @@ pub(crate) fn take(dir: &Path, generation: u64) -> Option<Scan> {
     scan
 }
 
+/// Reads the checkpoint without removing it (`survey`, a look at a cache
+/// dir no daemon holds): what the next start would take from it.
+pub(crate) fn peek(dir: &Path, generation: u64) -> Option<Scan> {
+    decode(&std::fs::read(dir.join(FILE)).ok()?, generation)
+}
+
 fn decode(buf: &[u8], generation: u64) -> Option<Scan> {
     let mut r = Reader { buf, at: 0 };
     if r.take(8)? != MAGIC || r.u64()? != generation {

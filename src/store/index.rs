@@ -215,6 +215,30 @@ impl Index {
             .filter_map(move |s| Some((s, slab.get(s)?)))
     }
 
+    /// The slot and entry of `key` (listings read its tags by the slot).
+    pub(crate) fn get_slot(&self, key: &Key) -> Option<(u32, &IndexEntry)> {
+        let slot = *self.map.get(key)?;
+        Some((slot, self.slab.get(slot)?))
+    }
+
+    /// The tag names of the entry in `slot`.
+    pub(crate) fn tag_names<'a>(&'a self, slot: u32, entry: &'a IndexEntry) -> Vec<&'a str> {
+        self.tag_ids(slot, entry)
+            .map(|id| self.tags.name(id))
+            .collect()
+    }
+
+    /// The entries carrying `tag`, with their slots, in no order.
+    pub(crate) fn tagged<'a>(
+        &'a self,
+        tag: &str,
+    ) -> impl Iterator<Item = (u32, &'a IndexEntry)> + 'a {
+        let slab = &self.slab;
+        self.tags
+            .members(tag)
+            .filter_map(move |slot| Some((slot, slab.get(slot)?)))
+    }
+
     pub(crate) fn keys_with_tag(&self, tag: &str) -> Vec<Key> {
         self.tags
             .members(tag)

@@ -73,6 +73,51 @@ impl DirLock {
     }
 }
 
+/// Whether a daemon holds the lock of a cache dir, as seen from outside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockState {
+    /// Held, by this pid (as the kernel names it) when it could be read.
+    Held(Option<u32>),
+    /// Not held: no daemon runs on the dir.
+    Free,
+    /// Cannot be told (no `/proc/locks`).
+    Unknown,
+}
+
+/// Whether a daemon holds `dir`'s lock, without taking it: a probe that
+/// took it, even shared and for a moment, could make a daemon starting at
+/// that moment refuse the dir. The kernel lists every `flock` in
+/// `/proc/locks` by device and inode; the lock file's are compared.
+pub fn lock_state(dir: &Path) -> LockState {
+    use std::os::unix::fs::MetadataExt;
+    let meta = match std::fs::metadata(dir.join(LOCK_FILE)) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return LockState::Free,
+        Err(_) => return LockState::Unknown,
+    };
+    let Ok(locks) = std::fs::read_to_string("/proc/locks") else {
+        return LockState::Unknown;
+    };
+    // e.g. `1: FLOCK  ADVISORY  WRITE 4242 fe:00:10108945 0 EOF`; a waiter's
+    // line has `->` after the number, and no lock.
+    let dev = meta.dev();
+    let file = format!(
+        "{:02x}:{:02x}:{}",
+        libc::major(dev),
+        libc::minor(dev),
+        meta.ino()
+    );
+    for line in locks.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if let [_, "FLOCK", _, "WRITE", pid, id, ..] = fields[..] {
+            if id == file {
+                return LockState::Held(pid.parse().ok().filter(|&p| p > 0));
+            }
+        }
+    }
+    LockState::Free
+}
+
 /// The pid the holder wrote, if it wrote one yet (it writes it right after
 /// taking the lock, so a start racing that moment may read nothing).
 fn holder(file: &mut File) -> Option<u32> {
@@ -132,6 +177,24 @@ mod tests {
             !held.is_current(dir.path()),
             "another file of the same name"
         );
+    }
+
+    #[test]
+    fn the_lock_is_seen_held_without_taking_it() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(lock_state(dir.path()), LockState::Free, "no lock file");
+        let held = DirLock::take(dir.path()).unwrap();
+        assert_eq!(
+            lock_state(dir.path()),
+            LockState::Held(Some(std::process::id()))
+        );
+        // The probe took nothing: the holder still holds it alone.
+        assert!(matches!(
+            DirLock::take(dir.path()),
+            Err(StoreError::Locked { .. })
+        ));
+        drop(held);
+        assert_eq!(lock_state(dir.path()), LockState::Free, "a left lock file");
     }
 
     #[test]

@@ -11,7 +11,8 @@
 //! finish in the background (`reaper`); soft invalidations are kept in a
 //! small append-only log replayed at start (`soft`, format in `soft_log`).
 //! [`preflight`] asks whether a directory would open without opening it
-//! (for `check` and before `run`).
+//! (for `check` and before `run`). Listings page through the index
+//! (`listing`); [`Survey`] reads a dir no daemon holds without changing it.
 //! Writes reserve their room before they touch the disk, so that `max_size`
 //! holds at every moment (`space`); drops the file system refuses are kept
 //! and retried, and never acknowledged as durable (`pending`); a cache dir
@@ -32,6 +33,7 @@ mod evict;
 mod held;
 mod index;
 mod layout;
+mod listing;
 mod lock;
 mod lookup;
 mod memory;
@@ -50,6 +52,7 @@ pub mod snapshot;
 mod soft;
 mod soft_log;
 mod space;
+mod survey;
 mod tags;
 mod vanish;
 mod write;
@@ -66,8 +69,11 @@ use crate::key::Key;
 
 pub use self::error::StoreError;
 pub use self::held::{FileBody, HeldFile, KEEP_OPEN_MIN};
+pub use self::listing::{Catalog, Cursor, ListQuery, Page, DEFAULT_LIMIT, MAX_LIMIT};
+pub use self::lock::{lock_state, LockState};
 pub use self::lookup::{Cold, Lookup};
 pub use self::preflight::preflight;
+pub use self::survey::Survey;
 
 use self::batch::LOCK_BATCH;
 pub(crate) use self::held::FileBudget;

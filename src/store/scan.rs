@@ -4,6 +4,9 @@
 //! their header declares (torn), files under the wrong name, and files of a
 //! generation below the persisted minimum are removed.
 //!
+//! A read-only walk (`scan_read_only`) removes nothing and lists only
+//! what the cleaning walk would keep.
+//!
 //! Fan-out directories are shared among a few threads: the work is one
 //! open, fstat, read and close per file, mostly waiting on the kernel.
 //! The walk assumes the store is the only writer of `cache.dir` and never
@@ -87,6 +90,24 @@ pub(crate) struct Scan {
 
 /// Walks `root`, keeping files of generation `min_generation` or above.
 pub(crate) fn scan(root: &Path, min_generation: u64) -> io::Result<Scan> {
+    walk(root, min_generation, Tidy::Clean)
+}
+
+/// Walks `root` as `scan` does, but removes nothing: what the scan would
+/// remove is left alone and not listed (`survey`, a look at a cache dir
+/// no daemon holds).
+pub(crate) fn scan_read_only(root: &Path, min_generation: u64) -> io::Result<Scan> {
+    walk(root, min_generation, Tidy::Leave)
+}
+
+/// Whether the walk removes the files it does not keep.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tidy {
+    Clean,
+    Leave,
+}
+
+fn walk(root: &Path, min_generation: u64, tidy: Tidy) -> io::Result<Scan> {
     let mut dirs = Vec::new();
     let mut removed = 0;
     for item in std::fs::read_dir(root)? {
@@ -94,7 +115,9 @@ pub(crate) fn scan(root: &Path, min_generation: u64) -> io::Result<Scan> {
         let name = item.file_name();
         let name = name.to_string_lossy();
         if name.starts_with(TEMP_PREFIX) {
-            remove_temp(&item.path());
+            if tidy == Tidy::Clean {
+                remove_temp(&item.path());
+            }
             removed += 1;
         } else if layout::is_fanout_name(&name) && item.file_type()?.is_dir() {
             dirs.push(item.path());
@@ -116,7 +139,7 @@ pub(crate) fn scan(root: &Path, min_generation: u64) -> io::Result<Scan> {
                     let mut removed = 0;
                     let mut buf = Vec::with_capacity(FIRST_READ);
                     while let Some(dir) = dirs.get(next.fetch_add(1, Ordering::Relaxed)) {
-                        removed += scan_dir(dir, min_generation, &mut buf, &mut part)?;
+                        removed += scan_dir(dir, min_generation, tidy, &mut buf, &mut part)?;
                     }
                     part.finish();
                     Ok((part, removed))
@@ -149,6 +172,7 @@ pub(crate) fn scan(root: &Path, min_generation: u64) -> io::Result<Scan> {
 fn scan_dir(
     dir: &Path,
     min_generation: u64,
+    tidy: Tidy,
     buf: &mut Vec<u8>,
     part: &mut Part,
 ) -> io::Result<usize> {
@@ -163,7 +187,9 @@ fn scan_dir(
         let name = item.file_name();
         let name = name.to_string_lossy();
         if name.starts_with(TEMP_PREFIX) {
-            remove_temp(&path);
+            if tidy == Tidy::Clean {
+                remove_temp(&path);
+            }
             removed += 1;
             continue;
         }
@@ -172,19 +198,28 @@ fn scan_dir(
             continue;
         };
         if !name.starts_with(fanout.as_str()) {
-            remove(&path, "snapshot file in the wrong fan-out directory");
+            if tidy == Tidy::Clean {
+                remove(&path, "snapshot file in the wrong fan-out directory");
+            }
             removed += 1;
             continue;
         }
         match read_head(&path, &key, buf) {
             Ok((entry, _)) if entry.generation < min_generation => {
                 tracing::debug!(path = %path.display(), "dropped by a generation bump");
-                let _ = std::fs::remove_file(&path);
+                if tidy == Tidy::Clean {
+                    let _ = std::fs::remove_file(&path);
+                }
                 removed += 1;
             }
             Ok((entry, tags)) => part.push(entry, tags),
             Err(reason) => {
-                remove(&path, &reason);
+                match tidy {
+                    Tidy::Clean => remove(&path, &reason),
+                    Tidy::Leave => {
+                        tracing::debug!(path = %path.display(), reason, "not a readable snapshot; not listed")
+                    }
+                }
                 removed += 1;
             }
         }

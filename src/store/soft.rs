@@ -38,11 +38,13 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io;
+use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
 use crate::key::Key;
 
+use super::index::Index;
 use super::soft_log::{self, Mark, Tail};
 use super::{lock, read_lock, snapshot, write, Shared, Store, StoreError, LOCK_BATCH};
 
@@ -186,36 +188,62 @@ impl Store {
                 });
             }
         }
-        let mut alls = Vec::new();
-        let index = read_lock(&sh.index);
-        for mark in marks {
-            match mark {
-                Mark::All { epoch, since_ms } => alls.push(AllMark { epoch, since_ms }),
-                Mark::Keys {
-                    epoch,
-                    since_ms,
-                    keys,
-                } => {
-                    for entry in keys.iter().filter_map(|k| index.get(k)) {
-                        if entry.generation < epoch {
-                            entry.mark_stale(since_ms);
-                        }
-                    }
-                }
-            }
-        }
-        let stairs = Stairs::new(alls);
-        for entry in index.iter() {
-            if let Some(i) = stairs.decides(entry.generation) {
-                entry.mark_stale(stairs.marks[i].since_ms);
-            }
-        }
-        drop(index);
-        log.alls = stairs.marks;
+        log.alls = replay(&read_lock(&sh.index), marks);
         if let Err(e) = sh.rewrite(&mut log) {
             tracing::warn!(error = %e, "cannot rewrite the soft-mark log; retried at the next soft invalidation");
         }
     }
+}
+
+/// Marks the entries of `index` stale as `marks` say; returns the `All`
+/// marks, by epoch.
+fn replay(index: &Index, marks: Vec<Mark>) -> Vec<AllMark> {
+    let mut alls = Vec::new();
+    for mark in marks {
+        match mark {
+            Mark::All { epoch, since_ms } => alls.push(AllMark { epoch, since_ms }),
+            Mark::Keys {
+                epoch,
+                since_ms,
+                keys,
+            } => {
+                for entry in keys.iter().filter_map(|k| index.get(k)) {
+                    if entry.generation < epoch {
+                        entry.mark_stale(since_ms);
+                    }
+                }
+            }
+        }
+    }
+    let stairs = Stairs::new(alls);
+    for entry in index.iter() {
+        if let Some(i) = stairs.decides(entry.generation) {
+            entry.mark_stale(stairs.marks[i].since_ms);
+        }
+    }
+    stairs.marks
+}
+
+/// Marks `index`, the snapshots of `dir`, stale as the next start would,
+/// reading the log and writing nothing (`survey`). A damaged log marks
+/// everything stale since `now`, as a start does.
+pub(super) fn replay_read_only(dir: &Path, index: &Index, now: SystemTime) {
+    let decoded = match std::fs::read(dir.join(soft_log::FILE)) {
+        Ok(buf) => soft_log::decode(&buf),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return,
+        Err(_) => soft_log::Decoded {
+            marks: Vec::new(),
+            tail: Tail::Corrupt,
+        },
+    };
+    let mut marks = decoded.marks;
+    if decoded.tail == Tail::Corrupt {
+        marks.push(Mark::All {
+            epoch: u64::MAX,
+            since_ms: snapshot::to_ms(now),
+        });
+    }
+    replay(index, marks);
 }
 
 impl Shared {

@@ -3,9 +3,12 @@ pub mod body;
 pub mod client;
 pub mod clock;
 pub mod daemon;
+pub mod django;
 pub mod fs;
 pub mod metrics;
+pub mod nginx;
 pub mod raw_upstream;
+pub mod site;
 pub mod upstream;
 pub mod webhook;
 
