@@ -70,6 +70,7 @@ pub mod sendfile;
 pub mod server;
 pub mod shutdown;
 pub mod state;
+pub mod status;
 pub mod store;
 pub mod systemd;
 pub mod tags;

@@ -77,10 +77,15 @@ impl Daemon {
             Arc::clone(&self.app),
             shutdown.clone(),
         ));
+        let sampler = tokio::spawn(crate::status::sample(
+            Arc::clone(&self.app),
+            shutdown.clone(),
+        ));
         let app = Arc::clone(&self.app);
         accept_all(self.app, self.listeners, shutdown).await;
         schedules.abort();
         sweeper.abort();
+        sampler.abort();
         // The next start reads one file instead of every snapshot's header.
         match tokio::task::spawn_blocking(move || app.store.checkpoint()).await {
             Ok(Ok(count)) => tracing::info!(snapshots = count, "index checkpoint written"),

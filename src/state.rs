@@ -19,6 +19,7 @@ use crate::metrics::Metrics;
 use crate::outcome::Outcome;
 use crate::oversized::Oversized;
 use crate::passes::Passes;
+use crate::status::Status;
 use crate::store::{Store, StoreError, StoreSettings};
 
 pub struct App {
@@ -45,6 +46,8 @@ pub struct App {
     pub metrics: Metrics,
     /// The last PASS of recently passed keys (`explain`).
     pub passes: Passes,
+    /// The status page's history and recent invalidations.
+    pub status: Status,
     /// (route index, header) pairs already warned about: an app `Vary`
     /// naming a header the route does not vary on.
     warned_vary: Mutex<HashSet<(usize, HeaderName)>>,
@@ -75,6 +78,7 @@ impl App {
             invalidations: Log::default(),
             metrics: Metrics::new(),
             passes: Passes::default(),
+            status: Status::default(),
             warned_vary: Mutex::new(HashSet::new()),
             config: ArcSwap::from_pointee(config),
             swaps: watch::Sender::new(0),

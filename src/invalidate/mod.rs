@@ -65,5 +65,7 @@ pub async fn run(
 /// Counts an applied invalidation and logs it as one line.
 pub fn counted(app: &App, source: InvalidationSource, selector: &str, count: usize) {
     app.metrics.invalidated(source, count);
+    app.status
+        .invalidated(app.clock.now(), source, selector, count);
     tracing::info!(%source, selector, count, "invalidation applied");
 }

@@ -27,8 +27,10 @@ use crate::store::Store;
 
 pub use self::labels::{FetchOutcome, InvalidationSource, ReloadResult, RequestResult};
 use self::labels::{OutcomeLabel, ReasonLabel, ReloadLabel, ResultLabel, SourceLabel};
+pub use self::read::FetchHistogram;
 
 mod labels;
+mod read;
 
 /// The `Content-Type` of the Prometheus text format.
 pub const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
