@@ -46,6 +46,7 @@ mod schedule;
 mod sendfile;
 mod shutdown;
 mod soft;
+mod status_page;
 mod systemd;
 mod tags;
 mod warm;
