@@ -69,10 +69,11 @@ pub fn render(v: &View) -> String {
     }
     let _ = write!(
         o,
-        "up <span id=\"uptime\">{}</span> · {} UTC · refreshes every {REFRESH} s</p>\n",
+        "up <span id=\"uptime\">{}</span> · {} UTC · refreshes every {REFRESH} s</p>",
         figures::uptime(v.uptime),
         figures::utc(v.now)
     );
+    o.push('\n');
     chart(&mut o, v);
     o.push_str("<div class=\"grid\">\n");
     requests(&mut o, v);
@@ -200,11 +201,12 @@ fn requests(o: &mut String, v: &View) {
     let _ = write!(
         o,
         "<tr><th class=\"l\">all</th><th>{}</th><th id=\"requests-total\">{total}</th></tr>\
-<tr><td class=\"l\">hit ratio</td><td>{}</td><td id=\"hit-ratio-total\">{ratio}</td></tr></table></section>\n",
+<tr><td class=\"l\">hit ratio</td><td>{}</td><td id=\"hit-ratio-total\">{ratio}</td></tr></table></section>",
         figures::rate(last.map_or(0.0, |iv| iv.total() as f64 / iv.seconds.max(f64::MIN_POSITIVE))),
         last.and_then(Interval::hit_ratio)
             .map_or("–".to_string(), figures::percent),
     );
+    o.push('\n');
 }
 
 /// A bar of `used` against `limit` and its percentage.
