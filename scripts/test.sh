@@ -24,8 +24,9 @@ cd "$(dirname "$0")/.."
 need=()
 # The completions test checks the zsh and fish scripts with those shells;
 # tests/systemd.rs checks the unit with systemd-analyze; tests/cluster.rs
-# runs its own redis-server.
-for tool in mount:mount losetup:mount mkfs.ext4:e2fsprogs e2fsck:e2fsprogs chattr:e2fsprogs zsh:zsh fish:fish nginx:nginx-light systemd-analyze:systemd redis-server:redis-server redis-cli:redis-tools; do
+# runs its own redis-server; tests/status_page.rs loads the status page in
+# headless Chromium.
+for tool in mount:mount losetup:mount mkfs.ext4:e2fsprogs e2fsck:e2fsprogs chattr:e2fsprogs zsh:zsh fish:fish nginx:nginx-light systemd-analyze:systemd redis-server:redis-server redis-cli:redis-tools chromium:chromium; do
   command -v "${tool%%:*}" >/dev/null || [[ -x "/usr/sbin/${tool%%:*}" ]] || need+=("${tool##*:}")
 done
 # Debian's python3 makes venvs only with python3-venv.

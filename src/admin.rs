@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use base64::Engine as _;
-use http::header::{self, HeaderMap};
+use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use subtle::ConstantTimeEq;
@@ -48,7 +48,9 @@ pub async fn handle(app: &Arc<App>, req: Request<Incoming>, listener: Listener) 
     }
     let path = req.uri().path();
     match path {
+        "/_preloadd/" => crate::status::handle(app, req.method()),
         "/_preloadd/health" => health(app, req.method()),
+        "/_preloadd/metrics" => metrics(app, &req),
         "/_preloadd/snapshots" => listing::handle(app, req.method(), req.uri().query()).await,
         "/_preloadd/explain" => explain::handle(app, &req).await,
         _ => Own::NoSuchEndpoint.response(),
@@ -104,6 +106,24 @@ fn health(app: &App, method: &Method) -> Response<Body> {
         body["cluster"] = serde_json::json!(node.status());
     }
     json(StatusCode::OK, &body)
+}
+
+/// `GET /_preloadd/metrics`: Prometheus text, or OpenMetrics when the
+/// scraper's `Accept` asks for it.
+fn metrics<B>(app: &App, req: &Request<B>) -> Response<Body> {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return Own::MethodNotAllowed("GET, HEAD").response();
+    }
+    let accept = req.headers().get(header::ACCEPT).map(|v| v.as_bytes());
+    let openmetrics = crate::metrics::wants_openmetrics(accept);
+    let mut res = Response::new(Body::full(app.metrics.encode(&app.store, openmetrics)));
+    let content_type = match openmetrics {
+        true => crate::metrics::OPENMETRICS_TEXT,
+        false => crate::metrics::PROMETHEUS_TEXT,
+    };
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    res
 }
 
 #[cfg(test)]

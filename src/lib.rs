@@ -33,6 +33,7 @@
 //!   the descriptor limit and the share of it the store may hold open;
 //!   [`systemd`] what the daemon tells its service manager.
 
+pub mod access;
 pub mod admin;
 pub mod body;
 pub mod cached;
@@ -54,6 +55,7 @@ pub mod key;
 pub mod limits;
 pub mod listener;
 pub mod listing;
+pub mod metrics;
 pub mod miss;
 pub mod outcome;
 pub mod oversized;
@@ -69,6 +71,7 @@ pub mod sendfile;
 pub mod server;
 pub mod shutdown;
 pub mod state;
+pub mod status;
 pub mod store;
 pub mod systemd;
 pub mod tags;

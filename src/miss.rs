@@ -9,21 +9,23 @@
 //! ([`crate::pass`]): sharing it would mean holding it whole.
 
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{request, Response};
+use tracing::Instrument;
 
 use crate::body::Body;
 use crate::cached;
 use crate::compress;
 use crate::conditional;
 use crate::config::{Config, OnWriteError};
-use crate::fetch::{self, FetchRequest, FetchSettings, Fetched, FetchedBody};
+use crate::fetch::{self, FetchLine, FetchRequest, FetchSettings, Fetched, FetchedBody};
 use crate::flight::Role;
 use crate::headers::{self, X_PRELOAD_CACHE, X_PRELOAD_REASON};
 use crate::key::Target;
+use crate::metrics::RequestResult;
 use crate::outcome::{Outcome, Passed, Shared};
 use crate::pass;
 use crate::policy::{self, KeepRules, PassReason};
@@ -47,6 +49,16 @@ impl Led {
             Led::Streamed(reason, _) => Outcome::Unshared(*reason),
         }
     }
+
+    /// What the fetch came to, for its metrics and its log line.
+    fn line<'a>(&self, target: &'a str, took: Duration) -> FetchLine<'a> {
+        match self {
+            Led::Shared(shared) => shared.fetch_line(target, took),
+            Led::Streamed(reason, res) => {
+                FetchLine::passed(target, took, res.status(), res.body(), *reason)
+            }
+        }
+    }
 }
 
 /// Answers a preload request that found no usable snapshot (a stale one
@@ -63,6 +75,7 @@ pub async fn fetch(app: &Arc<App>, target: Target, req: &request::Parts) -> Resp
                     .filter(|f| cached::is_fresh(f, now))
                 {
                     drop(leader);
+                    app.metrics.request(RequestResult::Hit);
                     return snapshot_response(&found.snapshot, CacheStatus::Hit, req, now);
                 }
                 let task_app = Arc::clone(app);
@@ -73,20 +86,26 @@ pub async fn fetch(app: &Arc<App>, target: Target, req: &request::Parts) -> Resp
                     led
                 });
                 return match task.await {
-                    Ok(Led::Streamed(_, res)) => res,
-                    Ok(Led::Shared(shared)) => respond(shared, req, true, app.clock.now()),
+                    Ok(Led::Streamed(reason, res)) => {
+                        app.metrics.pass(reason);
+                        res
+                    }
+                    Ok(Led::Shared(shared)) => respond(app, shared, req, true, app.clock.now()),
                     Err(err) => {
                         tracing::error!(target = %target.canonical, error = %err, "snapshot fetch task failed");
+                        app.metrics.request(RequestResult::Error);
                         Own::FetchFailed.response()
                     }
                 };
             }
             Role::Follower(follower) => match follower.outcome().await {
                 Some(Outcome::Unshared(reason)) => {
-                    return pass::fetch_for_one(app, &target, reason).await
+                    app.metrics.coalesced();
+                    return pass::fetch_for_one(app, &target, reason).await;
                 }
                 Some(Outcome::Shared(shared)) => {
-                    return respond(shared, req, false, app.clock.now())
+                    app.metrics.coalesced();
+                    return respond(app, shared, req, false, app.clock.now());
                 }
                 None => continue,
             },
@@ -106,19 +125,25 @@ pub fn refresh_in_background(app: &Arc<App>, target: Target) {
     }
 }
 
-/// The leader's work: fetch, decide, write, and note a PASS for `explain`
-/// ([`crate::passes`]).
+/// The leader's work ([`decide_and_keep`]) in a span of its own, counted
+/// and logged as one line (`fetch::FetchLine`), and a PASS noted for
+/// `explain` ([`crate::passes`]).
 pub async fn fetch_and_keep(app: &Arc<App>, target: &Target) -> Led {
-    let led = fetch_decide_write(app, target).await;
+    let span = tracing::info_span!("fetch", target = %target.canonical);
+    let mut took = Duration::ZERO;
+    let led = decide_and_keep(app, target, &mut took)
+        .instrument(span)
+        .await;
+    led.line(&target.canonical, took).record(&app.metrics);
     app.passes
         .after_fetch(target.key, &led.outcome(), app.clock.now());
     led
 }
 
-/// Fetch, decide, write. The keep decision is made from the head where it
-/// can be, so that a response that will not be kept is never read into
-/// memory.
-async fn fetch_decide_write(app: &Arc<App>, target: &Target) -> Led {
+/// Fetch, decide, write; `took` is set to the time the fetch itself took.
+/// The keep decision is made from the head where it can be, so that a
+/// response that will not be kept is never read into memory.
+async fn decide_and_keep(app: &Arc<App>, target: &Target, took: &mut Duration) -> Led {
     let config = app.config_owned();
     let target = &*target.under(&config);
     // Invalidations recorded from now on overtake this fetch.
@@ -140,10 +165,12 @@ async fn fetch_decide_write(app: &Arc<App>, target: &Target) -> Led {
         target: &target.canonical,
         vary: &target.vary,
     };
+    let started = Instant::now();
     let fetched = app
         .fetcher
         .fetch(request, &FetchSettings::of(&config), pass)
         .await;
+    *took = started.elapsed();
     let Fetched { parts, body } = match fetched {
         Ok(fetched) => fetched,
         Err(err) => {
@@ -214,6 +241,7 @@ async fn fetch_decide_write(app: &Arc<App>, target: &Target) -> Led {
         Err(StoreError::TooLarge { .. }) => pass_on(PassReason::TooLarge),
         Err(err) => {
             tracing::warn!(target = %target.canonical, error = %err, "snapshot not written");
+            app.metrics.write_error();
             match config.cache.on_write_error {
                 OnWriteError::Serve => pass_on(PassReason::WriteError),
                 OnWriteError::Fail => Shared::Failed(Own::NotWritten),
@@ -222,17 +250,32 @@ async fn fetch_decide_write(app: &Arc<App>, target: &Target) -> Led {
     })
 }
 
-fn respond(shared: Shared, req: &request::Parts, leader: bool, now: SystemTime) -> Response<Body> {
+fn respond(
+    app: &App,
+    shared: Shared,
+    req: &request::Parts,
+    leader: bool,
+    now: SystemTime,
+) -> Response<Body> {
     match shared {
-        Shared::Kept(snap) => snapshot_response(&snap, CacheStatus::Miss, req, now),
-        Shared::Passed(p) => pass::response(
-            p.status,
-            p.headers.clone(),
-            Body::full(p.body.clone()),
-            p.reason,
-            leader,
-        ),
-        Shared::Failed(own) => own.response(),
+        Shared::Kept(snap) => {
+            app.metrics.request(RequestResult::Miss);
+            snapshot_response(&snap, CacheStatus::Miss, req, now)
+        }
+        Shared::Passed(p) => {
+            app.metrics.pass(p.reason);
+            pass::response(
+                p.status,
+                p.headers.clone(),
+                Body::full(p.body.clone()),
+                p.reason,
+                leader,
+            )
+        }
+        Shared::Failed(own) => {
+            app.metrics.request(RequestResult::Error);
+            own.response()
+        }
     }
 }
 

@@ -4,11 +4,14 @@
 //! it names what happened and decides nothing.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::HeaderMap;
 use http::StatusCode;
 
+use crate::fetch::FetchLine;
+use crate::metrics::FetchOutcome;
 use crate::policy::PassReason;
 use crate::respond::own::Own;
 use crate::store::Snapshot;
@@ -35,6 +38,30 @@ pub enum Shared {
     /// be written with `on_write_error = "fail"` (503). Visitors read the
     /// answer's fixed text, never an error's detail (that goes to the log).
     Failed(Own),
+}
+
+impl Shared {
+    /// What the fetch that gave it came to, for its metrics and log line;
+    /// `took` is the fetch's own time.
+    pub fn fetch_line<'a>(&self, target: &'a str, took: Duration) -> FetchLine<'a> {
+        match self {
+            Shared::Kept(snap) => FetchLine {
+                status: StatusCode::from_u16(snap.meta.status).ok(),
+                bytes: Some(snap.body.len() as u64),
+                ..FetchLine::failed(target, took, FetchOutcome::Kept)
+            },
+            Shared::Passed(p) => FetchLine {
+                status: Some(p.status),
+                bytes: Some(p.body.len() as u64),
+                reason: Some(p.reason),
+                ..FetchLine::failed(target, took, FetchOutcome::Passed)
+            },
+            Shared::Failed(Own::UpstreamTimeout) => {
+                FetchLine::failed(target, took, FetchOutcome::Timeout)
+            }
+            Shared::Failed(_) => FetchLine::failed(target, took, FetchOutcome::Error),
+        }
+    }
 }
 
 /// A response read whole to be kept, then not kept (an invalidation

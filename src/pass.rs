@@ -10,15 +10,17 @@
 //! stream would hold it in memory for the slowest of them.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Response, StatusCode};
 use hyper::body::Incoming;
 
 use crate::body::Body;
-use crate::fetch::{self, FetchRequest, FetchSettings, Fetched, FetchedBody};
+use crate::fetch::{self, FetchLine, FetchRequest, FetchSettings, Fetched, FetchedBody};
 use crate::headers::{self, X_PRELOAD_CACHE, X_PRELOAD_REASON};
 use crate::key::Target;
+use crate::metrics::RequestResult;
 use crate::oversized::Watch;
 use crate::policy::{self, KeepRules, PassReason};
 use crate::state::App;
@@ -40,7 +42,10 @@ pub async fn fetch_for_one(app: &App, target: &Target, leader: PassReason) -> Re
     let pass = |parts: &http::response::Parts| {
         Some(policy::pass_reason(parts.status, &parts.headers, rules).unwrap_or(leader))
     };
-    match app.fetcher.fetch(request, &settings, pass).await {
+    let started = Instant::now();
+    let fetched = app.fetcher.fetch(request, &settings, pass).await;
+    let took = started.elapsed();
+    match fetched {
         Ok(Fetched { parts, body }) => {
             let (reason, body) = match body {
                 FetchedBody::Unread(reason, rest) => (reason, streamed(app, target, &parts, rest)),
@@ -49,11 +54,16 @@ pub async fn fetch_for_one(app: &App, target: &Target, leader: PassReason) -> Re
                 FetchedBody::TooLarge(read, rest) => (leader, Body::Prefixed(read, rest)),
                 FetchedBody::Complete(bytes) => (leader, Body::full(bytes)),
             };
+            FetchLine::passed(&target.canonical, took, parts.status, &body, reason)
+                .record(&app.metrics);
+            app.metrics.pass(reason);
             app.passes.record(target.key, reason, app.clock.now());
             response(parts.status, parts.headers, body, reason, true)
         }
         Err(err) => {
             fetch::log_failure(&config.upstream.url, &target.canonical, &err);
+            FetchLine::failed(&target.canonical, took, err.outcome()).record(&app.metrics);
+            app.metrics.request(RequestResult::Error);
             err.answer().response()
         }
     }

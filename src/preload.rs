@@ -16,6 +16,7 @@ use crate::body::Body;
 use crate::cached::{self, Freshness};
 use crate::headers::list_items;
 use crate::key;
+use crate::metrics::RequestResult;
 use crate::miss;
 use crate::respond::{snapshot_response, CacheStatus, Own};
 use crate::state::App;
@@ -37,9 +38,11 @@ pub async fn handle(app: &Arc<App>, req: &request::Parts, raw: &str) -> Response
     if let Some(found) = cached::lookup(app, &target.key).await {
         match cached::freshness(&found, now, grace) {
             Freshness::Fresh => {
-                return snapshot_response(&found.snapshot, CacheStatus::Hit, req, now)
+                app.metrics.request(RequestResult::Hit);
+                return snapshot_response(&found.snapshot, CacheStatus::Hit, req, now);
             }
             Freshness::Stale => {
+                app.metrics.request(RequestResult::Stale);
                 miss::refresh_in_background(app, target);
                 return snapshot_response(&found.snapshot, CacheStatus::Stale, req, now);
             }
@@ -47,6 +50,7 @@ pub async fn handle(app: &Arc<App>, req: &request::Parts, raw: &str) -> Response
         }
     }
     if only_if_cached(&req.headers) {
+        app.metrics.request(RequestResult::Error);
         return Own::NotCached.response();
     }
     miss::fetch(app, target, req).await

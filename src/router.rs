@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use http::{header, Method, Request, Response};
 use hyper::body::Incoming;
+use tracing::Instrument;
 
+use crate::access;
 use crate::admin;
 use crate::body::Body;
 use crate::config::{Config, ADMIN_PREFIX};
@@ -43,7 +45,29 @@ pub async fn handle(
     peer: SocketAddr,
     listener: Listener,
 ) -> Response<Body> {
-    let route = route(&req, &app.config(), listener);
+    let (route, access_log) = {
+        let config = app.config();
+        (route(&req, &config, listener), config.server.access_log)
+    };
+    let begun = access_log.then(|| access::Begun::of(&req, peer));
+    // At debug, so that at the default level a request costs no span.
+    let span = tracing::debug_span!("request", method = %req.method(), target = %req.uri());
+    let res = answer(app, req, route, peer, listener)
+        .instrument(span)
+        .await;
+    if let Some(begun) = begun {
+        begun.log(&res);
+    }
+    res
+}
+
+async fn answer(
+    app: Arc<App>,
+    req: Request<Incoming>,
+    route: Route,
+    peer: SocketAddr,
+    listener: Listener,
+) -> Response<Body> {
     match route {
         Route::Refused(own) => own.response(),
         Route::Admin => admin::handle(&app, req, listener).await,

@@ -80,6 +80,10 @@ impl Daemon {
             shutdown.clone(),
         ));
         let following = cluster::follow::spawn(&self.app);
+        let sampler = tokio::spawn(crate::status::sample(
+            Arc::clone(&self.app),
+            shutdown.clone(),
+        ));
         let app = Arc::clone(&self.app);
         accept_all(self.app, self.listeners, shutdown).await;
         schedules.abort();
@@ -88,6 +92,7 @@ impl Daemon {
             .into_iter()
             .flatten()
             .for_each(|task| task.abort());
+        sampler.abort();
         // The next start reads one file instead of every snapshot's header.
         match tokio::task::spawn_blocking(move || app.store.checkpoint()).await {
             Ok(Ok(count)) => tracing::info!(snapshots = count, "index checkpoint written"),

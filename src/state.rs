@@ -15,9 +15,11 @@ use crate::connector::ConnectTimeout;
 use crate::fetch::{self, Fetcher, HttpClient};
 use crate::flight::Flights;
 use crate::invalidate::log::Log;
+use crate::metrics::Metrics;
 use crate::outcome::Outcome;
 use crate::oversized::Oversized;
 use crate::passes::Passes;
+use crate::status::Status;
 use crate::store::{Store, StoreError, StoreSettings};
 
 pub struct App {
@@ -40,11 +42,15 @@ pub struct App {
     pub compressor: Compressor,
     /// Recent invalidations: the gate a fetch's snapshot passes to be kept.
     pub invalidations: Log,
+    /// Counters and histograms of `/_preloadd/metrics`.
+    pub metrics: Metrics,
     /// The last PASS of recently passed keys (`explain`).
     pub passes: Passes,
     /// This node's part in a cluster; `None` without `[cluster]` (set by
     /// `server::Daemon::start`).
     pub cluster: Option<Arc<crate::cluster::Node>>,
+    /// The status page's history and recent invalidations.
+    pub status: Status,
     /// (route index, header) pairs already warned about: an app `Vary`
     /// naming a header the route does not vary on.
     warned_vary: Mutex<HashSet<(usize, HeaderName)>>,
@@ -73,8 +79,10 @@ impl App {
             oversized: Arc::new(Oversized::default()),
             compressor: Compressor::per_core(),
             invalidations: Log::default(),
+            metrics: Metrics::new(),
             passes: Passes::default(),
             cluster: None,
+            status: Status::default(),
             warned_vary: Mutex::new(HashSet::new()),
             config: ArcSwap::from_pointee(config),
             swaps: watch::Sender::new(0),

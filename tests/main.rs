@@ -14,6 +14,7 @@
 
 mod support;
 
+mod access_log;
 mod cache_dir;
 mod cli;
 mod cluster;
@@ -36,6 +37,7 @@ mod lifecycle;
 mod listing;
 mod load;
 mod memory;
+mod metrics;
 mod pass;
 mod passthrough;
 mod preload;
@@ -45,6 +47,7 @@ mod schedule;
 mod sendfile;
 mod shutdown;
 mod soft;
+mod status_page;
 mod systemd;
 mod tags;
 mod warm;

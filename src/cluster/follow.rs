@@ -23,6 +23,7 @@ use super::stream::{self, Raw, Start};
 use super::{disk, Node, SEND_TIMEOUT};
 use crate::invalidate;
 use crate::invalidate::selector::Selector;
+use crate::metrics::InvalidationSource;
 use crate::state::App;
 
 /// How long one `XREAD BLOCK` waits for an entry.
@@ -140,7 +141,7 @@ async fn sync(
                 all: true,
                 ..Selector::default()
             };
-            if let Err(err) = invalidate::run(app, all).await {
+            if let Err(err) = invalidate::run(app, all, InvalidationSource::Cluster).await {
                 tracing::error!(error = %err, "cluster: dropping every snapshot failed");
             }
             after
@@ -179,7 +180,7 @@ async fn apply(app: &Arc<App>, node: &Arc<Node>, batch: Vec<Raw>) -> Id {
         if entry.node == node.settings.node {
             continue;
         }
-        match invalidate::run(app, entry.selector).await {
+        match invalidate::run(app, entry.selector, InvalidationSource::Cluster).await {
             Ok(count) => {
                 tracing::debug!(id = %id, from = %entry.node, count, "cluster: entry applied");
             }

@@ -19,6 +19,7 @@ use super::writes;
 use crate::body::Body;
 use crate::error::Error;
 use crate::key::QueryRules;
+use crate::metrics::InvalidationSource;
 use crate::proxy;
 use crate::respond::{json, Own};
 use crate::state::App;
@@ -64,7 +65,7 @@ pub async fn webhook(app: &Arc<App>, req: Request<Incoming>) -> Response<Body> {
             return Own::InvalidationFailed.response();
         }
     };
-    let (result, sent) = super::run_shared(app, selector).await;
+    let (result, sent) = super::run_shared(app, selector, InvalidationSource::Webhook).await;
     match result {
         Ok(count) => {
             let mut body = serde_json::json!({ "invalidated": count });
@@ -111,7 +112,7 @@ pub async fn write_through(
         )
     };
     if let Some(selector) = selector {
-        if let (Err(err), _) = super::run_shared(app, selector).await {
+        if let (Err(err), _) = super::run_shared(app, selector, InvalidationSource::WriteThrough).await {
             tracing::error!(error = %err, target, "invalidation after a write failed");
         }
     }

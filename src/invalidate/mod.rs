@@ -29,6 +29,7 @@ use std::sync::Arc;
 
 use crate::cluster::Sent;
 use crate::error::Error;
+use crate::metrics::InvalidationSource;
 use crate::state::App;
 use crate::store::StoreError;
 
@@ -37,8 +38,14 @@ use self::selector::Selector;
 /// Applies `selector` (off the runtime's threads: removals fsync), starts a
 /// rewarm when configured, and returns how many snapshots it dropped or
 /// softened. When this returns, the dropped pages are gone for good.
-pub async fn run(app: &Arc<App>, selector: Selector) -> Result<usize, Error> {
+/// `source` is what the metrics and the log line name it by.
+pub async fn run(
+    app: &Arc<App>,
+    selector: Selector,
+    source: InvalidationSource,
+) -> Result<usize, Error> {
     let rewarm = app.config().invalidate.rewarm;
+    let described = selector.to_string();
     let worker = Arc::clone(app);
     let applied = tokio::task::spawn_blocking(move || {
         apply::apply(
@@ -52,6 +59,7 @@ pub async fn run(app: &Arc<App>, selector: Selector) -> Result<usize, Error> {
     })
     .await
     .map_err(|e| Error::Runtime(format!("invalidation task failed: {e}")))??;
+    counted(app, source, &described, applied.count);
     rewarm::start(app, applied.targets);
     Ok(applied.count)
 }
@@ -65,11 +73,12 @@ pub async fn run(app: &Arc<App>, selector: Selector) -> Result<usize, Error> {
 pub async fn run_shared(
     app: &Arc<App>,
     selector: Selector,
+    source: InvalidationSource,
 ) -> (Result<usize, Error>, Option<Sent>) {
     let Some(node) = app.cluster.as_ref() else {
-        return (run(app, selector).await, None);
+        return (run(app, selector, source).await, None);
     };
-    let result = run(app, selector.clone()).await;
+    let result = run(app, selector.clone(), source).await;
     let sent = match &result {
         Ok(_) | Err(Error::Store(StoreError::NotDurable { .. })) => {
             Some(node.publish(&selector).await)
@@ -77,4 +86,12 @@ pub async fn run_shared(
         Err(_) => None,
     };
     (result, sent)
+}
+
+/// Counts an applied invalidation and logs it as one line.
+pub fn counted(app: &App, source: InvalidationSource, selector: &str, count: usize) {
+    app.metrics.invalidated(source, count);
+    app.status
+        .invalidated(app.clock.now(), source, selector, count);
+    tracing::info!(%source, selector, count, "invalidation applied");
 }

@@ -8,6 +8,7 @@ use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
 
+use crate::metrics::InvalidationSource;
 use crate::shutdown::Shutdown;
 use crate::state::App;
 
@@ -34,7 +35,9 @@ pub fn catch_up(app: &App, now: DateTime<Utc>) {
             SystemTime::from(now),
         ) {
             Ok(applied) if applied.count > 0 => {
-                tracing::info!(plan = %plan.name, fired = %fired, count = applied.count, "applied at start: fell due while down")
+                app.metrics
+                    .invalidated(InvalidationSource::Schedule, applied.count);
+                tracing::info!(plan = %plan.name, fired = %fired, count = applied.count, source = %InvalidationSource::Schedule, selector = %plan.selector, "applied at start: fell due while down")
             }
             Ok(_) => {}
             Err(err) => tracing::error!(plan = %plan.name, error = %err, "catch-up failed"),
@@ -114,7 +117,7 @@ impl Armed {
 }
 
 async fn fire(app: &Arc<App>, plan: &Plan) {
-    match super::run(app, plan.selector.clone()).await {
+    match super::run(app, plan.selector.clone(), InvalidationSource::Schedule).await {
         Ok(count) => tracing::info!(plan = %plan.name, count, "schedule fired"),
         // Nobody is waiting on a reply: the log says it, loudly.
         Err(err) => tracing::error!(plan = %plan.name, error = %err, "schedule failed"),
@@ -162,7 +165,7 @@ pub async fn sweep(app: Arc<App>, mut shutdown: Shutdown) {
         .await
         .unwrap_or(0);
         if removed > 0 {
-            tracing::debug!(removed, "expired snapshots past grace removed");
+            super::counted(&app, InvalidationSource::Ttl, "expired past grace", removed);
         }
     }
 }

@@ -65,6 +65,37 @@ impl Selector {
     }
 }
 
+/// A short description for a log line: `all`, or what it names (a long
+/// list cut after a few, with how many more), and `soft`.
+impl std::fmt::Display for Selector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const SHOWN: usize = 5;
+        let mut sep = "";
+        if self.all {
+            f.write_str("all")?;
+            sep = " ";
+        }
+        for (name, list) in [
+            ("tags", &self.tags),
+            ("urls", &self.urls),
+            ("prefixes", &self.prefixes),
+        ] {
+            if list.is_empty() {
+                continue;
+            }
+            write!(f, "{sep}{name}={}", list[..list.len().min(SHOWN)].join(","))?;
+            if list.len() > SHOWN {
+                write!(f, ",...(+{})", list.len() - SHOWN)?;
+            }
+            sep = " ";
+        }
+        if self.soft {
+            write!(f, "{sep}soft")?;
+        }
+        Ok(())
+    }
+}
+
 /// Why a prefix cannot name target paths.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PrefixError {
@@ -131,6 +162,22 @@ mod tests {
     use crate::config::Glob;
 
     const NO_TAGS: [&str; 0] = [];
+
+    #[test]
+    fn a_selector_reads_as_one_short_line() {
+        let all = Selector {
+            all: true,
+            soft: true,
+            ..Selector::default()
+        };
+        assert_eq!(all.to_string(), "all soft");
+        let named = Selector {
+            tags: vec!["a".into(), "b".into()],
+            urls: (0..7).map(|i| format!("/{i}")).collect(),
+            ..Selector::default()
+        };
+        assert_eq!(named.to_string(), "tags=a,b urls=/0,/1,/2,/3,/4,...(+2)");
+    }
 
     fn rules(ignore: &[Glob]) -> QueryRules<'_> {
         QueryRules {

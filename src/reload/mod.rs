@@ -115,8 +115,12 @@ pub async fn reload_logged(app: &Arc<App>, trigger: Trigger) -> Reloaded {
     };
     log(trigger, &result);
     crate::systemd::ready();
-    // The metrics' reload counter is counted here, by `Reloaded::of(&result)`.
-    Reloaded::of(&result)
+    let reloaded = Reloaded::of(&result);
+    app.metrics.reloaded(match reloaded {
+        Reloaded::Ok => crate::metrics::ReloadResult::Ok,
+        Reloaded::Error => crate::metrics::ReloadResult::Error,
+    });
+    reloaded
 }
 
 /// One line per reload; for a refused file, first one error line per

@@ -219,6 +219,14 @@ impl Store {
         drop(index);
         sh.evictions
             .fetch_add(victims.len() as u64, Ordering::Relaxed);
+        if !victims.is_empty() {
+            let count = victims.len();
+            tracing::info!(
+                count,
+                bytes = freed,
+                "evicted least recently used snapshots to stay within max_size"
+            );
+        }
         victims
     }
 }

@@ -58,6 +58,17 @@ impl Daemon {
     /// Like [`Daemon::start_in`], with `env` set for the daemon (e.g.
     /// `TOKIO_WORKER_THREADS`).
     pub fn start_env(config_path: &Path, cwd: Option<&Path>, env: &[(&str, &str)]) -> Daemon {
+        Self::start_args(config_path, cwd, env, &[])
+    }
+
+    /// Like [`Daemon::start_env`], with `args` added to the command line
+    /// (e.g. `--log-format json`).
+    pub fn start_args(
+        config_path: &Path,
+        cwd: Option<&Path>,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> Daemon {
         let mut command = Command::new(binary());
         if let Some(cwd) = cwd {
             command.current_dir(cwd);
@@ -76,6 +87,7 @@ impl Daemon {
             .arg(config_path)
             .arg("--log-level")
             .arg("info")
+            .args(args)
             .env_remove("PRELOADD_TOKEN")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -92,7 +104,7 @@ impl Daemon {
             }
         });
         // The start line names every listener: `listen=http://A[,http://B]`
-        // and `admin=http://C` (or `admin=off`).
+        // and `admin=http://C` (or `admin=off`); in JSON, `"listen":"http://A"`.
         let mut seen = Vec::new();
         let (main, admin, start_line) = loop {
             let line = match rx.recv_timeout(Duration::from_secs(20)) {
@@ -107,8 +119,11 @@ impl Daemon {
             };
             if line.contains("preloadd started") {
                 let field = |name: &str| -> Option<SocketAddr> {
-                    let rest = line.split(&format!(" {name}=http://")).nth(1)?;
-                    let first = rest.split([',', ' ']).next()?;
+                    let rest = line
+                        .split(&format!(" {name}=http://"))
+                        .nth(1)
+                        .or_else(|| line.split(&format!("\"{name}\":\"http://")).nth(1))?;
+                    let first = rest.split([',', ' ', '"']).next()?;
                     first.parse().ok()
                 };
                 let (main, admin) = (field("listen").expect("a main listener"), field("admin"));

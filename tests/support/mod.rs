@@ -5,6 +5,7 @@ pub mod clock;
 pub mod daemon;
 pub mod django;
 pub mod fs;
+pub mod metrics;
 pub mod nginx;
 pub mod raw_upstream;
 pub mod redis;
