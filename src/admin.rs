@@ -116,7 +116,11 @@ fn metrics<B>(app: &App, req: &Request<B>) -> Response<Body> {
     }
     let accept = req.headers().get(header::ACCEPT).map(|v| v.as_bytes());
     let openmetrics = crate::metrics::wants_openmetrics(accept);
-    let mut res = Response::new(Body::full(app.metrics.encode(&app.store, openmetrics)));
+    let mut res = Response::new(Body::full(app.metrics.encode(
+        &app.store,
+        cluster_figures(app),
+        openmetrics,
+    )));
     let content_type = match openmetrics {
         true => crate::metrics::OPENMETRICS_TEXT,
         false => crate::metrics::PROMETHEUS_TEXT,
@@ -124,6 +128,17 @@ fn metrics<B>(app: &App, req: &Request<B>) -> Response<Body> {
     res.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     res
+}
+
+/// The figures `/_preloadd/health` shows under `cluster`, for the metrics.
+fn cluster_figures(app: &App) -> Option<crate::metrics::ClusterFigures> {
+    let status = app.cluster.as_ref()?.status();
+    Some(crate::metrics::ClusterFigures {
+        connected: status.connected,
+        outbox: status.outbox,
+        applied: status.applied,
+        lag_ms: status.lag_ms,
+    })
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::support::metrics::scrape;
 use crate::support::redis::Redis;
 use crate::support::webhook::{admin, count, invalidate, warm, JSON};
 use crate::support::{get, request, Daemon, Sandbox, Upstream};
@@ -100,7 +101,22 @@ async fn a_webhook_to_one_node_reaches_the_others_soft_as_soft() {
             "STALE",
             "soft travels as soft"
         );
+        // The metrics carry the same figures as health.
+        let m = scrape(d).await;
+        assert_eq!(m.get("preloadd_cluster_applied_entries_total"), 2.0);
+        assert_eq!(m.get("preloadd_cluster_connected"), 1.0);
+        assert_eq!(m.get("preloadd_cluster_outbox_entries"), 0.0);
+        assert_eq!(
+            m.get(r#"preloadd_invalidations_total{source="cluster"}"#),
+            2.0
+        );
     }
+    let own = scrape(&nodes[0]).await;
+    assert_eq!(own.get("preloadd_cluster_applied_entries_total"), 0.0);
+    assert_eq!(
+        own.get(r#"preloadd_invalidations_total{source="webhook"}"#),
+        2.0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

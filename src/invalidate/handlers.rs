@@ -112,7 +112,9 @@ pub async fn write_through(
         )
     };
     if let Some(selector) = selector {
-        if let (Err(err), _) = super::run_shared(app, selector, InvalidationSource::WriteThrough).await {
+        if let (Err(err), _) =
+            super::run_shared(app, selector, InvalidationSource::WriteThrough).await
+        {
             tracing::error!(error = %err, target, "invalidation after a write failed");
         }
     }

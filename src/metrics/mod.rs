@@ -218,8 +218,16 @@ impl Metrics {
 
     /// Every metric as text: OpenMetrics when `openmetrics`, else the
     /// Prometheus text format. The store's figures are read now.
-    pub fn encode(&self, store: &Store, openmetrics: bool) -> String {
-        let scraped = store_registry(store);
+    pub fn encode(
+        &self,
+        store: &Store,
+        cluster: Option<ClusterFigures>,
+        openmetrics: bool,
+    ) -> String {
+        let mut scraped = store_registry(store);
+        if let Some(cluster) = cluster {
+            cluster_series(&mut scraped, cluster);
+        }
         let mut out = String::with_capacity(8 * 1024);
         // Writing to a String cannot fail.
         if openmetrics {
@@ -278,6 +286,43 @@ fn store_registry(store: &Store) -> Registry {
         ConstCounter::new(store.evictions()),
     );
     r
+}
+
+/// A cluster node's figures at the moment of a scrape (`[cluster]` only):
+/// what `/_preloadd/health` shows in its `cluster` object.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClusterFigures {
+    pub connected: bool,
+    /// Invalidations accepted here that Redis has not taken yet.
+    pub outbox: usize,
+    /// Other nodes' entries applied since start.
+    pub applied: u64,
+    /// From the `XADD` of the last entry applied to its application here.
+    pub lag_ms: u64,
+}
+
+fn cluster_series(r: &mut Registry, c: ClusterFigures) {
+    r.register(
+        "cluster_connected",
+        "1 while Redis answers this node, else 0",
+        ConstGauge::new(u64::from(c.connected)),
+    );
+    r.register(
+        "cluster_outbox_entries",
+        "Invalidations accepted here and waiting in the outbox for Redis",
+        ConstGauge::new(c.outbox as u64),
+    );
+    r.register(
+        "cluster_applied_entries",
+        "Other nodes' invalidations read from the stream and applied since start",
+        ConstCounter::new(c.applied),
+    );
+    r.register_with_unit(
+        "cluster_lag",
+        "From the XADD of the last entry applied to its application here",
+        Unit::Seconds,
+        ConstGauge::new(c.lag_ms as f64 / 1000.0),
+    );
 }
 
 /// The text of `encode` wants OpenMetrics when the scraper's `Accept`
