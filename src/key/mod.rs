@@ -74,7 +74,8 @@ impl<'a> QueryRules<'a> {
 ///
 /// The checks run by category in SPEC order (length, origin form, raw bytes,
 /// percent escapes, dot-segments, then the fully decoded path); within one
-/// scan the first fault by position gives the reason.
+/// scan the first fault by position gives the reason. Encoding lengthens, so
+/// the canonical form is checked against the length limit too.
 pub fn canonical_target(raw: &str, rules: QueryRules<'_>) -> Result<String, TargetError> {
     if raw.len() > MAX_TARGET {
         return Err(TargetError::TooLong);
@@ -87,11 +88,11 @@ pub fn canonical_target(raw: &str, rules: QueryRules<'_>) -> Result<String, Targ
     check_raw_bytes(raw, path.len()).map_err(TargetError::Invalid)?;
 
     let mut out = String::with_capacity(raw.len());
-    normalize_into(path, &mut out).map_err(TargetError::Invalid)?;
+    normalize_into(path, false, &mut out).map_err(TargetError::Invalid)?;
     let query = match query.filter(|q| !q.is_empty()) {
         Some(query) => {
             let mut normalized = String::with_capacity(query.len());
-            normalize_into(query, &mut normalized).map_err(TargetError::Invalid)?;
+            normalize_into(query, true, &mut normalized).map_err(TargetError::Invalid)?;
             Some(normalized)
         }
         None => None,
@@ -99,6 +100,9 @@ pub fn canonical_target(raw: &str, rules: QueryRules<'_>) -> Result<String, Targ
     check_path(&out).map_err(TargetError::Invalid)?;
     if let Some(query) = query {
         push_query(&query, rules, &mut out);
+    }
+    if out.len() > MAX_TARGET {
+        return Err(TargetError::TooLong);
     }
     Ok(out)
 }
@@ -138,19 +142,22 @@ fn check_raw_bytes(raw: &str, path_len: usize) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// Raw bytes `http` refuses in a request target (RFC 3986) that a webhook url
+/// or `preloadd url` may hold (`\` too, in the query): encoded, same value.
+fn must_encode(b: u8, in_query: bool) -> bool {
+    matches!(b, b'\\' | b'<' | b'>') || b == if in_query { b'"' } else { b'`' }
+}
+
 /// Appends `part` with its percent-encoding normalized: escapes of unreserved
 /// characters decoded, all other escapes upper-cased. Reserved characters stay
 /// encoded because `/` and `%2F`, `&` and `%26` mean different things.
-fn normalize_into(part: &str, out: &mut String) -> Result<(), &'static str> {
+fn normalize_into(part: &str, in_query: bool, out: &mut String) -> Result<(), &'static str> {
     let bytes = part.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
         if b != b'%' {
-            // A raw "\" only reaches here in the query (the path refused it).
-            // Browsers send it unencoded there; encoding it is the same value
-            // to any decoder and keeps "\" out of every canonical target.
-            if b == b'\\' {
+            if must_encode(b, in_query) {
                 push_escape(out, b);
             } else {
                 out.push(char::from(b));

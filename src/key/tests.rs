@@ -43,6 +43,9 @@ fn target_over_8_kib_is_too_long_before_any_other_check() {
     assert_eq!(canon(&format!("{at_limit}a")), Err(TargetError::TooLong));
     let bad_and_long = format!("//\\{}", "a".repeat(MAX_TARGET));
     assert_eq!(canon(&bad_and_long), Err(TargetError::TooLong));
+    // Within the limit as received, over it once `\` is encoded as `%5C`.
+    let grows = format!("/?\\{}", "a".repeat(MAX_TARGET - 3));
+    assert_eq!(canon(&grows), Err(TargetError::TooLong));
 }
 
 #[test]
@@ -67,6 +70,15 @@ fn backslash_in_path_is_refused_and_encoded_in_query() {
     assert_invalid("/\\evil.example", "backslash in path");
     assert_invalid("/a\\b?c=1", "backslash in path");
     assert_canon("/search?q=a\\b", "/search?q=a%5Cb");
+}
+
+#[test]
+fn bytes_no_request_target_holds_are_encoded() {
+    // A webhook url may hold them; the fetch URI must still parse.
+    assert_canon("/a<b>`\"?q=<>`\"", "/a%3Cb%3E%60\"?q=%3C%3E`%22");
+    let up: http::Uri = "http://app:8000".parse().expect("valid URI");
+    let out = canon("/a<b>`?q=\"").expect("canonical");
+    assert!(crate::fetch::upstream_uri(&up, &out).is_ok(), "{out}");
 }
 
 #[test]
