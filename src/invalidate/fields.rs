@@ -26,7 +26,8 @@ pub enum BodyError {
     NotObject,
     #[error("invalid form body: not UTF-8 once percent-decoded")]
     NotUtf8,
-    #[error("unknown field `{name}`: expected {expected}")]
+    /// The name escaped (`\n`), so that the message stays one line.
+    #[error("unknown field `{}`: expected {expected}", .name.escape_debug())]
     UnknownField {
         name: String,
         expected: &'static str,

@@ -228,6 +228,17 @@ fn unknown_form_field_is_named() {
 }
 
 #[test]
+fn an_unknown_field_name_is_escaped_into_one_line() {
+    let form = err(FORM, "tag%0A=a").to_string();
+    assert_eq!(
+        form,
+        "unknown field `tag\\n`: expected tag, model, url, prefix, all or soft"
+    );
+    let json = err(JSON, "{\"a\\r\\nb\": []}").to_string();
+    assert!(json.starts_with("unknown field `a\\r\\nb`"), "{json}");
+}
+
+#[test]
 fn malformed_json_is_refused() {
     for body in [
         r#"{"tags": ["a"]"#,
