@@ -263,7 +263,10 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<RawConfig, ConfigError> {
                         None => table,
                     }
                 });
-                line_at(path, text, span.start, key.as_deref(), e.message())
+                // toml says nothing of some syntax errors (a lone "\r").
+                let message = Some(e.message()).filter(|m| !m.trim().is_empty());
+                let message = message.unwrap_or("invalid TOML syntax");
+                line_at(path, text, span.start, key.as_deref(), message)
             }
             None => format!("{}: {}", path.display(), e.message().replace('\n', "; ")),
         };
@@ -340,6 +343,14 @@ mod tests {
         assert_eq!(
             e,
             "preload.toml:4:1: key `route.match`: missing field `match`"
+        );
+    }
+
+    #[test]
+    fn a_syntax_error_toml_leaves_unexplained_still_has_a_message() {
+        assert_eq!(
+            parse_err("\r a = 1\n"),
+            "preload.toml:1:1: invalid TOML syntax"
         );
     }
 
