@@ -49,6 +49,8 @@ pub mod error;
 pub mod explain;
 pub mod fetch;
 pub mod flight;
+#[cfg(test)]
+mod fuzz;
 pub mod headers;
 pub mod invalidate;
 pub mod key;

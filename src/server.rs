@@ -105,9 +105,9 @@ impl Daemon {
 }
 
 /// The largest request head accepted; a larger one gets 431 (SPEC §3).
-const MAX_HEAD: usize = 64 * 1024;
+pub(crate) const MAX_HEAD: usize = 64 * 1024;
 /// Header fields accepted; more get 431.
-const MAX_HEADERS: usize = 100;
+pub(crate) const MAX_HEADERS: usize = 100;
 
 /// A bound listening socket and what it serves.
 pub struct Bound {
