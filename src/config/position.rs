@@ -225,7 +225,7 @@ fn read_key(bytes: &[u8], mut i: usize) -> (String, usize) {
                 } else {
                     end
                 };
-                parts.push(String::from_utf8_lossy(&bytes[start + 1..inner_end]).into_owned());
+                parts.push(one_line_key(&bytes[start + 1..inner_end]));
                 i = end;
             }
             _ => {
@@ -245,6 +245,21 @@ fn read_key(bytes: &[u8], mut i: usize) -> (String, usize) {
             return (parts.join("."), i);
         }
     }
+}
+
+/// A quoted key part with its control characters escaped: where a key
+/// belongs, a refused file may hold a multi-line string, and the key is
+/// named in one line.
+fn one_line_key(part: &[u8]) -> String {
+    let mut out = String::with_capacity(part.len());
+    for c in String::from_utf8_lossy(part).chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Offset just after the string starting at `i` (basic, literal, or their
@@ -309,6 +324,12 @@ mod tests {
         assert_eq!(key_of(text, "y =").as_deref(), Some("a.b.x"));
         assert_eq!(key_of(text, "q").as_deref(), Some("a.b.z.w"));
         assert_eq!(key_of(text, "'it'").as_deref(), Some("a.b.v"));
+    }
+
+    #[test]
+    fn a_multi_line_string_where_a_key_belongs_is_named_in_one_line() {
+        let text = "[a]\nb = ''\n'''\nx\r\n'''\n";
+        assert_eq!(key_of(text, "'''").as_deref(), Some("a.''\\nx\\r\\n''"));
     }
 
     #[test]
