@@ -219,7 +219,9 @@ fn read_key(bytes: &[u8], mut i: usize) -> (String, usize) {
         let start = i;
         match bytes.get(i) {
             Some(q @ (b'"' | b'\'')) => {
-                let end = skip_string(bytes, i);
+                // A key is one line: a multi-line string where a key belongs
+                // must not carry the statements after it into a message.
+                let end = skip_string(bytes, i).min(line_end(bytes, i));
                 let inner_end = if end > start + 1 && bytes.get(end - 1) == Some(q) {
                     end - 1
                 } else {
@@ -247,9 +249,8 @@ fn read_key(bytes: &[u8], mut i: usize) -> (String, usize) {
     }
 }
 
-/// A quoted key part with its control characters escaped: where a key
-/// belongs, a refused file may hold a multi-line string, and the key is
-/// named in one line.
+/// A quoted key part with its control characters escaped (a refused file
+/// may hold a lone `\r` in one), so that the key is named in one line.
 fn one_line_key(part: &[u8]) -> String {
     let mut out = String::with_capacity(part.len());
     for c in String::from_utf8_lossy(part).chars() {
@@ -327,9 +328,12 @@ mod tests {
     }
 
     #[test]
-    fn a_multi_line_string_where_a_key_belongs_is_named_in_one_line() {
-        let text = "[a]\nb = ''\n'''\nx\r\n'''\n";
-        assert_eq!(key_of(text, "'''").as_deref(), Some("a.''\\nx\\r\\n''"));
+    fn a_quoted_key_is_named_in_one_line_from_its_own_line() {
+        // A multi-line string where a key belongs: only its first line.
+        let text = "[a]\nb = ''\n'''\ntoken = \"secret\"\n'''\n";
+        assert_eq!(key_of(text, "'''").as_deref(), Some("a.'"));
+        let text = "[a]\n\"x\ry\" = 1\n";
+        assert_eq!(key_of(text, "\"x").as_deref(), Some("a.x\\ry"));
     }
 
     #[test]

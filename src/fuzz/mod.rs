@@ -72,7 +72,10 @@ pub(crate) fn run<S>(
             Ok(()) => {}
             Err(TestError::Fail(why, input)) => {
                 let (why, input) = (cut(why.to_string()), cut(format!("{input:?}")));
-                panic!("fuzz target {name} failed: {why}\nminimal input: {input}")
+                let tried = tried.load(Ordering::Relaxed);
+                panic!(
+                    "fuzz target {name} failed after {tried} inputs: {why}\nminimal input: {input}"
+                )
             }
             Err(TestError::Abort(why)) => panic!("fuzz target {name} aborted: {why}"),
         }
