@@ -48,7 +48,7 @@ pub async fn handle(app: &Arc<App>, req: Request<Incoming>, listener: Listener) 
     }
     let path = req.uri().path();
     match path {
-        "/_preloadd/" => crate::status::handle(app, req.method()),
+        "/_preloadd/" => crate::status::handler::handle(app, req.method()),
         "/_preloadd/health" => health(app, req.method()),
         "/_preloadd/metrics" => metrics(app, &req),
         "/_preloadd/snapshots" => listing::handle(app, req.method(), req.uri().query()).await,

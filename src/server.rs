@@ -80,7 +80,7 @@ impl Daemon {
             shutdown.clone(),
         ));
         let following = cluster::follow::spawn(&self.app);
-        let sampler = tokio::spawn(crate::status::sample(
+        let sampler = tokio::spawn(crate::status::handler::sample(
             Arc::clone(&self.app),
             shutdown.clone(),
         ));

@@ -1,31 +1,25 @@
 //! The status page, `GET /_preloadd/` on the admin listener: one HTML
 //! document from the metrics ([`crate::metrics`]), the recent past of the
-//! request counters ([`history`], sampled every 10 s by [`sample`]) and
-//! the last invalidations ([`recent`]); [`page`] writes it.
+//! request counters ([`history`], sampled every 10 s by
+//! [`handler::sample`]) and the last invalidations ([`recent`]); [`page`]
+//! writes it and [`handler`] serves it. This module holds the data the
+//! shared `App` keeps, so it imports nothing from above it.
 //!
 //! The request path pays nothing for it: the sampler reads the counters,
 //! and an invalidation (rare) pushes one entry under a lock.
 
 pub mod figures;
+pub mod handler;
 pub mod history;
 pub mod page;
 pub mod recent;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Instant, SystemTime};
 
-use http::header::{self, HeaderValue};
-use http::{Method, Response};
-
-use crate::body::Body;
 use crate::metrics::InvalidationSource;
-use crate::policy::PassReason;
-use crate::respond::Own;
-use crate::shutdown::Shutdown;
-use crate::state::App;
 
 use self::history::{History, Sample};
-use self::page::View;
 use self::recent::Recent;
 
 /// What the status page remembers beyond the metrics.
@@ -58,79 +52,11 @@ impl Status {
         lock(&self.recent).record(at, source, selector, count);
     }
 
-    fn record(&self, sample: Sample) {
+    pub(super) fn record(&self, sample: Sample) {
         lock(&self.history).push(sample);
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Samples the request counters every `history::EVERY` until `shutdown`
-/// (the first at once).
-pub async fn sample(app: Arc<App>, mut shutdown: Shutdown) {
-    let mut every = tokio::time::interval(history::EVERY);
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = every.tick() => app.status.record(Sample::of(&app.metrics, app.clock.now())),
-            _ = shutdown.wait() => return,
-        }
-    }
-}
-
-/// `GET /_preloadd/` (or HEAD).
-pub fn handle(app: &App, method: &Method) -> Response<Body> {
-    if method != Method::GET && method != Method::HEAD {
-        return Own::MethodNotAllowed("GET, HEAD").response();
-    }
-    let html = page::render(&view(app));
-    let mut res = Response::new(Body::full(html));
-    let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    res
-}
-
-/// The daemon's figures now.
-pub fn view(app: &App) -> View {
-    let now = app.clock.now();
-    let current = Sample::of(&app.metrics, now);
-    let intervals = lock(&app.status.history).intervals(&current);
-    let mut passes: Vec<(PassReason, u64)> = PassReason::ALL
-        .iter()
-        .map(|&r| (r, app.metrics.pass_total(r)))
-        .filter(|&(_, n)| n > 0)
-        .collect();
-    passes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.as_str().cmp(b.0.as_str())));
-    passes.truncate(10);
-    let fetch = app.metrics.fetch_histogram();
-    let config = app.config();
-    let (memory_bytes, _) = app.store.hot_set();
-    View {
-        version: env!("CARGO_PKG_VERSION"),
-        node: config.cluster.as_ref().map(|c| c.node.clone()),
-        now,
-        uptime: app.status.started.elapsed(),
-        totals: current.requests,
-        intervals,
-        passes,
-        snapshots: app.store.len(),
-        disk_bytes: app.store.bytes(),
-        max_size: config.cache.max_size,
-        memory_bytes,
-        memory: config.cache.memory,
-        fetches: fetch.count,
-        fetch_seconds: fetch.sum,
-        fetch_buckets: fetch.buckets,
-        invalidations: InvalidationSource::ALL
-            .iter()
-            .map(|&s| (s, app.metrics.invalidations_total(s)))
-            .collect(),
-        recent: lock(&app.status.recent).newest_first(),
-    }
 }
