@@ -30,6 +30,7 @@ mod durability;
 mod explain;
 mod failures;
 mod framing;
+mod grafana;
 mod http10;
 mod invalidate;
 mod invalidate_scale;
