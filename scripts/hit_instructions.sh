@@ -9,7 +9,9 @@
 # `wrk -t1 -c4 -d10s` on that page. (load Ir - idle Ir) / wrk's requests
 # is the cost of one HIT, kernel excluded. Needs valgrind, wrk, python3.
 # Everything listens on 127.0.0.1 and is stopped by pid. With KEEP=DIR the
-# callgrind files are kept there (for callgrind_annotate), one per binary.
+# callgrind files are kept there (for callgrind_annotate), one per binary;
+# SERVER_EXTRA adds lines to [server] (e.g. 'access_log = true'); RUST_LOG
+# is the daemon's filter (default warn).
 set -euo pipefail
 
 [ $# -ge 1 ] || { echo "usage: $0 BINARY [BINARY...]" >&2; exit 2; }
@@ -46,12 +48,13 @@ run() {
 [server]
 listen = "127.0.0.1:$port"
 admin_listen = "127.0.0.1:$admin"
+${SERVER_EXTRA:-}
 [upstream]
 url = "http://127.0.0.1:$up"
 [cache]
 dir = "$dir/cache"
 EOF
-  RUST_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$out" \
+  RUST_LOG=${RUST_LOG:-warn} valgrind --tool=callgrind --callgrind-out-file="$out" \
     "$bin" --config "$dir/p.toml" 2>"$dir/daemon.log" &
   local pid=$!
   pids+=("$pid")
