@@ -48,18 +48,18 @@ impl Shared {
             Shared::Kept(snap) => FetchLine {
                 status: StatusCode::from_u16(snap.meta.status).ok(),
                 bytes: Some(snap.body.len() as u64),
-                ..FetchLine::failed(target, took, FetchOutcome::Kept)
+                ..FetchLine::new(target, took, FetchOutcome::Kept)
             },
             Shared::Passed(p) => FetchLine {
                 status: Some(p.status),
                 bytes: Some(p.body.len() as u64),
                 reason: Some(p.reason),
-                ..FetchLine::failed(target, took, FetchOutcome::Passed)
+                ..FetchLine::new(target, took, FetchOutcome::Passed)
             },
             Shared::Failed(Own::UpstreamTimeout) => {
-                FetchLine::failed(target, took, FetchOutcome::Timeout)
+                FetchLine::new(target, took, FetchOutcome::Timeout)
             }
-            Shared::Failed(_) => FetchLine::failed(target, took, FetchOutcome::Error),
+            Shared::Failed(_) => FetchLine::new(target, took, FetchOutcome::Error),
         }
     }
 }

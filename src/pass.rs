@@ -62,7 +62,7 @@ pub async fn fetch_for_one(app: &App, target: &Target, leader: PassReason) -> Re
         }
         Err(err) => {
             fetch::log_failure(&config.upstream.url, &target.canonical, &err);
-            FetchLine::failed(&target.canonical, took, err.outcome()).record(&app.metrics);
+            FetchLine::new(&target.canonical, took, err.outcome()).record(&app.metrics);
             app.metrics.request(RequestResult::Error);
             err.answer().response()
         }

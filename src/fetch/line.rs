@@ -28,7 +28,7 @@ pub struct FetchLine<'a> {
 
 impl<'a> FetchLine<'a> {
     /// A fetch that came to `outcome`, with nothing more known.
-    pub fn failed(target: &'a str, took: Duration, outcome: FetchOutcome) -> FetchLine<'a> {
+    pub fn new(target: &'a str, took: Duration, outcome: FetchOutcome) -> FetchLine<'a> {
         FetchLine {
             target,
             status: None,
@@ -51,7 +51,7 @@ impl<'a> FetchLine<'a> {
             status: Some(status),
             bytes: http_body::Body::size_hint(body).exact(),
             reason: Some(reason),
-            ..FetchLine::failed(target, took, FetchOutcome::Passed)
+            ..FetchLine::new(target, took, FetchOutcome::Passed)
         }
     }
 

@@ -125,7 +125,7 @@ impl Metrics {
         let coalesced = Counter::default();
         r.register(
             "coalesced_waiters",
-            "Preload requests that waited for another request's fetch of the same page instead of fetching",
+            "Preload requests that waited for another request's fetch of the same page",
             coalesced.clone(),
         );
         let invalidations = family(
