@@ -204,3 +204,6 @@ pub fn from_str(path: &Path, text: &str, env_token: Option<String>) -> Result<Co
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod render_tests;
