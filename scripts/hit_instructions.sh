@@ -11,7 +11,7 @@
 # Everything listens on 127.0.0.1 and is stopped by pid. With KEEP=DIR the
 # callgrind files are kept there (for callgrind_annotate), one per binary;
 # SERVER_EXTRA adds lines to [server] (e.g. 'access_log = true'); RUST_LOG
-# is the daemon's filter (default warn).
+# is the daemon's filter (default warn); PAGE_KIB the page's size (default 2).
 set -euo pipefail
 
 [ $# -ge 1 ] || { echo "usage: $0 BINARY [BINARY...]" >&2; exit 2; }
@@ -32,7 +32,7 @@ free_port() {
 }
 
 mkdir -p "$dir/www"
-head -c 2048 /dev/zero | tr '\0' 'x' > "$dir/www/page.html"
+head -c $(( ${PAGE_KIB:-2} * 1024 )) /dev/zero | tr '\0' 'x' > "$dir/www/page.html"
 up=$(free_port)
 python3 -m http.server "$up" --bind 127.0.0.1 -d "$dir/www" >/dev/null 2>&1 &
 pids+=($!)
