@@ -13,7 +13,7 @@
 # SERVER_EXTRA adds lines to [server] (e.g. 'access_log = true'),
 # CACHE_EXTRA to [cache] (e.g. 'compress = false'); ACCEPT_ENCODING is sent
 # by wrk (e.g. 'gzip, deflate, br' for the brotli variant); RUST_LOG is the
-# daemon's filter (default warn).
+# daemon's filter (default warn); PAGE_KIB the page's size (default 2).
 set -euo pipefail
 
 [ $# -ge 1 ] || { echo "usage: $0 BINARY [BINARY...]" >&2; exit 2; }
@@ -34,7 +34,7 @@ free_port() {
 }
 
 mkdir -p "$dir/www"
-head -c 2048 /dev/zero | tr '\0' 'x' > "$dir/www/page.html"
+head -c $(( ${PAGE_KIB:-2} * 1024 )) /dev/zero | tr '\0' 'x' > "$dir/www/page.html"
 up=$(free_port)
 python3 -m http.server "$up" --bind 127.0.0.1 -d "$dir/www" >/dev/null 2>&1 &
 pids+=($!)
