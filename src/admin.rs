@@ -118,7 +118,7 @@ fn metrics<B>(app: &App, req: &Request<B>) -> Response<Body> {
     let openmetrics = crate::metrics::wants_openmetrics(accept);
     let mut res = Response::new(Body::full(app.metrics.encode(
         &app.store,
-        cluster_figures(app),
+        app.cluster_figures(),
         openmetrics,
     )));
     let content_type = match openmetrics {
@@ -128,17 +128,6 @@ fn metrics<B>(app: &App, req: &Request<B>) -> Response<Body> {
     res.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     res
-}
-
-/// The figures `/_preloadd/health` shows under `cluster`, for the metrics.
-fn cluster_figures(app: &App) -> Option<crate::metrics::ClusterFigures> {
-    let status = app.cluster.as_ref()?.status();
-    Some(crate::metrics::ClusterFigures {
-        connected: status.connected,
-        outbox: status.outbox,
-        applied: status.applied,
-        lag_ms: status.lag_ms,
-    })
 }
 
 #[cfg(test)]

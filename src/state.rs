@@ -124,4 +124,16 @@ impl App {
             .expect("vary warning set poisoned")
             .insert((route, header.clone()))
     }
+
+    /// What `/_preloadd/health` shows under `cluster`, for the metrics and
+    /// the status page; `None` without `[cluster]`.
+    pub fn cluster_figures(&self) -> Option<crate::metrics::ClusterFigures> {
+        let status = self.cluster.as_ref()?.status();
+        Some(crate::metrics::ClusterFigures {
+            connected: status.connected,
+            outbox: status.outbox,
+            applied: status.applied,
+            lag_ms: status.lag_ms,
+        })
+    }
 }

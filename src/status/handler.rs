@@ -63,6 +63,7 @@ pub fn view(app: &App) -> View {
     View {
         version: env!("CARGO_PKG_VERSION"),
         node: config.cluster.as_ref().map(|c| c.node.clone()),
+        cluster: app.cluster_figures(),
         now,
         uptime: app.status.started.elapsed(),
         totals: current.requests,

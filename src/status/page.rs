@@ -21,6 +21,8 @@ pub const REFRESH: u64 = 10;
 pub struct View {
     pub version: &'static str,
     pub node: Option<String>,
+    /// With `[cluster]`: this node's part in it.
+    pub cluster: Option<crate::metrics::ClusterFigures>,
     pub now: SystemTime,
     pub uptime: Duration,
     /// `preloadd_requests_total` by `RequestResult as usize`.
@@ -66,6 +68,17 @@ pub fn render(v: &View) -> String {
         o.push_str("node <b id=\"node\">");
         escape_into(&mut o, node);
         o.push_str("</b> · ");
+    }
+    if let Some(c) = &v.cluster {
+        let redis = if c.connected { "connected" } else { "down" };
+        let _ = write!(
+            o,
+            "Redis <b id=\"cluster-connected\">{redis}</b> · outbox \
+<b data-metric=\"preloadd_cluster_outbox_entries\">{}</b> · applied \
+<b data-metric=\"preloadd_cluster_applied_entries_total\">{}</b> · lag \
+<b id=\"cluster-lag\">{} ms</b> · ",
+            c.outbox, c.applied, c.lag_ms
+        );
     }
     let _ = write!(
         o,

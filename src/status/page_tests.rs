@@ -20,6 +20,7 @@ fn view() -> View {
     View {
         version: "1.2.3",
         node: Some("web<1>".into()),
+        cluster: None,
         now: b.wall,
         uptime: Duration::from_secs(61),
         totals: b.requests,
