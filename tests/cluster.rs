@@ -147,13 +147,15 @@ async fn redis_down_means_pending_and_the_outbox_is_sent_when_it_is_back() {
         return;
     };
     let up = Upstream::start().await;
-    let (sa, sb) = (Sandbox::new(), Sandbox::new());
+    let (sa, sb, sc) = (Sandbox::new(), Sandbox::new(), Sandbox::new());
     let a = node(&sa, &up, &redis, "a");
     let b = node(&sb, &up, &redis, "b");
-    // One entry first: B then has a last applied id to follow on from.
+    let c = node(&sc, &up, &redis, "c");
+    // One entry first: B and C then have a last applied id to follow on from.
     webhook(&a, r#"{"tags": ["t0"]}"#).await;
     applied(&b, 1).await;
-    for d in [&a, &b] {
+    applied(&c, 1).await;
+    for d in [&a, &b, &c] {
         warm(d, &[PAGE, OTHER]).await;
     }
 
@@ -167,18 +169,22 @@ async fn redis_down_means_pending_and_the_outbox_is_sent_when_it_is_back() {
         "the local drop holds"
     );
     assert_eq!(health(&a).await["cluster"]["outbox"], 1);
-    assert_eq!(get(b.main, PAGE, &[]).await.cache(), "HIT");
+    for d in [&b, &c] {
+        assert_eq!(get(d.main, PAGE, &[]).await.cache(), "HIT");
+    }
 
     redis.run();
-    applied(&b, 2).await;
-    assert_eq!(get(b.main, PAGE, &[]).await.cache(), "MISS");
-    assert_eq!(
-        get(b.main, OTHER, &[]).await.cache(),
-        "HIT",
-        "nothing else dropped"
-    );
-    until(&a, "the outbox emptied", |c| c["outbox"] == 0).await;
-    until(&b, "B reconnected", |c| c["connected"] == true).await;
+    for d in [&b, &c] {
+        applied(d, 2).await;
+        assert_eq!(get(d.main, PAGE, &[]).await.cache(), "MISS");
+        assert_eq!(
+            get(d.main, OTHER, &[]).await.cache(),
+            "HIT",
+            "nothing else dropped"
+        );
+        until(d, "reconnected", |s| s["connected"] == true).await;
+    }
+    until(&a, "the outbox emptied", |s| s["outbox"] == 0).await;
 }
 
 fn count_of(reply: &serde_json::Value) -> u64 {
