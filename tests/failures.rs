@@ -2,7 +2,7 @@
 //! text, never the error's detail (addresses, system calls, hyper's words);
 //! that goes to the log, with the target and the app's address.
 
-use crate::support::{get, Reply, Sandbox, Upstream};
+use crate::support::{dead_app, get, Reply, Sandbox, Upstream};
 
 /// Words of the error chain that must stay in the log.
 const INTERNALS: [&str; 5] = ["tcp", "connect", "127.0.0.1", "error trying", "refused"];
@@ -14,15 +14,6 @@ fn assert_fixed(reply: &Reply, status: u16, text: &str) {
     for word in INTERNALS {
         assert!(!lower.contains(word), "{word:?} in {:?}", reply.text());
     }
-}
-
-/// An address nothing listens on.
-fn dead_app() -> String {
-    let addr = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    format!("http://{addr}")
 }
 
 #[tokio::test(flavor = "multi_thread")]

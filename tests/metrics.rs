@@ -186,8 +186,14 @@ async fn coalesced_waiters_and_failed_fetches_are_counted() {
         misses - 1.0,
         "{answers:?}"
     );
+}
 
-    drop(up);
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fetch_from_an_unreachable_app_is_counted_as_an_error() {
+    // Not a dropped upstream: a pooled connection to it may linger.
+    let sb = Sandbox::new();
+    let d = sb.daemon_url(&crate::support::dead_app(), "");
+    let before = scrape(&d).await;
     let down = get(d.main, "/_preload/gone", &[]).await;
     assert_eq!(down.status, 502);
     let s = scrape(&d).await;

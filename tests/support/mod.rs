@@ -17,7 +17,7 @@ pub use body::{gunzip, sized_body, unbrotli};
 pub use client::{get, request, send_raw, Conn, Reply};
 pub use daemon::{config_text, Daemon};
 pub use raw_upstream::RawUpstream;
-pub use upstream::Upstream;
+pub use upstream::{dead_app, Upstream};
 
 /// A temp dir holding the config and the cache dir of one test.
 pub struct Sandbox {

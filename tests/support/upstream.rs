@@ -326,3 +326,12 @@ async fn answer(mut req: Request<Incoming>, seen: &Seen) -> Response<Full<Bytes>
     }
     res.body(Full::new(body)).unwrap()
 }
+
+/// The URL of an app nothing listens on (a port bound, then let go).
+pub fn dead_app() -> String {
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    format!("http://{addr}")
+}
