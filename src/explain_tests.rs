@@ -9,7 +9,6 @@ use http::header::HeaderValue;
 
 use super::*;
 use crate::store::snapshot::tests::sample;
-use crate::store::{Store, StoreSettings};
 
 fn config(dir: &Path) -> Config {
     let text = format!(
@@ -21,15 +20,7 @@ fn config(dir: &Path) -> Config {
     crate::config::from_str(Path::new("preload.toml"), &text, None).expect("config")
 }
 
-fn store(dir: &Path) -> Store {
-    Store::open(StoreSettings {
-        dir: dir.to_path_buf(),
-        max_size: 1 << 30,
-        memory: 0,
-        open_files: 0,
-    })
-    .expect("open")
-}
+use crate::store::open_for_tests as store;
 
 #[test]
 fn a_kept_page_is_explained_under_every_spelling() {

@@ -229,19 +229,11 @@ mod tests {
     use bytes::Bytes;
 
     use super::super::snapshot::tests::sample;
-    use super::super::{Store, StoreError, StoreSettings};
+    use super::super::{Store, StoreError};
     use super::FILE;
     use crate::key::Key;
 
-    fn open(dir: &Path) -> Store {
-        Store::open(StoreSettings {
-            dir: dir.to_path_buf(),
-            max_size: 1 << 30,
-            memory: 0,
-            open_files: 0,
-        })
-        .expect("open")
-    }
+    use crate::store::open_for_tests as open;
 
     fn put(store: &Store, n: u8, tag: &str) -> Result<(), StoreError> {
         let mut s = sample(n, b"");

@@ -39,6 +39,8 @@ mod lookup;
 mod memory;
 mod nowait;
 mod open;
+#[cfg(test)]
+pub(crate) use self::open::open_for_tests;
 mod order;
 mod pending;
 mod preflight;

@@ -142,3 +142,15 @@ impl Store {
         Ok(store)
     }
 }
+
+/// A store on `dir` for unit tests: 1 GiB, no hot set, no files held.
+#[cfg(test)]
+pub(crate) fn open_for_tests(dir: &std::path::Path) -> super::Store {
+    super::Store::open(super::StoreSettings {
+        dir: dir.to_path_buf(),
+        max_size: 1 << 30,
+        memory: 0,
+        open_files: 0,
+    })
+    .expect("open")
+}

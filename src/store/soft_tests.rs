@@ -10,18 +10,10 @@ use bytes::Bytes;
 
 use super::super::snapshot::tests::sample;
 use super::super::soft_log::{self, Mark, Tail};
-use super::super::{write, Store, StoreSettings};
+use super::super::{write, Store};
 use crate::key::Key;
 
-fn open(dir: &Path) -> Store {
-    Store::open(StoreSettings {
-        dir: dir.to_path_buf(),
-        max_size: 1 << 30,
-        memory: 0,
-        open_files: 0,
-    })
-    .expect("open")
-}
+use crate::store::open_for_tests as open;
 
 fn key(n: u8) -> Key {
     Key([n; 32])

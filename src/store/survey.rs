@@ -125,18 +125,9 @@ mod tests {
     use bytes::Bytes;
 
     use super::super::snapshot::tests::sample;
-    use super::super::{Store, StoreSettings};
     use super::*;
 
-    fn open(dir: &Path) -> Store {
-        Store::open(StoreSettings {
-            dir: dir.to_path_buf(),
-            max_size: 1 << 30,
-            memory: 0,
-            open_files: 0,
-        })
-        .expect("open")
-    }
+    use crate::store::open_for_tests as open;
 
     /// Every file under `dir` with its length, modification time and bytes.
     fn files(dir: &Path) -> BTreeMap<PathBuf, (SystemTime, Vec<u8>)> {

@@ -8,7 +8,6 @@
 //! `preloadd warm` pointed at it, each answer a `MISS`.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -16,11 +15,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
+
+use super::upstream::serve_http;
 
 /// One fixed answer.
 #[derive(Clone)]
@@ -52,24 +50,9 @@ impl Site {
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(State::default());
         let task_state = Arc::clone(&state);
-        let task = tokio::spawn(async move {
-            let mut connections = tokio::task::JoinSet::new();
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                while connections.try_join_next().is_some() {}
-                let state = Arc::clone(&task_state);
-                connections.spawn(async move {
-                    let service = service_fn(move |req| {
-                        let state = Arc::clone(&state);
-                        async move { Ok::<_, Infallible>(answer(req, &state, delay).await) }
-                    });
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
+        let task = serve_http(listener, move |req| {
+            let state = Arc::clone(&task_state);
+            async move { answer(req, &state, delay).await }
         });
         Site { addr, state, task }
     }

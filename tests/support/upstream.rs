@@ -77,27 +77,9 @@ impl Upstream {
         let addr = listener.local_addr().unwrap();
         let seen = Arc::new(Seen::default());
         let task_seen = Arc::clone(&seen);
-        let task = tokio::spawn(async move {
-            // Connections live in this task's set: dropping the upstream
-            // aborts them too, so pooled keep-alive connections die with it.
-            let mut connections = tokio::task::JoinSet::new();
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                while connections.try_join_next().is_some() {}
-                let seen = Arc::clone(&task_seen);
-                connections.spawn(async move {
-                    let service = service_fn(move |req| {
-                        let seen = Arc::clone(&seen);
-                        async move { Ok::<_, Infallible>(answer(req, &seen).await) }
-                    });
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .with_upgrades()
-                        .await;
-                });
-            }
+        let task = serve_http(listener, move |req| {
+            let seen = Arc::clone(&task_seen);
+            async move { answer(req, &seen).await }
         });
         Upstream { addr, seen, task }
     }
@@ -327,11 +309,40 @@ async fn answer(mut req: Request<Incoming>, seen: &Seen) -> Response<Full<Bytes>
     res.body(Full::new(body)).unwrap()
 }
 
-/// The URL of an app nothing listens on (a port bound, then let go).
+/// Serves HTTP/1.1 (upgrades allowed) on `listener`, each request answered
+/// by `handle`, until the task is aborted. Connections live in the task's
+/// set: aborting it (dropping the server) closes them too, so pooled
+/// keep-alive connections die with the server.
+pub fn serve_http<H, Fut>(listener: TcpListener, handle: H) -> tokio::task::JoinHandle<()>
+where
+    H: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
+    tokio::spawn(async move {
+        let mut connections = tokio::task::JoinSet::new();
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            while connections.try_join_next().is_some() {}
+            let handle = handle.clone();
+            connections.spawn(async move {
+                let service = service_fn(move |req| {
+                    let answer = handle(req);
+                    async move { Ok::<_, Infallible>(answer.await) }
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .with_upgrades()
+                    .await;
+            });
+        }
+    })
+}
+
+/// The URL of an app nothing listens on: port 1 (tcpmux), which no test
+/// binds. (A port bound and let go could be taken again by a daemon or an
+/// upstream of a test running at the same time.)
 pub fn dead_app() -> String {
-    let addr = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    format!("http://{addr}")
+    "http://127.0.0.1:1".to_string()
 }
