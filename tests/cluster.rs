@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::metrics::scrape;
 use crate::support::redis::Redis;
-use crate::support::webhook::{admin, count, invalidate, warm, JSON};
+use crate::support::webhook::{admin, cli_config, cli_invalidate, count, invalidate, warm, JSON};
 use crate::support::{get, request, Daemon, Sandbox, Upstream};
 
 const STREAM: &str = "test:invalidations";
@@ -169,6 +169,17 @@ async fn redis_down_means_pending_and_the_outbox_is_sent_when_it_is_back() {
         "the local drop holds"
     );
     assert_eq!(health(&a).await["cluster"]["outbox"], 1);
+    // `preloadd invalidate` says so too.
+    let out = cli_invalidate(&cli_config(&a, sa.dir.path()), &["--tag", "t9"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "invalidated 0; the cluster's copy waits in the outbox until Redis answers"
+    );
     for d in [&b, &c] {
         assert_eq!(get(d.main, PAGE, &[]).await.cache(), "HIT");
     }
@@ -185,6 +196,11 @@ async fn redis_down_means_pending_and_the_outbox_is_sent_when_it_is_back() {
         until(d, "reconnected", |s| s["connected"] == true).await;
     }
     until(&a, "the outbox emptied", |s| s["outbox"] == 0).await;
+    let out = cli_invalidate(&cli_config(&a, sa.dir.path()), &["--tag", "t9"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "invalidated 0; sent to the cluster"
+    );
 }
 
 fn count_of(reply: &serde_json::Value) -> u64 {

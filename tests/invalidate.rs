@@ -3,7 +3,9 @@
 //! kill -9), the CLI, and writes on snapshot routes. Invalidation over time
 //! (soft marks, schedules, TTLs, rewarm) is in `schedule.rs`.
 
-use crate::support::webhook::{admin, count, eventually, invalidate, warm, FORM, JSON};
+use crate::support::webhook::{
+    admin, cli_config, cli_invalidate, count, eventually, invalidate, warm, FORM, JSON,
+};
 use crate::support::{get, request, Sandbox, Upstream};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -272,25 +274,8 @@ async fn preloadd_invalidate_calls_the_admin_listener() {
     let sb = Sandbox::new();
     let d = sb.daemon(&up, "");
     warm(&d, &["/_preload/cli?tags=c"]).await;
-    // The CLI reads the admin address from the config: point it at the
-    // port the daemon actually bound.
-    let config = std::fs::read_to_string(&d.config_path).unwrap().replace(
-        "admin_listen = \"127.0.0.1:0\"",
-        &format!("admin_listen = \"{}\"", admin(&d)),
-    );
-    let cli_config = sb.dir.path().join("cli.toml");
-    std::fs::write(&cli_config, config).unwrap();
-    let out = std::process::Command::new(crate::support::daemon::binary())
-        .args([
-            "invalidate",
-            "--config",
-            cli_config.to_str().unwrap(),
-            "--tag",
-            "c",
-        ])
-        .env_remove("PRELOADD_TOKEN")
-        .output()
-        .unwrap();
+    let cli_config = cli_config(&d, sb.dir.path());
+    let out = cli_invalidate(&cli_config, &["--tag", "c"]);
     assert!(
         out.status.success(),
         "{}",
@@ -302,15 +287,7 @@ async fn preloadd_invalidate_calls_the_admin_listener() {
         "MISS"
     );
     drop(d);
-    let out = std::process::Command::new(crate::support::daemon::binary())
-        .args([
-            "invalidate",
-            "--config",
-            cli_config.to_str().unwrap(),
-            "--all",
-        ])
-        .output()
-        .unwrap();
+    let out = cli_invalidate(&cli_config, &["--all"]);
     assert_eq!(out.status.code(), Some(1), "daemon gone");
     assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
 }

@@ -248,23 +248,46 @@ pub fn invalidate(config_path: &Path, sel: &Selector) -> Result<(), Error> {
         .enable_all()
         .build()?;
     let (status, reply) = runtime.block_on(post_json(&target, &target.path, &body))?;
-    let invalidated = invalidated_count(status, &reply, target.token.is_some())?;
-    println!("invalidated {invalidated}");
+    let reply = invalidated_reply(status, &reply, target.token.is_some())?;
+    println!("{}", reply.line());
     Ok(())
 }
 
-/// Reads `{"invalidated": N}` from a 200; any other status becomes one
-/// line quoting the first line of the reply.
-fn invalidated_count(status: u16, reply: &str, sent_token: bool) -> Result<u64, Error> {
+/// The daemon's `{"invalidated": N}`, and with `[cluster]` what became of
+/// the drop for the other nodes (`"cluster": "ok" | "pending" | "failed"`).
+#[derive(Debug, serde::Deserialize)]
+struct Invalidated {
+    invalidated: u64,
+    cluster: Option<String>,
+}
+
+impl Invalidated {
+    /// `invalidated N`, and the cluster's part when there is one: the drop
+    /// here is done either way (the status was 200), so it is said, not
+    /// made an error.
+    fn line(&self) -> String {
+        let n = self.invalidated;
+        match self.cluster.as_deref() {
+            None => format!("invalidated {n}"),
+            Some("ok") => format!("invalidated {n}; sent to the cluster"),
+            Some("pending") => format!(
+                "invalidated {n}; the cluster's copy waits in the outbox until Redis answers"
+            ),
+            Some("failed") => format!(
+                "invalidated {n} on this node only; the other nodes were not told (see the daemon's log)"
+            ),
+            Some(other) => format!("invalidated {n}; cluster: {other}"),
+        }
+    }
+}
+
+/// Reads the reply of a 200; any other status becomes one line quoting the
+/// first line of the reply.
+fn invalidated_reply(status: u16, reply: &str, sent_token: bool) -> Result<Invalidated, Error> {
     if status != 200 {
         return Err(reply_error("invalidate", status, reply, sent_token));
     }
-    #[derive(serde::Deserialize)]
-    struct Reply {
-        invalidated: u64,
-    }
-    serde_json::from_str::<Reply>(reply)
-        .map(|r| r.invalidated)
+    serde_json::from_str::<Invalidated>(reply)
         .map_err(|e| Error::Runtime(format!("invalidate: unexpected reply from the daemon: {e}")))
 }
 

@@ -178,11 +178,10 @@ fn refused_connection_says_the_daemon_may_not_run() {
 
 #[test]
 fn reply_of_200_gives_the_count() {
-    assert_eq!(
-        invalidated_count(200, "{\"invalidated\": 12}", true).expect("count"),
-        12
-    );
-    let e = invalidated_count(200, "ok", true).expect_err("not JSON");
+    let reply = invalidated_reply(200, "{\"invalidated\": 12}", true).expect("count");
+    assert_eq!(reply.invalidated, 12);
+    assert_eq!(reply.line(), "invalidated 12");
+    let e = invalidated_reply(200, "ok", true).expect_err("not JSON");
     assert!(
         e.to_string()
             .starts_with("invalidate: unexpected reply from the daemon"),
@@ -191,27 +190,44 @@ fn reply_of_200_gives_the_count() {
 }
 
 #[test]
+fn the_clusters_part_of_the_reply_is_said() {
+    let line = |cluster: &str| {
+        let reply = format!("{{\"invalidated\": 3, \"cluster\": \"{cluster}\"}}");
+        invalidated_reply(200, &reply, true).expect("reply").line()
+    };
+    assert_eq!(line("ok"), "invalidated 3; sent to the cluster");
+    assert_eq!(
+        line("pending"),
+        "invalidated 3; the cluster's copy waits in the outbox until Redis answers"
+    );
+    assert_eq!(
+        line("failed"),
+        "invalidated 3 on this node only; the other nodes were not told (see the daemon's log)"
+    );
+}
+
+#[test]
 fn other_statuses_become_one_line() {
     let e =
-        invalidated_count(401, "\nmissing or wrong token\nsecond line\n", true).expect_err("401");
+        invalidated_reply(401, "\nmissing or wrong token\nsecond line\n", true).expect_err("401");
     assert!(matches!(e, Error::Runtime(_)));
     assert_eq!(
         e.to_string(),
         "invalidate: HTTP 401: missing or wrong token"
     );
-    let e = invalidated_count(401, "missing token", false).expect_err("401");
+    let e = invalidated_reply(401, "missing token", false).expect_err("401");
     assert_eq!(
         e.to_string(),
         "invalidate: HTTP 401: missing token (no token configured here: set [invalidate] token or $PRELOADD_TOKEN)"
     );
     assert_eq!(
-        invalidated_count(502, "", true)
+        invalidated_reply(502, "", true)
             .expect_err("502")
             .to_string(),
         "invalidate: HTTP 502"
     );
     let long = "x".repeat(1000);
-    let e = invalidated_count(400, &long, true)
+    let e = invalidated_reply(400, &long, true)
         .expect_err("400")
         .to_string();
     assert_eq!(e.len(), "invalidate: HTTP 400: ".len() + MAX_QUOTED);

@@ -224,6 +224,22 @@ fn unreadable_token_file_is_an_error() {
 }
 
 #[test]
+fn an_endless_token_file_is_refused_without_reading_it_all() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config_path = dir.path().join("preload.toml");
+    let text = format!("{UPSTREAM}[invalidate]\ntoken_file = \"/dev/zero\"\n");
+    let e = from_str(&config_path, &text, None)
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        e.contains(
+            "key `invalidate.token_file`: cannot read /dev/zero: it holds more than 4096 bytes"
+        ),
+        "{e}"
+    );
+}
+
+#[test]
 fn token_and_token_file_together_are_an_error() {
     let e = problems(
         &format!("{UPSTREAM}[invalidate]\ntoken = \"a\"\ntoken_file = \"b\"\n"),

@@ -6,6 +6,7 @@
 //! the key or the file, never the value), and `Config::render` only says
 //! whether one is set.
 
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use toml::Spanned;
@@ -22,6 +23,24 @@ fn token_problem(t: &str) -> Option<&'static str> {
     } else {
         None
     }
+}
+
+/// The most a token file may hold. A token is a line; a file this long is
+/// the wrong file (and `/dev/zero` or a log must not hang the loader).
+const MAX_FILE: u64 = 4096;
+
+/// The file's text, read up to [`MAX_FILE`] bytes and no further.
+fn read_bounded(path: &Path) -> io::Result<String> {
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_FILE + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE {
+        return Err(io::Error::other(format!(
+            "it holds more than {MAX_FILE} bytes; a token file holds one token"
+        )));
+    }
+    String::from_utf8(bytes).map_err(|_| io::Error::other("it is not UTF-8 text"))
 }
 
 /// `$PRELOADD_TOKEN` wins over `token` and `token_file`. When it is set the
@@ -57,7 +76,7 @@ pub(crate) fn resolve(
     // Relative to the config file, so a unit file and a `check` from another
     // directory read the same token.
     let full = base.join(f.get_ref());
-    match std::fs::read_to_string(&full) {
+    match read_bounded(&full) {
         Ok(s) => {
             let t = s.trim().to_string();
             if let Some(why) = token_problem(&t) {

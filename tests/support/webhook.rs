@@ -25,6 +25,28 @@ pub async fn warm(d: &Daemon, targets: &[&str]) {
     }
 }
 
+/// A copy of `d`'s config, in `dir`, whose `admin_listen` is the port the
+/// daemon bound: the CLI reads the admin address from the config.
+pub fn cli_config(d: &Daemon, dir: &std::path::Path) -> std::path::PathBuf {
+    let config = std::fs::read_to_string(&d.config_path).unwrap().replace(
+        "admin_listen = \"127.0.0.1:0\"",
+        &format!("admin_listen = \"{}\"", admin(d)),
+    );
+    let path = dir.join("cli.toml");
+    std::fs::write(&path, config).unwrap();
+    path
+}
+
+/// `preloadd invalidate --config CONFIG ARGS…`, without `$PRELOADD_TOKEN`.
+pub fn cli_invalidate(config: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(super::daemon::binary())
+        .args(["invalidate", "--config", config.to_str().unwrap()])
+        .args(args)
+        .env_remove("PRELOADD_TOKEN")
+        .output()
+        .unwrap()
+}
+
 pub fn count(reply: &Reply) -> u64 {
     let v: serde_json::Value =
         serde_json::from_slice(&reply.body).unwrap_or_else(|_| panic!("{}", reply.text()));
