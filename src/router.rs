@@ -100,13 +100,16 @@ async fn answer(
 }
 
 fn route<B>(req: &Request<B>, config: &Config, listener: Listener) -> Route {
-    // With two `Host` fields the host is ambiguous (400, RFC 9112 §3.2);
-    // `CONNECT` asks for a tunnel, which a reverse proxy does not open.
+    // With two `Host` fields the host is ambiguous, and an HTTP/1.1
+    // request must carry one (400 for both, RFC 9112 §3.2); `CONNECT` asks for a tunnel, which a reverse proxy does not open.
     if req.method() == Method::CONNECT {
         return Route::Refused(Own::Connect);
     }
-    if req.headers().get_all(header::HOST).iter().nth(1).is_some() {
-        return Route::Refused(Own::TwoHosts);
+    let mut hosts = req.headers().get_all(header::HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        (_, Some(_)) => return Route::Refused(Own::TwoHosts),
+        (None, _) if req.version() == http::Version::HTTP_11 => return Route::Refused(Own::NoHost),
+        _ => {}
     }
     let target = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
     if target.len() > MAX_TARGET {
@@ -151,6 +154,7 @@ mod tests {
         let req = Request::builder()
             .method(method)
             .uri(target)
+            .header(header::HOST, "example.org")
             .body(())
             .unwrap();
         route(&req, &config(), listener)
@@ -198,6 +202,26 @@ mod tests {
         assert_eq!(
             route(&req, &config(), Listener::Main),
             Route::Refused(Own::TwoHosts)
+        );
+    }
+
+    #[test]
+    fn an_http_1_1_request_needs_a_host_and_an_http_1_0_one_does_not() {
+        let without_host = |version| {
+            let req = Request::builder()
+                .uri("/_preload/a")
+                .version(version)
+                .body(())
+                .unwrap();
+            route(&req, &config(), Listener::Main)
+        };
+        assert_eq!(
+            without_host(http::Version::HTTP_11),
+            Route::Refused(Own::NoHost)
+        );
+        assert_eq!(
+            without_host(http::Version::HTTP_10),
+            Route::Preload("/_preload".len())
         );
     }
 }

@@ -88,6 +88,25 @@ async fn ambiguous_framing_gets_400() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_http_1_1_request_without_host_gets_400_and_an_http_1_0_one_is_served() {
+    let up = Upstream::start().await;
+    let sb = Sandbox::new();
+    let d = sb.daemon(&up, "");
+    for target in ["/_preload/h", "/passed"] {
+        let no_host = format!("GET {target} HTTP/1.1\r\nConnection: close\r\n\r\n");
+        let reply = send_raw(d.main, no_host.as_bytes(), false).await;
+        assert_eq!(
+            (reply.status, reply.text().trim()),
+            (400, "missing Host field")
+        );
+    }
+    assert_eq!(up.count(), 0);
+    let http10 = send_raw(d.main, b"GET /_preload/h HTTP/1.0\r\n\r\n", false).await;
+    assert_eq!(http10.status, 200);
+    assert_eq!(up.count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn only_if_cached_without_a_snapshot_is_504() {
     let up = Upstream::start().await;
     let sb = Sandbox::new();

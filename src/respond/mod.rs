@@ -94,6 +94,7 @@ mod tests {
             Own::BadTarget("x"),
             Own::BadProxyTarget,
             Own::TwoHosts,
+            Own::NoHost,
             Own::UnreadableBody,
             Own::BadInvalidation("field `urls`".into()),
             Own::BadQuery("limit: not a number".into()),

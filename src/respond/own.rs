@@ -16,6 +16,8 @@ pub enum Own {
     BadProxyTarget,
     /// 400: two `Host` fields (RFC 9112 §3.2).
     TwoHosts,
+    /// 400: an HTTP/1.1 request without a `Host` field (RFC 9112 §3.2).
+    NoHost,
     /// 400: an invalidation body that could not be read.
     UnreadableBody,
     /// 400: an invalidation body that does not parse (the text names the field).
@@ -77,6 +79,7 @@ impl Own {
             Own::BadQuery(text) => return (S::BAD_REQUEST, text.clone().into()),
             Own::BadProxyTarget => (S::BAD_REQUEST, "bad request target"),
             Own::TwoHosts => (S::BAD_REQUEST, "more than one Host field"),
+            Own::NoHost => (S::BAD_REQUEST, "missing Host field"),
             Own::UnreadableBody => (S::BAD_REQUEST, "could not read the body"),
             Own::Unauthorized => (S::UNAUTHORIZED, "missing or wrong bearer token"),
             Own::UnauthorizedReadOnly => (
