@@ -8,13 +8,11 @@
 //! set-up takes a second, not thousands of fetches.
 
 use std::path::Path;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::HeaderValue;
-use preloadd::key::Key;
-use preloadd::store::{snapshot, Meta, Snapshot};
 
+use crate::support::fill::write_page;
 use crate::support::webhook::{admin, count, invalidate, JSON};
 use crate::support::{get, Conn, Sandbox, Upstream};
 
@@ -167,32 +165,6 @@ async fn visitors_are_served_while_large_webhook_bodies_are_read() {
 fn fill(dir: &Path, count: u32) {
     let targets = (0..count).map(page).chain(["/probe".to_string()]);
     for target in targets {
-        let snap = Snapshot {
-            key: Key::new(&target, &[]),
-            meta: Meta {
-                status: 200,
-                headers: vec![(
-                    http::header::CONTENT_TYPE,
-                    HeaderValue::from_static("text/html"),
-                )],
-                tags: Vec::new(),
-                target,
-                taken: SystemTime::now(),
-                expires: None,
-                generation: 0,
-                age: 0,
-                etag: HeaderValue::from_static("\"x\""),
-                last_modified: HeaderValue::from_static("Wed, 25 Nov 2026 00:00:00 GMT"),
-            },
-            body: Bytes::from_static(b"<p>page</p>"),
-            variants: Vec::new(),
-            head: Default::default(),
-            file: None,
-        };
-        let hex = snap.key.to_hex();
-        let sub = dir.join(&hex[..2]);
-        std::fs::create_dir_all(&sub).expect("fan-out dir");
-        let bytes = snapshot::encode(&snap).expect("encode");
-        std::fs::write(sub.join(&hex), bytes).expect("write");
+        write_page(dir, target, Vec::new(), Bytes::from_static(b"<p>page</p>"));
     }
 }

@@ -4,6 +4,9 @@ pub mod client;
 pub mod clock;
 pub mod daemon;
 pub mod django;
+/// Snapshot files written straight into a cache dir (shared with the benches).
+#[path = "../../benches/support/fill.rs"]
+pub mod fill;
 pub mod fs;
 pub mod metrics;
 pub mod nginx;
