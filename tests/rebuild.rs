@@ -15,8 +15,19 @@ const GATE: &str = "PRELOADD_TEST_REBUILD_GATE";
 
 /// The daemon on the sandbox's cache, its rebuild held by `gate` if given.
 fn start(sb: &Sandbox, up: &Upstream, cache: &str, gate: Option<&Path>) -> Daemon {
+    start_with(sb, up, cache, "", gate)
+}
+
+/// [`start`] with `extra` config.
+fn start_with(
+    sb: &Sandbox,
+    up: &Upstream,
+    cache: &str,
+    extra: &str,
+    gate: Option<&Path>,
+) -> Daemon {
     let path = sb.dir.path().join("preload.toml");
-    std::fs::write(&path, config_text(&up.url(), &sb.cache_dir(), cache, "")).expect("config");
+    std::fs::write(&path, config_text(&up.url(), &sb.cache_dir(), cache, extra)).expect("config");
     let gate = gate.map(|g| g.display().to_string());
     let env: Vec<(&str, &str)> = gate.iter().map(|g| (GATE, g.as_str())).collect();
     Daemon::start_env(&path, None, &env)
@@ -212,8 +223,10 @@ async fn a_torn_file_is_never_served_by_a_lookup_or_the_rebuild() {
         files.push(new[0].clone());
     }
     d.kill9();
+    let mut torn = Vec::new();
     for file in &files {
         let len = std::fs::metadata(file).expect("file").len();
+        torn.push(len - 3);
         let f = std::fs::OpenOptions::new()
             .write(true)
             .open(file)
@@ -226,10 +239,13 @@ async fn a_torn_file_is_never_served_by_a_lookup_or_the_rebuild() {
     wait_scanned(&d, 0).await;
     let a = vec!["/_preload/torn-a".to_string()];
     assert_eq!(hits(&d, &up, &a).await, (0, 1), "read, found torn, fetched");
-    assert!(!files[0].exists(), "removed");
+    // Removed (the refetch may be kept in its place, whole).
+    let is_torn = |i: usize| std::fs::metadata(&files[i]).is_ok_and(|m| m.len() == torn[i]);
+    assert!(!is_torn(0), "the torn file is gone");
     std::fs::remove_file(&gate).expect("open the gate");
     rebuilt(&d);
     assert!(!files[1].exists(), "removed by the scan");
+    assert!(!is_torn(1));
     let b = vec!["/_preload/torn-b".to_string()];
     assert_eq!(hits(&d, &up, &b).await, (0, 1));
     // (A refetch during the rebuild is kept only where it can evict a
@@ -284,4 +300,78 @@ async fn max_size_holds_while_the_index_is_rebuilt() {
     std::fs::remove_file(&gate).expect("open the gate");
     rebuilt(&d);
     assert!(on_disk(&sb) <= 100 * 1024, "{} bytes", on_disk(&sb));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_soft_drop_during_the_rebuild_reaches_the_files_not_scanned_yet() {
+    let up = Upstream::start().await;
+    let sb = Sandbox::new();
+    let grace = "grace = \"1h\"";
+    let d = start(&sb, &up, grace, None);
+    let soft: Vec<Vec<String>> = (0..3)
+        .map(|g| pages(&format!("/_preload/s{g}?tags=s&n="), 8))
+        .collect();
+    let kept = pages("/_preload/sk/", 8);
+    for group in &soft {
+        warm_all(&d, &[group]).await;
+    }
+    warm_all(&d, &[&kept]).await;
+    d.kill9();
+
+    let gate = hold_at(&sb, 0);
+    let d = start(&sb, &up, grace, Some(&gate));
+    wait_scanned(&d, 0).await;
+    let reply = invalidate(admin(&d), &[FORM], "tag=s&soft=1").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let stale = |d: &Daemon, group: &Vec<String>| {
+        let (d, group) = (d.main, group.clone());
+        async move {
+            for t in &group {
+                assert_eq!(get(d, t, &[]).await.cache(), "STALE", "{t}");
+            }
+        }
+    };
+    // Read from their files one by one, then by the scan: STALE.
+    stale(&d, &soft[0]).await;
+    std::fs::remove_file(&gate).expect("open the gate");
+    rebuilt(&d);
+    stale(&d, &soft[1]).await;
+    assert_eq!(hits(&d, &up, &kept).await, (8, 0));
+    // The soft-mark log holds them now: a crash and a whole rebuild later.
+    d.kill9();
+    let d = start(&sb, &up, grace, None);
+    rebuilt(&d);
+    stale(&d, &soft[2]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_schedule_caught_up_at_start_drops_the_files_not_scanned_yet() {
+    let up = Upstream::start().await;
+    let sb = Sandbox::with_clock();
+    let d = start(&sb, &up, "", None);
+    let named: Vec<Vec<String>> = (0..2)
+        .map(|g| pages(&format!("/_preload/c/{g}/"), 8))
+        .collect();
+    let other = pages("/_preload/d/", 8);
+    warm_all(&d, &[&named[0], &named[1], &other]).await;
+    d.kill9();
+    // A yearly schedule whose one firing this year is two seconds after
+    // now, and the daemon down for three.
+    let fire = chrono::DateTime::<chrono::Utc>::from(sb.clock_now()) + chrono::Duration::seconds(2);
+    let cron = fire.format("%S %M %H %d %m *").to_string();
+    sb.advance_clock(std::time::Duration::from_millis(3000));
+    let schedule = format!("[[schedule]]\ncron = \"{cron}\"\nprefixes = [\"/c/\"]\n");
+
+    let gate = hold_at(&sb, 0);
+    let d = start_with(&sb, &up, "", &schedule, Some(&gate));
+    wait_scanned(&d, 0).await;
+    assert_eq!(
+        hits(&d, &up, &named[0]).await,
+        (0, 8),
+        "read from their files"
+    );
+    std::fs::remove_file(&gate).expect("open the gate");
+    rebuilt(&d);
+    assert_eq!(hits(&d, &up, &named[1]).await, (0, 8), "read by the scan");
+    assert_eq!(hits(&d, &up, &other).await, (8, 0), "not named");
 }

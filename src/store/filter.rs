@@ -100,6 +100,10 @@ impl Rule {
         self.epoch
     }
 
+    pub(crate) fn is_soft(&self) -> bool {
+        self.soft_since_ms.is_some()
+    }
+
     fn matches(&self, entry: &NewEntry, tags: &[&str]) -> bool {
         if entry.generation >= self.epoch {
             return false;

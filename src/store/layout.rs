@@ -22,9 +22,8 @@ pub(crate) const FORMAT_FILE: &str = ".preloadd-store";
 /// The persisted minimum generation (see `Store::set_min_generation`).
 pub(crate) const GENERATION_FILE: &str = ".preloadd-generation";
 
-/// A generation no snapshot on disk is above (see `open`): what a start
-/// after a crash, which begins serving before it has read every header,
-/// takes new generations above.
+/// A generation no snapshot on disk is above, and a size the snapshot
+/// files do not exceed (see `ceilings`).
 pub(crate) const CEILING_FILE: &str = ".preloadd-ceiling";
 
 const FORMAT_PREFIX: &str = "preloadd-store format ";
@@ -128,20 +127,6 @@ pub(crate) fn read_generation(root: &Path) -> io::Result<u64> {
 pub(crate) fn write_generation(root: &Path, generation: u64) -> io::Result<()> {
     let text = format!("{generation}\n");
     write::write_atomic(root, &root.join(GENERATION_FILE), &[text.as_bytes()])
-}
-
-/// Reads the generation ceiling; `None` when there is none or it does not
-/// parse (a start then takes a margin above what it knows instead).
-pub(crate) fn read_ceiling(root: &Path) -> Option<u64> {
-    let text = std::fs::read_to_string(root.join(CEILING_FILE)).ok()?;
-    text.trim().parse().ok()
-}
-
-/// Persists the generation ceiling, as `write_generation` persists its
-/// number.
-pub(crate) fn write_ceiling(root: &Path, ceiling: u64) -> io::Result<()> {
-    let text = format!("{ceiling}\n");
-    write::write_atomic(root, &root.join(CEILING_FILE), &[text.as_bytes()])
 }
 
 /// ENOSPC or EDQUOT: the disk (or the quota) is full.

@@ -26,6 +26,7 @@
 //! key only. It assumes it is the only writer of `cache.dir`.
 
 mod batch;
+mod ceilings;
 mod checkpoint;
 mod entry;
 mod error;
@@ -253,8 +254,8 @@ struct Shared {
     /// The rebuild's invalidations, kept until it has seen every file
     /// (`filter`).
     rules: Mutex<filter::RuleLog>,
-    /// The persisted generation ceiling (see `open`).
-    ceiling: AtomicU64,
+    /// The persisted generation and size ceilings (`ceilings`).
+    ceilings: Mutex<ceilings::Ceilings>,
 }
 
 impl Shared {
@@ -273,19 +274,6 @@ impl Shared {
         let next = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
         self.keep_below_ceiling(next);
         next
-    }
-
-    /// Persists a higher generation ceiling (see `open`) before `next` gets
-    /// near the one persisted. Called under `bump`.
-    fn keep_below_ceiling(&self, next: u64) {
-        if next.saturating_add(open::CEILING_MARGIN / 2) <= self.ceiling.load(Ordering::Acquire) {
-            return;
-        }
-        let ceiling = next.saturating_add(open::CEILING_MARGIN);
-        match layout::write_ceiling(&self.dir, ceiling) {
-            Ok(()) => self.ceiling.store(ceiling, Ordering::Release),
-            Err(e) => tracing::warn!(error = %e, "cannot persist the generation ceiling"),
-        }
     }
 }
 

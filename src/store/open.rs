@@ -6,19 +6,15 @@
 //!
 //! Opening never reads a body and never keeps a file it cannot vouch for.
 //!
-//! The generation ceiling: a start after a crash serves before it knows
-//! the highest generation on disk, yet new snapshots, soft marks and the
-//! rebuild's rules must be of a generation above every old file's. So each
-//! start persists a ceiling `CEILING_MARGIN` above the generation it starts
-//! at, persists a higher one whenever the generation gets within half the
-//! margin of it, and a start after a crash begins at the ceiling the
-//! crashed run left.
+//! The generation and size ceilings a start after a crash needs are kept
+//! by `ceilings`.
 
 use std::cmp::Reverse;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
+use super::ceilings::{self, Ceilings, GENERATION_MARGIN};
 use super::filter::{Rebuild, RuleLog};
 use super::held::FileBudget;
 use super::index::Index;
@@ -29,9 +25,6 @@ use super::rebuild::SCAN_TICKS;
 use super::soft::SoftLog;
 use super::space::Space;
 use super::{checkpoint, layout, DirLock, Shared, Store, StoreError, StoreSettings, STRIPES};
-
-/// How far above its starting generation a run's ceiling is set.
-pub(super) const CEILING_MARGIN: u64 = 1 << 16;
 
 impl Store {
     /// Opens (creating if needed) the store in `settings.dir` and rebuilds
@@ -91,12 +84,15 @@ impl Store {
         // New snapshots are of a generation no snapshot on disk is above
         // (soft marks tell snapshots apart by it; see `soft`).
         let mut current = generation.max(index.max_generation());
+        let (generation_ceiling, size_bound) = ceilings::read(&dir);
+        // What the files not read yet may add up to (see `space`).
+        let unscanned = size_bound.unwrap_or(u64::MAX).min(settings.max_size);
         if rebuilding {
             let known = rules.iter().map(|r| r.epoch()).fold(current, u64::max);
-            current = match layout::read_ceiling(&dir) {
+            current = match generation_ceiling {
                 Some(ceiling) => known.max(ceiling),
                 // Files of a build that kept no ceiling: a margin above.
-                None if has_snapshot_dirs(&dir) => known + CEILING_MARGIN,
+                None if has_snapshot_dirs(&dir) => known + GENERATION_MARGIN,
                 None => known,
             };
             index.rebuild = Some(Box::new(Rebuild {
@@ -114,7 +110,7 @@ impl Store {
             lost: AtomicBool::new(false),
             marker_seen: AtomicBool::new(marker_seen),
             space: match rebuilding {
-                true => Space::unscanned(settings.max_size),
+                true => Space::unscanned(settings.max_size, unscanned),
                 false => Space::new(settings.max_size, used),
             },
             pending: Mutex::new(Pending::default()),
@@ -136,7 +132,10 @@ impl Store {
             scanned: AtomicU64::new(0),
             scan_clock: AtomicU64::new(1),
             rules: Mutex::new(rules_log),
-            ceiling: AtomicU64::new(0),
+            ceilings: Mutex::new(Ceilings {
+                generation: 0,
+                bytes: if rebuilding { unscanned } else { 0 },
+            }),
         });
         let (unlinker, keeper) = (shared.clone(), shared.clone());
         let reaper = Reaper::spawn(
@@ -164,19 +163,12 @@ impl Store {
         // Before the store is handed out: no lookup may see a snapshot as
         // fresh whose soft mark is on disk.
         store.restore_soft_marks();
+        if !rebuilding {
+            store.shared.reset_bound();
+        }
         {
             let _bump = super::lock(&store.shared.bump);
             store.shared.keep_below_ceiling(store.generation());
-            if store
-                .shared
-                .ceiling
-                .load(std::sync::atomic::Ordering::Acquire)
-                == 0
-            {
-                // The next start after a crash takes a margin above what
-                // it finds rather than a stale ceiling.
-                let _ = std::fs::remove_file(dir.join(layout::CEILING_FILE));
-            }
         }
         if rebuilding {
             store.start_rebuild(generation).map_err(dir_error)?;

@@ -167,10 +167,13 @@ impl Store {
         loop {
             let (need, ticket) = match sh.space.try_reserve(size) {
                 Ok(()) => {
-                    return Ok(Reservation {
+                    let reservation = Reservation {
                         space: &sh.space,
                         size,
-                    })
+                    };
+                    // What a start after a crash counts the files as.
+                    sh.keep_within_bound().map_err(StoreError::Write)?;
+                    return Ok(reservation);
                 }
                 Err(short) => short,
             };

@@ -261,24 +261,25 @@ impl Shared {
         };
         // The stale marks of every file loaded are in the index now.
         soft.adopt_alls(&state.soft_alls);
-        let logged = soft.file.is_some() || !soft.alls.is_empty();
+        let logged = soft.len > soft_log::MAGIC.len() as u64
+            || !soft.alls.is_empty()
+            || state.rules.iter().any(Rule::is_soft);
         let rewritten = if logged {
             self.rewrite(&mut soft)
         } else {
             Ok(())
         };
-        if let Err(e) = rewritten {
-            tracing::warn!(error = %e, "cannot rewrite the soft-mark log after the rebuild; the rebuild's invalidations are kept for the next start");
-            return;
-        }
         drop(soft);
-        // The rules are spent once the files they dropped are gone for good.
-        let synced = state
-            .unlinked
-            .iter()
-            .try_for_each(|&i| write::sync_dir(&layout::fanout_dir_of(&self.dir, i)));
-        if let Err(e) = synced.and_then(|()| rules.remove(&self.dir)) {
-            tracing::warn!(error = %e, "cannot remove the rebuild's invalidations; the next start applies them again");
+        // The rules are spent once the soft marks they made are in the log
+        // and the files they dropped are gone for good.
+        let spent = rewritten.and_then(|()| {
+            state
+                .unlinked
+                .iter()
+                .try_for_each(|&i| write::sync_dir(&layout::fanout_dir_of(&self.dir, i)))
+        });
+        if let Err(e) = spent.and_then(|()| rules.remove(&self.dir)) {
+            tracing::warn!(error = %e, "cannot settle the rebuild's invalidations; the next start applies them again");
         }
         drop(rules);
         self.space.all_scanned();
@@ -287,6 +288,7 @@ impl Shared {
             self.hot.remove(&key);
             self.unlink_quietly(&key, size);
         }
+        self.reset_bound();
     }
 }
 

@@ -163,7 +163,15 @@ impl Store {
         let mut log = lock(&sh.soft);
         let decoded = match std::fs::read(sh.dir.join(soft_log::FILE)) {
             Ok(buf) => soft_log::decode(&buf),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                if sh.rebuilding.load(Ordering::Acquire) {
+                    // Appended to during the rebuild, which cannot rewrite.
+                    if let Err(e) = log.rewrite_verbatim(&sh.dir, &[]) {
+                        tracing::warn!(error = %e, "cannot write the soft-mark log");
+                    }
+                }
+                return;
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the soft-mark log");
                 soft_log::Decoded {

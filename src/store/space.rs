@@ -24,13 +24,14 @@
 //! for them rather than going past the limit.
 //!
 //! While the index is rebuilt after a crash (`rebuild`), the files not yet
-//! scanned are unknown: they are counted as `unscanned`, at first all of
-//! `max_size` (the bound held before the crash, so they cannot add up to
-//! more), lowered by each file the scan indexes (its bytes move to `used`)
-//! or removes. The store thus counts as full until the scan has seen
-//! everything, and a write during the rebuild makes room by evicting
-//! snapshots already indexed; when the rebuild ends `unscanned` is 0 and
-//! `used` is the real figure.
+//! scanned are unknown: they are counted as `unscanned`, at first the size
+//! bound the crashed run persisted (`ceilings`), else all of `max_size`
+//! (the bound held before the crash, so they cannot add up to more),
+//! lowered by each file the scan indexes (its bytes move to `used`) or
+//! removes. The store thus counts as full until the scan has seen
+//! everything, and a write during the rebuild that does not fit makes room
+//! by evicting snapshots already indexed; when the rebuild ends
+//! `unscanned` is 0 and `used` is the real figure.
 
 use std::sync::{Condvar, Mutex};
 use std::time::Instant;
@@ -68,11 +69,11 @@ impl Space {
         }
     }
 
-    /// The space of a store whose files are not scanned yet: counted as
-    /// full (see the module doc).
-    pub(crate) fn unscanned(max: u64) -> Space {
+    /// The space of a store whose files are not scanned yet: they count
+    /// as `unscanned` bytes (see the module doc).
+    pub(crate) fn unscanned(max: u64, unscanned: u64) -> Space {
         let space = Space::new(max, 0);
-        lock(&space.inner).unscanned = max;
+        lock(&space.inner).unscanned = unscanned;
         space
     }
 
@@ -185,7 +186,7 @@ mod tests {
 
     #[test]
     fn unscanned_files_count_until_the_scan_has_seen_them() {
-        let space = Space::unscanned(100);
+        let space = Space::unscanned(100, 100);
         assert!(space.try_reserve(1).is_err(), "full until scanned");
         space.scanned(30);
         assert_eq!(space.counted(), 100);
