@@ -45,6 +45,11 @@ async fn health(d: &Daemon) -> serde_json::Value {
     serde_json::from_slice(&reply.body).expect("health JSON")
 }
 
+async fn listing(d: &Daemon) -> serde_json::Value {
+    let reply = get(admin(d), "/_preloadd/snapshots", &[]).await;
+    serde_json::from_slice(&reply.body).expect("listing JSON")
+}
+
 /// Waits until the rebuild has read `files` files (it is then held at its
 /// gate), for up to 10 s.
 async fn wait_scanned(d: &Daemon, files: u64) {
@@ -148,12 +153,14 @@ async fn old_pages_are_hits_before_the_rebuild_reaches_them() {
         (h["rebuilding"].clone(), h["snapshots"].clone()),
         (true.into(), 20.into())
     );
+    assert_eq!(listing(&d).await["incomplete"], true, "a listing says so");
 
     std::fs::remove_file(&gate).expect("open the gate");
     rebuilt(&d);
     let h = health(&d).await;
     assert_eq!(h["rebuilding"], false, "{h}");
     assert_eq!(h["snapshots"], 20, "each page indexed once");
+    assert_eq!(listing(&d).await.get("incomplete"), None);
     assert_eq!(hits(&d, &up, &old).await, (20, 0));
 }
 

@@ -16,7 +16,9 @@
 //! Writes reserve their room before they touch the disk, so that `max_size`
 //! holds at every moment (`space`); drops the file system refuses are kept
 //! and retried, and never acknowledged as durable (`pending`); a cache dir
-//! emptied underneath is noticed and recovered from (`vanish`).
+//! emptied underneath is noticed and recovered from (`vanish`). After a
+//! crash the store serves at once while the index is rebuilt in the
+//! background (`rebuild`, `lazy`, `filter`, `ceilings`).
 //!
 //! Rules kept throughout: the index is the authority on what is visible, and
 //! every change to a key's file and its index entry happens under that key's
@@ -32,6 +34,7 @@ mod entry;
 mod error;
 mod evict;
 mod filter;
+mod filter_log;
 mod held;
 mod index;
 mod layout;

@@ -24,6 +24,7 @@ use super::reaper::Reaper;
 use super::rebuild::SCAN_TICKS;
 use super::soft::SoftLog;
 use super::space::Space;
+use super::write::TEMP_PREFIX;
 use super::{checkpoint, layout, DirLock, Shared, Store, StoreError, StoreSettings, STRIPES};
 
 impl Store {
@@ -49,7 +50,7 @@ impl Store {
         // rebuild left its invalidations, which the files must pass.
         let (rules_log, rules) = RuleLog::open(&dir, generation);
         let mut scan = checkpoint::take(&dir, generation).unwrap_or_default();
-        let rebuilding = scan.parts.is_empty() || !rules.is_empty();
+        let rebuilding = (scan.parts.is_empty() && needs_scan(&dir)) || !rules.is_empty();
         if rebuilding {
             scan.parts.clear();
         }
@@ -92,8 +93,7 @@ impl Store {
             current = match generation_ceiling {
                 Some(ceiling) => known.max(ceiling),
                 // Files of a build that kept no ceiling: a margin above.
-                None if has_snapshot_dirs(&dir) => known + GENERATION_MARGIN,
-                None => known,
+                None => known + GENERATION_MARGIN,
             };
             index.rebuild = Some(Box::new(Rebuild {
                 rules,
@@ -201,12 +201,15 @@ impl Store {
     }
 }
 
-/// Whether `dir` has a fan-out directory (a first start has none).
-fn has_snapshot_dirs(dir: &std::path::Path) -> bool {
+/// Whether `dir` holds anything a scan would read or clean: a fan-out
+/// directory or a temp file (a first start, an emptied dir, hold none).
+fn needs_scan(dir: &std::path::Path) -> bool {
     std::fs::read_dir(dir).is_ok_and(|items| {
-        items
-            .flatten()
-            .any(|i| layout::is_fanout_name(&i.file_name().to_string_lossy()))
+        items.flatten().any(|i| {
+            let name = i.file_name();
+            let name = name.to_string_lossy();
+            layout::is_fanout_name(&name) || name.starts_with(TEMP_PREFIX)
+        })
     })
 }
 
