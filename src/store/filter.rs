@@ -206,4 +206,37 @@ mod tests {
         assert!(before.matches(&entry("/a", 1, 9_999), &[]));
         assert!(!before.matches(&entry("/a", 1, 10_000), &[]));
     }
+
+    #[test]
+    fn a_settled_key_is_skipped_a_drop_wins_and_the_earliest_mark_counts() {
+        let mut rebuild = Rebuild::default();
+        let e = entry("/a", 3, 0);
+        assert_eq!(rebuild.judge(&e, &[]), Verdict::Keep(None));
+        rebuild
+            .soft_keys
+            .insert(e.key, vec![(4, 9_000), (2, 1_000)]);
+        rebuild.soft_alls.push((5, 7_000));
+        assert_eq!(
+            rebuild.judge(&e, &[]),
+            Verdict::Keep(Some(7_000)),
+            "(2, 1000) is below it"
+        );
+        let soft = Filter {
+            tags: vec!["t".into()],
+            soft: Some(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(5)),
+            ..Filter::default()
+        };
+        rebuild.rules.push(Rule::new(&soft, 6));
+        assert_eq!(rebuild.judge(&e, &["t"]), Verdict::Keep(Some(5_000)));
+        rebuild.rules.push(Rule::new(
+            &Filter {
+                targets: vec!["/a".into()],
+                ..Filter::default()
+            },
+            6,
+        ));
+        assert_eq!(rebuild.judge(&e, &["t"]), Verdict::Drop);
+        rebuild.settled.insert(e.key);
+        assert_eq!(rebuild.judge(&e, &["t"]), Verdict::Skip);
+    }
 }
