@@ -101,7 +101,13 @@ fn health(app: &App, method: &Method) -> Response<Body> {
         "status": "ok",
         "snapshots": app.store.len(),
         "bytes": app.store.bytes(),
+        "rebuilding": app.store.is_rebuilding(),
     });
+    if app.store.is_rebuilding() {
+        // After a crash the index is rebuilt while serving: the figures
+        // above count what it has read so far.
+        body["rebuild_files"] = serde_json::json!(app.store.rebuild_scanned());
+    }
     if let Some(node) = &app.cluster {
         body["cluster"] = serde_json::json!(node.status());
     }

@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::key::Key;
 use crate::state::App;
-use crate::store::{Found, Lookup};
+use crate::store::{Found, Lookup, Unindexed};
 
 /// The snapshot of `key`, wherever it is.
 pub async fn lookup(app: &Arc<App>, key: &Key) -> Option<Found> {
@@ -21,12 +21,26 @@ pub async fn lookup(app: &Arc<App>, key: &Key) -> Option<Found> {
         Lookup::Absent => return None,
         Lookup::Hot(found) => return Some(found),
         Lookup::Cold(cold) => cold,
+        Lookup::Unindexed(unindexed) => return read_unindexed(app, unindexed).await,
     };
     if let Some(found) = app.store.read_cached(&cold) {
         return Some(found);
     }
     let reader = Arc::clone(app);
     match tokio::task::spawn_blocking(move || reader.store.read_cold(&cold)).await {
+        Ok(found) => found,
+        Err(err) => {
+            tracing::error!(error = %err, "reading a snapshot file failed");
+            None
+        }
+    }
+}
+
+/// During the rebuild of the index after a crash: the key's file, read on
+/// the blocking pool (it may not exist: the key was never kept).
+async fn read_unindexed(app: &Arc<App>, unindexed: Unindexed) -> Option<Found> {
+    let reader = Arc::clone(app);
+    match tokio::task::spawn_blocking(move || reader.store.read_unindexed(&unindexed)).await {
         Ok(found) => found,
         Err(err) => {
             tracing::error!(error = %err, "reading a snapshot file failed");

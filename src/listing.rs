@@ -86,6 +86,10 @@ pub struct Listing {
     pub snapshots: Vec<Row>,
     /// The `cursor` of the next page; `null` on the last one.
     pub next: Option<String>,
+    /// Present (true) while the daemon rebuilds its index after a crash:
+    /// pages it has not read yet are not listed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub incomplete: bool,
 }
 
 /// `GET /_preloadd/snapshots` (and HEAD).
@@ -104,7 +108,10 @@ pub async fn handle(app: &Arc<App>, method: &Method, query: Option<&str>) -> Res
     let reader = Arc::clone(app);
     // The variants are read from the files' headers: off the workers.
     match tokio::task::spawn_blocking(move || rows(&reader.store, &query, now, grace)).await {
-        Ok(listing) => json(StatusCode::OK, &serde_json::json!(listing)),
+        Ok(mut listing) => {
+            listing.incomplete = app.store.is_rebuilding();
+            json(StatusCode::OK, &serde_json::json!(listing))
+        }
         Err(err) => {
             tracing::error!(error = %err, "listing snapshots failed");
             Own::AdminFailed.response()
@@ -129,6 +136,7 @@ pub fn rows(
     Listing {
         snapshots,
         next: page.next.map(|c| c.encode()),
+        incomplete: false,
     }
 }
 

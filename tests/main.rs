@@ -42,6 +42,7 @@ mod metrics;
 mod pass;
 mod passthrough;
 mod preload;
+mod rebuild;
 mod reload;
 mod requests;
 mod schedule;

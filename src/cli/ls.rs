@@ -40,8 +40,11 @@ pub fn ls(config_path: &Path, args: &LsArgs) -> Result<(), Error> {
     let query = listing::parse_query(Some(&query_text), &config.preload.prefix)
         .map_err(|e| Error::Usage(format!("ls: {e}")))?;
     let live = daemon_runs(&config.cache.dir);
+    let mut incomplete = false;
     let rows = if live {
-        from_daemon(&config, args)?
+        let (rows, partial) = from_daemon(&config, args)?;
+        incomplete = partial;
+        rows
     } else {
         let clock = Clock::from_env().map_err(Error::Usage)?;
         let survey = open_survey(&config.cache.dir, &clock)?;
@@ -60,6 +63,7 @@ pub fn ls(config_path: &Path, args: &LsArgs) -> Result<(), Error> {
         let listing = Listing {
             snapshots: rows,
             next: None,
+            incomplete,
         };
         let text = serde_json::to_string_pretty(&listing)
             .map_err(|e| Error::Runtime(format!("ls: encoding JSON: {e}")))?;
@@ -68,6 +72,9 @@ pub fn ls(config_path: &Path, args: &LsArgs) -> Result<(), Error> {
         print!("{}", table(&rows));
         if !live {
             println!("(read from the cache dir: no daemon is running)");
+        }
+        if incomplete {
+            println!("(incomplete: the daemon is still rebuilding its index after a crash)");
         }
     }
     Ok(())
@@ -101,12 +108,14 @@ pub(super) fn open_survey(dir: &Path, clock: &Clock) -> Result<Survey, Error> {
 }
 
 /// Every page from the daemon's admin listener.
-fn from_daemon(config: &Config, args: &LsArgs) -> Result<Vec<Row>, Error> {
+/// The rows, and whether the daemon said its index was incomplete.
+fn from_daemon(config: &Config, args: &LsArgs) -> Result<(Vec<Row>, bool), Error> {
     let target = AdminTarget::from_config(config)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let mut rows = Vec::new();
+    let mut incomplete = false;
     let mut cursor: Option<String> = None;
     loop {
         let path = format!(
@@ -125,9 +134,10 @@ fn from_daemon(config: &Config, args: &LsArgs) -> Result<Vec<Row>, Error> {
         let page: Listing = serde_json::from_str(&reply)
             .map_err(|e| Error::Runtime(format!("ls: unexpected reply from the daemon: {e}")))?;
         rows.extend(page.snapshots);
+        incomplete |= page.incomplete;
         match page.next {
             Some(next) => cursor = Some(next),
-            None => return Ok(rows),
+            None => return Ok((rows, incomplete)),
         }
     }
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::key::Key;
-use crate::store::{EntryView, Store, StoreError};
+use crate::store::{EntryView, Filter, Store, StoreError};
 
 use super::log::Log;
 use super::selector::Selector;
@@ -38,7 +38,37 @@ pub fn apply(
     now: SystemTime,
 ) -> Result<Applied, StoreError> {
     log.record(Arc::new(selector.clone()));
+    // While the index is rebuilt after a crash it lists part of the disk:
+    // the rest is judged by this rule as it is loaded (`store::Filter`).
+    // Before resolving, so that nothing loaded meanwhile passes both. A
+    // drop of everything needs none: the generation bump covers every file.
+    let ruled = match selector.all && taken_before.is_none() && !selector.soft {
+        true => Ok(()),
+        false => store.filter_rebuild(&filter_of(selector, taken_before, now)),
+    };
+    let applied = apply_to_index(store, selector, taken_before, want_targets, now)?;
+    ruled.map(|()| applied)
+}
 
+/// The rebuild's rule for `selector`.
+fn filter_of(selector: &Selector, taken_before: Option<SystemTime>, now: SystemTime) -> Filter {
+    Filter {
+        all: selector.all,
+        tags: selector.tags.clone(),
+        targets: selector.urls.clone(),
+        prefixes: selector.prefixes.clone(),
+        taken_before,
+        soft: selector.soft.then_some(now),
+    }
+}
+
+fn apply_to_index(
+    store: &Store,
+    selector: &Selector,
+    taken_before: Option<SystemTime>,
+    want_targets: bool,
+    now: SystemTime,
+) -> Result<Applied, StoreError> {
     if selector.all && taken_before.is_none() {
         if selector.soft {
             // One record for everything, not one per snapshot.

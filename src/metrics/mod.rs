@@ -281,6 +281,16 @@ fn store_registry(store: &Store) -> Registry {
         ConstGauge::new(store.open_files() as u64),
     );
     r.register(
+        "index_rebuilding",
+        "1 while the snapshot index is rebuilt from the files after a crash (the other store figures count what it has read so far)",
+        ConstGauge::new(u64::from(store.is_rebuilding())),
+    );
+    r.register(
+        "index_rebuild_files",
+        "Snapshot files read by the rebuild of the index after a crash, since start",
+        ConstGauge::new(store.rebuild_scanned()),
+    );
+    r.register(
         "evictions",
         "Snapshots evicted, least recently used first, to stay within cache.max_size",
         ConstCounter::new(store.evictions()),

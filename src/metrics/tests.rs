@@ -4,7 +4,7 @@ use super::*;
 use crate::store::StoreSettings;
 
 fn store(dir: &tempfile::TempDir) -> Store {
-    Store::open(StoreSettings {
+    Store::open_whole(StoreSettings {
         dir: dir.path().join("cache"),
         max_size: 1 << 20,
         memory: 1 << 20,

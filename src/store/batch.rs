@@ -71,7 +71,7 @@ mod tests {
     fn readers_get_in_between_holds() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Arc::new(
-            Store::open(StoreSettings {
+            Store::open_whole(StoreSettings {
                 dir: dir.path().to_path_buf(),
                 max_size: 1 << 30,
                 memory: 0,

@@ -26,6 +26,7 @@ use crate::key::{Key, KeyMap};
 
 use super::entry::{IndexEntry, NewEntry, MAX_FILE, NO_TAG};
 use super::evict::Lru;
+use super::filter::{Rebuild, Verdict};
 use super::order::{self, TargetOrder};
 use super::slab::{Slab, CHUNK};
 use super::tags::{TagId, TagTable};
@@ -44,6 +45,9 @@ pub(crate) struct Index {
     /// Highest generation ever inserted (never lowered), so a generation
     /// bump above it can drop the whole index without walking it.
     max_generation: u64,
+    /// Set while the index is rebuilt after a crash (`rebuild`): which keys
+    /// it decided since, and the invalidations files loaded later must pass.
+    pub(crate) rebuild: Option<Box<Rebuild>>,
 }
 
 impl Index {
@@ -80,7 +84,7 @@ impl Index {
         serial: u64,
     ) {
         let (key, generation) = (new.key, new.generation);
-        self.remove(&key);
+        self.unindex(&key);
         let size = new.size.min(MAX_FILE);
         let mut ids: Vec<TagId> = Vec::new();
         // A set, not `ids.contains`: this runs under the index lock that
@@ -105,7 +109,47 @@ impl Index {
         self.max_generation = self.max_generation.max(generation);
     }
 
+    /// Removes the entry of `key`; during a rebuild the key is settled
+    /// (no file of it is loaded any more), whether it was indexed or not.
     pub(crate) fn remove(&mut self, key: &Key) -> Option<IndexEntry> {
+        self.settle(key);
+        self.unindex(key)
+    }
+
+    /// During a rebuild: the index decides `key` from now on.
+    pub(crate) fn settle(&mut self, key: &Key) {
+        if let Some(rebuild) = &mut self.rebuild {
+            rebuild.settled.insert(*key);
+        }
+    }
+
+    /// During a rebuild, what becomes of a file of `new` found on disk
+    /// (`Skip` when the index holds or decided its key, or is whole).
+    pub(crate) fn verdict(&self, new: &NewEntry, tags: &[&str]) -> Verdict {
+        match &self.rebuild {
+            Some(rebuild) if !self.map.contains_key(&new.key) => rebuild.judge(new, tags),
+            _ => Verdict::Skip,
+        }
+    }
+
+    /// Whether a file of `key` not indexed may still be on disk, unread
+    /// (a rebuild is on and has not decided the key).
+    pub(crate) fn maybe_unread(&self, key: &Key) -> bool {
+        self.rebuild
+            .as_ref()
+            .is_some_and(|r| !r.settled.contains(key))
+    }
+
+    /// Every entry, taken out (a drop of everything); a rebuild's state
+    /// stays.
+    pub(crate) fn take_entries(&mut self) -> Index {
+        let rebuild = self.rebuild.take();
+        let old = std::mem::take(self);
+        self.rebuild = rebuild;
+        old
+    }
+
+    fn unindex(&mut self, key: &Key) -> Option<IndexEntry> {
         let slot = self.map.remove(key)?;
         // Before the take: the order finds the slot by its target.
         self.order.remove(&self.slab, slot);
@@ -128,6 +172,7 @@ impl Index {
         self.order.remove(&self.slab, slot);
         let entry = self.slab.take(slot)?;
         self.map.remove(&entry.key);
+        self.settle(&entry.key);
         self.forget(slot, &entry);
         Some(entry)
     }

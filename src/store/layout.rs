@@ -22,6 +22,10 @@ pub(crate) const FORMAT_FILE: &str = ".preloadd-store";
 /// The persisted minimum generation (see `Store::set_min_generation`).
 pub(crate) const GENERATION_FILE: &str = ".preloadd-generation";
 
+/// A generation no snapshot on disk is above, and a size the snapshot
+/// files do not exceed (see `ceilings`).
+pub(crate) const CEILING_FILE: &str = ".preloadd-ceiling";
+
 const FORMAT_PREFIX: &str = "preloadd-store format ";
 
 /// A key's file name: its 64 lower-case hex digits (`Key::to_hex`; the

@@ -33,6 +33,15 @@ pub enum Lookup {
     Hot(Found),
     /// Kept, but only its file holds it: [`Store::read_cold`] reads it.
     Cold(Cold),
+    /// Not indexed yet: the index is being rebuilt after a crash, and a
+    /// file of the key may be on disk; [`Store::read_unindexed`] reads it.
+    Unindexed(Unindexed),
+}
+
+/// A key the rebuilding index has not decided (see [`Lookup::Unindexed`]).
+#[derive(Debug, Clone)]
+pub struct Unindexed {
+    pub(super) key: Key,
 }
 
 /// A kept snapshot that is not in memory: which entry to read.
@@ -58,6 +67,7 @@ impl Store {
             Lookup::Absent => None,
             Lookup::Hot(found) => Some(found),
             Lookup::Cold(cold) => self.read_cold(&cold),
+            Lookup::Unindexed(unindexed) => self.read_unindexed(&unindexed),
         }
     }
 
@@ -69,6 +79,9 @@ impl Store {
         let (serial, stale_since_ms) = {
             let index = read_lock(&sh.index);
             let Some(entry) = index.get(key) else {
+                if index.maybe_unread(key) {
+                    return Lookup::Unindexed(Unindexed { key: *key });
+                }
                 return Lookup::Absent;
             };
             entry.touch(sh.tick());
@@ -183,7 +196,7 @@ impl Store {
 }
 
 /// Reads a whole snapshot file, keeping it open.
-fn read(path: &Path) -> io::Result<(File, Bytes)> {
+pub(super) fn read(path: &Path) -> io::Result<(File, Bytes)> {
     let mut file = File::open(path)?;
     let len = file.metadata()?.len();
     let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
@@ -194,7 +207,7 @@ fn read(path: &Path) -> io::Result<(File, Bytes)> {
 /// Where each body of `snapshot` (decoded from `file`, whose slices its
 /// bodies are) starts in the file: identity first, then the variants.
 /// `None` if a body does not lie inside `file` (then no file is held).
-fn body_offsets(file: &Bytes, snapshot: &Snapshot) -> Option<Vec<u64>> {
+pub(super) fn body_offsets(file: &Bytes, snapshot: &Snapshot) -> Option<Vec<u64>> {
     let base = file.as_ptr() as usize;
     std::iter::once(&snapshot.body)
         .chain(snapshot.variants.iter().map(|v| &v.body))
@@ -212,7 +225,7 @@ mod tests {
     use super::*;
 
     fn open(dir: &Path, memory: u64) -> Store {
-        Store::open(StoreSettings {
+        Store::open_whole(StoreSettings {
             dir: dir.to_path_buf(),
             max_size: 1 << 30,
             memory,

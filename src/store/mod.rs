@@ -16,7 +16,9 @@
 //! Writes reserve their room before they touch the disk, so that `max_size`
 //! holds at every moment (`space`); drops the file system refuses are kept
 //! and retried, and never acknowledged as durable (`pending`); a cache dir
-//! emptied underneath is noticed and recovered from (`vanish`).
+//! emptied underneath is noticed and recovered from (`vanish`). After a
+//! crash the store serves at once while the index is rebuilt in the
+//! background (`rebuild`, `lazy`, `filter`, `ceilings`).
 //!
 //! Rules kept throughout: the index is the authority on what is visible, and
 //! every change to a key's file and its index entry happens under that key's
@@ -26,13 +28,17 @@
 //! key only. It assumes it is the only writer of `cache.dir`.
 
 mod batch;
+mod ceilings;
 mod checkpoint;
 mod entry;
 mod error;
 mod evict;
+mod filter;
+mod filter_log;
 mod held;
 mod index;
 mod layout;
+mod lazy;
 mod listing;
 mod lock;
 mod lookup;
@@ -45,6 +51,8 @@ mod order;
 mod pending;
 mod preflight;
 mod put;
+mod rebuild;
+pub use self::rebuild::GATE_ENV as REBUILD_GATE_ENV;
 mod reaper;
 mod remove;
 mod scan;
@@ -57,6 +65,7 @@ mod space;
 mod survey;
 mod tags;
 mod vanish;
+mod views;
 mod write;
 
 use std::path::PathBuf;
@@ -70,12 +79,14 @@ use http::{HeaderName, HeaderValue};
 use crate::key::Key;
 
 pub use self::error::StoreError;
+pub use self::filter::Filter;
 pub use self::held::{FileBody, HeldFile, KEEP_OPEN_MIN};
 pub use self::listing::{Catalog, Cursor, ListQuery, Page, DEFAULT_LIMIT, MAX_LIMIT};
 pub use self::lock::{lock_state, LockState};
-pub use self::lookup::{Cold, Lookup};
+pub use self::lookup::{Cold, Lookup, Unindexed};
 pub use self::preflight::preflight;
 pub use self::survey::Survey;
+pub use self::views::{EntryInfo, EntryView, Found};
 
 use self::batch::LOCK_BATCH;
 pub(crate) use self::held::FileBudget;
@@ -174,42 +185,6 @@ pub struct StoreSettings {
     pub open_files: usize,
 }
 
-/// A snapshot found by `Store::lookup`.
-#[derive(Debug, Clone)]
-pub struct Found {
-    pub snapshot: Arc<Snapshot>,
-    /// When it was soft-invalidated, if it was (see `Store::mark_stale`);
-    /// whole seconds, rounded down.
-    pub stale_since: Option<SystemTime>,
-}
-
-/// One index entry, as `Store::keys_where` shows it to a filter. Times come
-/// from the index: whole seconds, rounded down (the snapshot itself keeps
-/// milliseconds).
-#[derive(Debug, Clone, Copy)]
-pub struct EntryView<'a> {
-    pub key: &'a Key,
-    pub target: &'a str,
-    /// Size of the file.
-    pub size: u64,
-    pub taken: SystemTime,
-    pub expires: Option<SystemTime>,
-    pub generation: u64,
-    pub stale_since: Option<SystemTime>,
-}
-
-/// One snapshot, for listings (times in whole seconds, as `EntryView`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct EntryInfo {
-    pub key: Key,
-    pub target: String,
-    pub size: u64,
-    pub taken: SystemTime,
-    pub expires: Option<SystemTime>,
-    pub tags: Vec<String>,
-    pub stale_since: Option<SystemTime>,
-}
-
 /// The snapshot store. `Send + Sync`; share it in an `Arc`.
 /// [`Store::lookup_hot`], [`Store::read_cached`] and the methods that only
 /// read the index (`len`, `keys_where`, `entries`, ...) never wait for the
@@ -218,6 +193,8 @@ pub struct EntryInfo {
 pub struct Store {
     shared: Arc<Shared>,
     reaper: Reaper,
+    /// The background rebuild of the index after a crash, while it runs.
+    rebuild: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 /// Number of stripe locks serializing file changes per key.
@@ -270,6 +247,18 @@ struct Shared {
     evictions: AtomicU64,
     /// Set by `checkpoint` at shutdown: no snapshot is published after it.
     closed: AtomicBool,
+    /// The index is being rebuilt from the files after a crash (`rebuild`).
+    rebuilding: AtomicBool,
+    /// Snapshot files the rebuild has read so far (metrics, health).
+    scanned: AtomicU64,
+    /// Ticks of the entries the rebuild indexes: below every other tick,
+    /// so that they are the least recently used.
+    scan_clock: AtomicU64,
+    /// The rebuild's invalidations, kept until it has seen every file
+    /// (`filter`).
+    rules: Mutex<filter::RuleLog>,
+    /// The persisted generation and size ceilings (`ceilings`).
+    ceilings: Mutex<ceilings::Ceilings>,
 }
 
 impl Shared {
@@ -285,7 +274,9 @@ impl Shared {
     /// indexed so far is of a generation below it.
     fn next_generation(&self) -> u64 {
         let _bump = lock(&self.bump);
-        self.generation.fetch_add(1, Ordering::AcqRel) + 1
+        let next = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        self.keep_below_ceiling(next);
+        next
     }
 }
 
@@ -311,42 +302,6 @@ impl Store {
     /// The generation new snapshots are written in.
     pub fn generation(&self) -> u64 {
         self.shared.generation.load(Ordering::Acquire)
-    }
-
-    /// Keys of the snapshots carrying `tag`; costs in proportion to them.
-    pub fn keys_with_tag(&self, tag: &str) -> Vec<Key> {
-        read_lock(&self.shared.index).keys_with_tag(tag)
-    }
-
-    /// Keys of the snapshots `filter` accepts (e.g. expired, or taken
-    /// before a schedule fired). Walks every entry under the read lock, so
-    /// `filter` must not call back into the store; to resolve urls,
-    /// prefixes or tagged keys, `keys_of_targets`, `keys_under` and
-    /// `filter_keys` (select.rs) cost in proportion to what they find.
-    pub fn keys_where(&self, mut filter: impl FnMut(&EntryView<'_>) -> bool) -> Vec<Key> {
-        let index = read_lock(&self.shared.index);
-        index
-            .iter()
-            .filter(|e| filter(&select::view(e)))
-            .map(|e| e.key)
-            .collect()
-    }
-
-    /// Every snapshot, for listings (copied out; unordered).
-    pub fn entries(&self) -> Vec<EntryInfo> {
-        let index = read_lock(&self.shared.index);
-        index
-            .iter_tagged()
-            .map(|(e, tags)| EntryInfo {
-                key: e.key,
-                target: e.target.to_string(),
-                size: e.size(),
-                taken: time(e.taken_ms()),
-                expires: e.expires_ms().map(time),
-                tags: tags.into_iter().map(str::to_owned).collect(),
-                stale_since: e.stale_since_ms().map(time),
-            })
-            .collect()
     }
 
     /// Snapshots evicted to keep within `max_size` since open.

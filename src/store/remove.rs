@@ -102,7 +102,7 @@ impl Store {
         let old: Vec<(Key, u64)> = if index.max_generation() < generation {
             // Everything goes: swap the index out whole, no walk under the
             // lock. Its keys are collected (and it is freed) outside.
-            let old = std::mem::take(&mut *index);
+            let old = index.take_entries();
             drop(index);
             sh.hot.clear();
             if persisted.is_ok() {

@@ -88,12 +88,7 @@ pub(crate) struct Scan {
     pub dropped: Vec<Key>,
 }
 
-/// Walks `root`, keeping files of generation `min_generation` or above.
-pub(crate) fn scan(root: &Path, min_generation: u64) -> io::Result<Scan> {
-    walk(root, min_generation, Tidy::Clean)
-}
-
-/// Walks `root` as `scan` does, but removes nothing: what the scan would
+/// Walks `root` as `scan_each` does, but removes nothing: what the scan would
 /// remove is left alone and not listed (`survey`, a look at a cache dir
 /// no daemon holds).
 pub(crate) fn scan_read_only(root: &Path, min_generation: u64) -> io::Result<Scan> {
@@ -108,6 +103,63 @@ enum Tidy {
 }
 
 fn walk(root: &Path, min_generation: u64, tidy: Tidy) -> io::Result<Scan> {
+    let (dirs, removed) = top(root, tidy)?;
+    let results = workers(&dirs, |dir, part| {
+        scan_dir(dir, min_generation, tidy, part).map(|(n, _)| n)
+    });
+    let mut all = Scan {
+        parts: Vec::with_capacity(results.len()),
+        removed,
+        dropped: Vec::new(),
+    };
+    for result in results {
+        let (mut part, removed) = result?;
+        part.finish();
+        all.parts.push(part);
+        all.removed += removed;
+    }
+    Ok(all)
+}
+
+/// What the walk of `scan_each` gives its caller, and asks it.
+pub(crate) trait Sink: Sync {
+    /// Before fan-out directory number `n` (in name order): false stops
+    /// the walk.
+    fn before(&self, n: usize) -> bool;
+    /// The snapshots of one fan-out directory, and the bytes of the files
+    /// the walk removed there.
+    fn take(&self, part: Part, removed_bytes: u64);
+}
+
+/// Walks `root`, keeping files of generation `min_generation` or above
+/// and removing the others (see the module doc), handing
+/// each fan-out directory's snapshots to `sink` as soon as it is read (the
+/// rebuild after a crash, while the daemon serves). Returns how many files
+/// it removed.
+pub(crate) fn scan_each(root: &Path, min_generation: u64, sink: &dyn Sink) -> io::Result<usize> {
+    let (mut dirs, removed) = top(root, Tidy::Clean)?;
+    dirs.sort();
+    let numbered: Vec<(usize, std::path::PathBuf)> = dirs.into_iter().enumerate().collect();
+    let results = workers(&numbered, |(n, dir), part| {
+        if !sink.before(*n) {
+            return Err(io::Error::new(io::ErrorKind::Interrupted, "stopped"));
+        }
+        let (removed, bytes) = scan_dir(dir, min_generation, Tidy::Clean, part)?;
+        let mut whole = std::mem::take(part);
+        whole.finish();
+        sink.take(whole, bytes);
+        Ok(removed)
+    });
+    let mut total = removed;
+    for result in results {
+        total += result?.1;
+    }
+    Ok(total)
+}
+
+/// The fan-out directories of `root`, and how many temp files it removed
+/// there.
+fn top(root: &Path, tidy: Tidy) -> io::Result<(Vec<std::path::PathBuf>, usize)> {
     let mut dirs = Vec::new();
     let mut removed = 0;
     for item in std::fs::read_dir(root)? {
@@ -123,25 +175,31 @@ fn walk(root: &Path, min_generation: u64, tidy: Tidy) -> io::Result<Scan> {
             dirs.push(item.path());
         }
     }
+    Ok((dirs, removed))
+}
 
+/// Runs `each` over `items` on a few threads, each with its part; returns
+/// each thread's part and the sum of what `each` returned.
+fn workers<T: Sync>(
+    items: &[T],
+    each: impl Fn(&T, &mut Part) -> io::Result<usize> + Sync,
+) -> Vec<io::Result<(Part, usize)>> {
     // Twice the CPUs (at least 4): with a cold page cache the threads mostly
     // wait on the disk, and more requests in flight keep it busy.
     let threads = std::thread::available_parallelism()
         .map_or(4, |n| n.get() * 2)
         .clamp(4, 16)
-        .min(dirs.len().max(1));
+        .min(items.len().max(1));
     let next = AtomicUsize::new(0);
-    let results: Vec<io::Result<(Part, usize)>> = std::thread::scope(|s| {
+    std::thread::scope(|s| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 s.spawn(|| {
                     let mut part = Part::default();
                     let mut removed = 0;
-                    let mut buf = Vec::with_capacity(FIRST_READ);
-                    while let Some(dir) = dirs.get(next.fetch_add(1, Ordering::Relaxed)) {
-                        removed += scan_dir(dir, min_generation, tidy, &mut buf, &mut part)?;
+                    while let Some(item) = items.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        removed += each(item, &mut part)?;
                     }
-                    part.finish();
                     Ok((part, removed))
                 })
             })
@@ -153,30 +211,22 @@ fn walk(root: &Path, min_generation: u64, tidy: Tidy) -> io::Result<Scan> {
                     .unwrap_or_else(|_| Err(io::Error::other("scan thread panicked")))
             })
             .collect()
-    });
-
-    let mut all = Scan {
-        parts: Vec::with_capacity(results.len()),
-        removed,
-        dropped: Vec::new(),
-    };
-    for result in results {
-        let (part, removed) = result?;
-        all.parts.push(part);
-        all.removed += removed;
-    }
-    Ok(all)
+    })
 }
 
-/// Scans one fan-out directory into `part`; returns how many files it removed.
+/// Scans one fan-out directory into `part`; returns how many files it
+/// removed, and their bytes.
 fn scan_dir(
     dir: &Path,
     min_generation: u64,
     tidy: Tidy,
-    buf: &mut Vec<u8>,
     part: &mut Part,
-) -> io::Result<usize> {
+) -> io::Result<(usize, u64)> {
+    let mut buf = Vec::with_capacity(FIRST_READ);
+    let buf = &mut buf;
     let mut removed = 0;
+    let mut bytes = 0;
+    let size_of = |item: &std::fs::DirEntry| item.metadata().map_or(0, |m| m.len());
     let fanout = dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -188,6 +238,7 @@ fn scan_dir(
         let name = name.to_string_lossy();
         if name.starts_with(TEMP_PREFIX) {
             if tidy == Tidy::Clean {
+                bytes += size_of(&item);
                 remove_temp(&path);
             }
             removed += 1;
@@ -199,6 +250,7 @@ fn scan_dir(
         };
         if !name.starts_with(fanout.as_str()) {
             if tidy == Tidy::Clean {
+                bytes += size_of(&item);
                 remove(&path, "snapshot file in the wrong fan-out directory");
             }
             removed += 1;
@@ -208,6 +260,7 @@ fn scan_dir(
             Ok((entry, _)) if entry.generation < min_generation => {
                 tracing::debug!(path = %path.display(), "dropped by a generation bump");
                 if tidy == Tidy::Clean {
+                    bytes += entry.size;
                     let _ = std::fs::remove_file(&path);
                 }
                 removed += 1;
@@ -215,7 +268,10 @@ fn scan_dir(
             Ok((entry, tags)) => part.push(entry, tags),
             Err(reason) => {
                 match tidy {
-                    Tidy::Clean => remove(&path, &reason),
+                    Tidy::Clean => {
+                        bytes += size_of(&item);
+                        remove(&path, &reason)
+                    }
                     Tidy::Leave => {
                         tracing::debug!(path = %path.display(), reason, "not a readable snapshot; not listed")
                     }
@@ -224,7 +280,7 @@ fn scan_dir(
             }
         }
     }
-    Ok(removed)
+    Ok((removed, bytes))
 }
 
 /// Reads and checks one file's header; the error is why it is discarded.

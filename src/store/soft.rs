@@ -38,7 +38,6 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io;
-use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
@@ -58,18 +57,18 @@ pub(crate) struct SoftLog {
     /// The log, open for appending at `len`. `None`: there is none yet, or
     /// it must be rewritten before the next append (a failed append, a
     /// torn tail found at start).
-    file: Option<File>,
-    len: u64,
+    pub(super) file: Option<File>,
+    pub(super) len: u64,
     /// Its size right after the last rewrite.
-    base: u64,
+    pub(super) base: u64,
     /// The `All` marks it holds (few: pruned at each rewrite).
-    alls: Vec<AllMark>,
+    pub(super) alls: Vec<AllMark>,
 }
 
 #[derive(Debug, Clone, Copy)]
-struct AllMark {
-    epoch: u64,
-    since_ms: u64,
+pub(super) struct AllMark {
+    pub(super) epoch: u64,
+    pub(super) since_ms: u64,
 }
 
 impl Store {
@@ -140,6 +139,9 @@ impl Store {
             return Ok(count);
         }
         log.alls.push(AllMark { epoch, since_ms });
+        if let Some(rebuild) = &mut super::write_lock(&sh.index).rebuild {
+            rebuild.soft_alls.push((epoch, since_ms));
+        }
         let count = {
             let index = read_lock(&sh.index);
             for entry in index.iter().filter(|e| e.generation < epoch) {
@@ -161,7 +163,15 @@ impl Store {
         let mut log = lock(&sh.soft);
         let decoded = match std::fs::read(sh.dir.join(soft_log::FILE)) {
             Ok(buf) => soft_log::decode(&buf),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                if sh.rebuilding.load(Ordering::Acquire) {
+                    // Appended to during the rebuild, which cannot rewrite.
+                    if let Err(e) = log.rewrite_verbatim(&sh.dir, &[]) {
+                        tracing::warn!(error = %e, "cannot write the soft-mark log");
+                    }
+                }
+                return;
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the soft-mark log");
                 soft_log::Decoded {
@@ -188,6 +198,14 @@ impl Store {
                 });
             }
         }
+        if sh.rebuilding.load(Ordering::Acquire) {
+            // Files not indexed yet get the marks as they are loaded.
+            sh.keep_marks_for_rebuild(&marks);
+            if let Err(e) = log.rewrite_verbatim(&sh.dir, &marks) {
+                tracing::warn!(error = %e, "cannot rewrite the soft-mark log; soft invalidations drop their pages until the rebuild ends");
+            }
+            return;
+        }
         log.alls = replay(&read_lock(&sh.index), marks);
         if let Err(e) = sh.rewrite(&mut log) {
             tracing::warn!(error = %e, "cannot rewrite the soft-mark log; retried at the next soft invalidation");
@@ -197,7 +215,7 @@ impl Store {
 
 /// Marks the entries of `index` stale as `marks` say; returns the `All`
 /// marks, by epoch.
-fn replay(index: &Index, marks: Vec<Mark>) -> Vec<AllMark> {
+pub(super) fn replay(index: &Index, marks: Vec<Mark>) -> Vec<AllMark> {
     let mut alls = Vec::new();
     for mark in marks {
         match mark {
@@ -224,32 +242,15 @@ fn replay(index: &Index, marks: Vec<Mark>) -> Vec<AllMark> {
     stairs.marks
 }
 
-/// Marks `index`, the snapshots of `dir`, stale as the next start would,
-/// reading the log and writing nothing (`survey`). A damaged log marks
-/// everything stale since `now`, as a start does.
-pub(super) fn replay_read_only(dir: &Path, index: &Index, now: SystemTime) {
-    let decoded = match std::fs::read(dir.join(soft_log::FILE)) {
-        Ok(buf) => soft_log::decode(&buf),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return,
-        Err(_) => soft_log::Decoded {
-            marks: Vec::new(),
-            tail: Tail::Corrupt,
-        },
-    };
-    let mut marks = decoded.marks;
-    if decoded.tail == Tail::Corrupt {
-        marks.push(Mark::All {
-            epoch: u64::MAX,
-            since_ms: snapshot::to_ms(now),
-        });
-    }
-    replay(index, marks);
-}
-
 impl Shared {
     /// Appends `mark` to the log and fsyncs it (rewriting the log first if
     /// it must be).
     fn record(&self, log: &mut SoftLog, mark: &Mark) -> io::Result<()> {
+        if log.file.is_none() && self.rebuilding.load(Ordering::Acquire) {
+            // A rewrite needs the whole index: the mark is not recorded,
+            // and its pages are dropped instead.
+            return Err(io::Error::other("the soft-mark log waits for the rebuild"));
+        }
         if log.file.is_none() {
             self.rewrite(log)?;
         }
@@ -273,6 +274,9 @@ impl Shared {
     }
 
     fn rewrite_if_grown(&self, log: &mut SoftLog) {
+        if self.rebuilding.load(Ordering::Acquire) {
+            return;
+        }
         if log.len > log.base.saturating_mul(2).saturating_add(REWRITE_SLACK) {
             if let Err(e) = self.rewrite(log) {
                 tracing::warn!(error = %e, "cannot compact the soft-mark log; appending on");
@@ -286,6 +290,9 @@ impl Shared {
     /// a snapshot, then a key mark for each other snapshot marked stale.
     /// The old log stays in use unless the new one is in place.
     pub(super) fn rewrite(&self, log: &mut SoftLog) -> io::Result<()> {
+        if self.rebuilding.load(Ordering::Acquire) {
+            return Err(io::Error::other("not before the index is rebuilt"));
+        }
         // The key marks name every snapshot marked so far, all below it.
         let epoch = self.next_generation();
         let stairs = Stairs::new(log.alls.clone());

@@ -38,7 +38,7 @@ pub(crate) const KEYS_PER_RECORD: usize = 1 << 20;
 /// `kind`, `epoch`, `since_ms`.
 const FIXED: usize = 1 + 8 + 8;
 const MAX_BODY: usize = FIXED + 4 + 32 * KEYS_PER_RECORD;
-const CHECK: usize = 8;
+pub(crate) const CHECK: usize = 8;
 
 /// One soft invalidation, as recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,7 +99,7 @@ fn record(out: &mut Vec<u8>, kind: u8, epoch: u64, since_ms: u64, keys: Option<&
     out.extend_from_slice(&check);
 }
 
-fn checksum(len_and_body: &[u8]) -> [u8; CHECK] {
+pub(crate) fn checksum(len_and_body: &[u8]) -> [u8; CHECK] {
     let digest = Sha256::digest(len_and_body);
     let mut check = [0; CHECK];
     check.copy_from_slice(&digest[..CHECK]);
@@ -169,7 +169,7 @@ pub(crate) fn decode(buf: &[u8]) -> Decoded {
 /// A record at the start of `rest` failed. The end of the log after a
 /// crash (`last`: it is the final record; or nothing but zeros follow,
 /// which is how an unflushed append can read back) is a torn tail.
-fn damaged(rest: &[u8], last: bool) -> Tail {
+pub(crate) fn damaged(rest: &[u8], last: bool) -> Tail {
     if last || rest.iter().all(|&b| b == 0) {
         Tail::Torn
     } else {

@@ -22,6 +22,16 @@
 //! After a drop of everything the files leave in the background (`reaper`),
 //! releasing their bytes one by one; a write that needs room meanwhile waits
 //! for them rather than going past the limit.
+//!
+//! While the index is rebuilt after a crash (`rebuild`), the files not yet
+//! scanned are unknown: they are counted as `unscanned`, at first the size
+//! bound the crashed run persisted (`ceilings`), else all of `max_size`
+//! (the bound held before the crash, so they cannot add up to more),
+//! lowered by each file the scan indexes (its bytes move to `used`) or
+//! removes. The store thus counts as full until the scan has seen
+//! everything, and a write during the rebuild that does not fit makes room
+//! by evicting snapshots already indexed; when the rebuild ends
+//! `unscanned` is 0 and `used` is the real figure.
 
 use std::sync::{Condvar, Mutex};
 use std::time::Instant;
@@ -38,6 +48,8 @@ pub(crate) struct Space {
 #[derive(Debug)]
 struct Inner {
     used: u64,
+    /// Bound on the bytes of files the rebuild has not seen yet.
+    unscanned: u64,
     /// Counts releases, so that a waiter can tell whether one happened
     /// since it last looked (and never sleeps through it).
     releases: u64,
@@ -48,9 +60,57 @@ impl Space {
     pub(crate) fn new(max: u64, used: u64) -> Space {
         Space {
             max,
-            inner: Mutex::new(Inner { used, releases: 0 }),
+            inner: Mutex::new(Inner {
+                used,
+                unscanned: 0,
+                releases: 0,
+            }),
             freed: Condvar::new(),
         }
+    }
+
+    /// The space of a store whose files are not scanned yet: they count
+    /// as `unscanned` bytes (see the module doc).
+    pub(crate) fn unscanned(max: u64, unscanned: u64) -> Space {
+        let space = Space::new(max, 0);
+        lock(&space.inner).unscanned = unscanned;
+        space
+    }
+
+    /// The rebuild indexed a file of `size` bytes: counted as known now.
+    pub(crate) fn scanned(&self, size: u64) {
+        let mut inner = lock(&self.inner);
+        inner.unscanned = inner.unscanned.saturating_sub(size);
+        inner.used = inner.used.saturating_add(size);
+    }
+
+    /// The rebuild removed a file of `size` bytes it had not indexed.
+    pub(crate) fn unscanned_gone(&self, size: u64) {
+        let mut inner = lock(&self.inner);
+        inner.unscanned = inner.unscanned.saturating_sub(size);
+        inner.releases += 1;
+        drop(inner);
+        self.freed.notify_all();
+    }
+
+    /// The rebuild has seen every file: nothing unknown is left.
+    pub(crate) fn all_scanned(&self) {
+        let mut inner = lock(&self.inner);
+        inner.unscanned = 0;
+        inner.releases += 1;
+        drop(inner);
+        self.freed.notify_all();
+    }
+
+    /// Bytes counted for files not scanned yet (0 once the index is whole).
+    pub(crate) fn unknown(&self) -> u64 {
+        lock(&self.inner).unscanned
+    }
+
+    /// Bytes counted now, unknown ones included.
+    pub(crate) fn counted(&self) -> u64 {
+        let inner = lock(&self.inner);
+        inner.used.saturating_add(inner.unscanned)
     }
 
     /// Takes `size` bytes if they fit under the limit. Otherwise returns
@@ -58,12 +118,13 @@ impl Space {
     /// `wait_freed`.
     pub(crate) fn try_reserve(&self, size: u64) -> Result<(), (u64, u64)> {
         let mut inner = lock(&self.inner);
-        match inner.used.checked_add(size) {
+        let counted = inner.used.saturating_add(inner.unscanned);
+        match counted.checked_add(size) {
             Some(total) if total <= self.max => {
-                inner.used = total;
+                inner.used += size;
                 Ok(())
             }
-            _ => Err((inner.used.saturating_add(size) - self.max, inner.releases)),
+            _ => Err((counted.saturating_add(size) - self.max, inner.releases)),
         }
     }
 
@@ -121,6 +182,21 @@ mod tests {
             space.try_reserve(u64::MAX).map_err(|e| e.0),
             Err(u64::MAX - 100)
         );
+    }
+
+    #[test]
+    fn unscanned_files_count_until_the_scan_has_seen_them() {
+        let space = Space::unscanned(100, 100);
+        assert!(space.try_reserve(1).is_err(), "full until scanned");
+        space.scanned(30);
+        assert_eq!(space.counted(), 100);
+        space.release(30);
+        space.try_reserve(30).expect("room made by a known file");
+        space.unscanned_gone(20);
+        space.try_reserve(20).expect("room made by a removed file");
+        assert!(space.try_reserve(1).is_err());
+        space.all_scanned();
+        assert_eq!((space.used(), space.unknown()), (50, 0));
     }
 
     #[test]

@@ -77,7 +77,7 @@ impl Survey {
             }
         }
         index.compact_order();
-        soft::replay_read_only(dir, &index, now);
+        replay_read_only(dir, &index, now);
         Ok(Survey {
             dir: dir.to_path_buf(),
             index,
@@ -115,6 +115,28 @@ impl Catalog for Survey {
     fn encodings(&self, key: &Key) -> Option<Vec<Encoding>> {
         read_encodings(&self.dir, key)
     }
+}
+
+/// Marks `index`, the snapshots of `dir`, stale as the next start would,
+/// reading the log and writing nothing (`survey`). A damaged log marks
+/// everything stale since `now`, as a start does.
+fn replay_read_only(dir: &Path, index: &Index, now: SystemTime) {
+    let decoded = match std::fs::read(dir.join(super::soft_log::FILE)) {
+        Ok(buf) => super::soft_log::decode(&buf),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+        Err(_) => super::soft_log::Decoded {
+            marks: Vec::new(),
+            tail: super::soft_log::Tail::Corrupt,
+        },
+    };
+    let mut marks = decoded.marks;
+    if decoded.tail == super::soft_log::Tail::Corrupt {
+        marks.push(super::soft_log::Mark::All {
+            epoch: u64::MAX,
+            since_ms: super::snapshot::to_ms(now),
+        });
+    }
+    soft::replay(index, marks);
 }
 
 #[cfg(test)]

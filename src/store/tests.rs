@@ -19,7 +19,7 @@ fn settings(dir: &Path, max_size: u64, memory: u64) -> StoreSettings {
 }
 
 fn open(dir: &Path) -> Store {
-    Store::open(settings(dir, 1 << 30, 1 << 20)).expect("open")
+    Store::open_whole(settings(dir, 1 << 30, 1 << 20)).expect("open")
 }
 
 fn key(n: u16) -> Key {
@@ -130,7 +130,7 @@ fn put_replaces_and_survives_reopen() {
         store.put(snap(2, "two")).expect("put");
         assert_eq!(store.len(), 2);
     }
-    let store = Store::open(settings(dir.path(), 1 << 30, 0)).expect("reopen");
+    let store = Store::open_whole(settings(dir.path(), 1 << 30, 0)).expect("reopen");
     assert_eq!(store.len(), 2);
     assert_eq!(store.get(&key(1)).expect("get").body, "new");
     assert_eq!(store.get(&key(2)).expect("get").meta.target, "/page/2");
@@ -181,7 +181,7 @@ fn torn_and_garbage_files_are_removed_at_open() {
 #[test]
 fn a_file_damaged_or_gone_after_open_is_a_miss_and_dropped() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(settings(dir.path(), 1 << 30, 0)).expect("open");
+    let store = Store::open_whole(settings(dir.path(), 1 << 30, 0)).expect("open");
     store.put(snap(1, "one")).expect("put");
     store.put(snap(2, "two")).expect("put");
     let file = std::fs::read(path(dir.path(), 1)).expect("read");
@@ -198,7 +198,7 @@ fn eviction_keeps_the_total_under_max_size_least_recently_used_first() {
     let dir = tempfile::tempdir().expect("tempdir");
     let body = "x".repeat(1000);
     let one = snapshot::encode(&snap(1, &body)).expect("encode").len() as u64;
-    let store = Store::open(settings(dir.path(), one * 3 + one / 2, 0)).expect("open");
+    let store = Store::open_whole(settings(dir.path(), one * 3 + one / 2, 0)).expect("open");
     for n in 1..=3 {
         store.put(snap(n, &body)).expect("put");
     }
@@ -223,7 +223,7 @@ fn eviction_keeps_the_total_under_max_size_least_recently_used_first() {
 #[test]
 fn a_snapshot_larger_than_the_cache_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(settings(dir.path(), 500, 0)).expect("open");
+    let store = Store::open_whole(settings(dir.path(), 500, 0)).expect("open");
     let err = store.put(snap(1, &"x".repeat(600))).expect_err("too large");
     assert!(matches!(err, StoreError::TooLarge { .. }), "{err}");
     assert!(store.is_empty());
@@ -233,7 +233,7 @@ fn a_snapshot_larger_than_the_cache_is_refused() {
 #[test]
 fn the_hot_set_stays_within_its_budget() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(settings(dir.path(), 1 << 30, 2500)).expect("open");
+    let store = Store::open_whole(settings(dir.path(), 1 << 30, 2500)).expect("open");
     for n in 0..50 {
         store.put(snap(n, &"y".repeat(1000))).expect("put");
     }
@@ -309,7 +309,7 @@ fn opening_2000_files_indexes_every_one() {
 #[test]
 fn concurrent_readers_and_writers_never_see_a_wrong_body() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Arc::new(Store::open(settings(dir.path(), 20_000, 3_000)).expect("open"));
+    let store = Arc::new(Store::open_whole(settings(dir.path(), 20_000, 3_000)).expect("open"));
     std::thread::scope(|s| {
         for t in 0..4u16 {
             let store = store.clone();

@@ -178,7 +178,7 @@ mod tests {
     use crate::key::Key;
 
     fn open(dir: &Path) -> Store {
-        Store::open(StoreSettings {
+        Store::open_whole(StoreSettings {
             dir: dir.to_path_buf(),
             max_size: 1 << 30,
             memory: 1 << 20,
