@@ -18,7 +18,7 @@ pub const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-ho
 pub const CDN_CACHE_CONTROL: HeaderName = HeaderName::from_static("cdn-cache-control");
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1).
-const HOP_BY_HOP: [HeaderName; 8] = [
+static HOP_BY_HOP: [HeaderName; 8] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
     HeaderName::from_static("proxy-connection"),
@@ -32,20 +32,43 @@ const HOP_BY_HOP: [HeaderName; 8] = [
 /// Removes hop-by-hop headers, including those the `Connection` header
 /// names. `Upgrade` is removed too unless `keep_upgrade` (a WebSocket
 /// handshake carries it, with `Connection: upgrade`, through the proxy).
+///
+/// One look at every name first: most messages carry none of them, or
+/// only `Connection: keep-alive`, and each remove is a hash and a probe.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
-    let named: Vec<HeaderName> = list_items(headers, &header::CONNECTION)
-        .filter_map(|name| HeaderName::from_bytes(name).ok())
-        .filter(|name| !(keep_upgrade && name == header::UPGRADE))
-        .collect();
-    for name in named {
-        headers.remove(name);
+    // Bit i: HOP_BY_HOP[i] is present; then Upgrade.
+    const UPGRADE_BIT: u16 = 1 << 8;
+    let mut present: u16 = 0;
+    for name in headers.keys() {
+        if let Some(i) = HOP_BY_HOP.iter().position(|h| h == name) {
+            present |= 1 << i;
+        } else if name == header::UPGRADE {
+            present |= UPGRADE_BIT;
+        }
     }
-    for name in &HOP_BY_HOP {
-        headers.remove(name);
+    // HOP_BY_HOP[0] is Connection: the names it lists, but those removed
+    // anyway (keep-alive, upgrade) and `close`, which names no header
+    // unless one is called so.
+    if present & 1 != 0 {
+        let named: Vec<HeaderName> = list_items(headers, &header::CONNECTION)
+            .filter(|t| {
+                !t.eq_ignore_ascii_case(b"keep-alive") && !t.eq_ignore_ascii_case(b"upgrade")
+            })
+            .filter_map(|name| HeaderName::from_bytes(name).ok())
+            .filter(|name| name != "close" || headers.contains_key(name))
+            .collect();
+        for name in named {
+            headers.remove(name);
+        }
+    }
+    for (i, name) in HOP_BY_HOP.iter().enumerate() {
+        if present & (1 << i) != 0 {
+            headers.remove(name);
+        }
     }
     if keep_upgrade {
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-    } else {
+    } else if present & UPGRADE_BIT != 0 {
         headers.remove(header::UPGRADE);
     }
 }
