@@ -38,14 +38,7 @@ static HOP_BY_HOP: [HeaderName; 8] = [
 pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
     // Bit i: HOP_BY_HOP[i] is present; then Upgrade.
     const UPGRADE_BIT: u16 = 1 << 8;
-    let mut present: u16 = 0;
-    for name in headers.keys() {
-        if let Some(i) = HOP_BY_HOP.iter().position(|h| h == name) {
-            present |= 1 << i;
-        } else if name == header::UPGRADE {
-            present |= UPGRADE_BIT;
-        }
-    }
+    let present = headers.keys().fold(0, |bits, name| bits | hop_bit(name));
     // HOP_BY_HOP[0] is Connection: the names it lists, but those removed
     // anyway (keep-alive, upgrade) and `close`, which names no header
     // unless one is called so.
@@ -71,6 +64,26 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
     } else if present & UPGRADE_BIT != 0 {
         headers.remove(header::UPGRADE);
     }
+}
+
+/// The bit of `name` in [`strip_hop_by_hop`]'s scan: 1 << its index in
+/// `HOP_BY_HOP`, 1 << 8 for `Upgrade`, 0 for any other name. By length
+/// first: most names are of none of these lengths, or differ at once.
+fn hop_bit(name: &HeaderName) -> u16 {
+    let name = name.as_str();
+    let index = match name.len() {
+        2 if name == "te" => 5,
+        7 if name == "trailer" => 6,
+        7 if name == "upgrade" => 8,
+        10 if name == "connection" => 0,
+        10 if name == "keep-alive" => 1,
+        16 if name == "proxy-connection" => 2,
+        17 if name == "transfer-encoding" => 7,
+        18 if name == "proxy-authenticate" => 3,
+        19 if name == "proxy-authorization" => 4,
+        _ => return 0,
+    };
+    1 << index
 }
 
 /// `t` as an IMF-fixdate (RFC 9110 §5.6.7), whole seconds.
@@ -230,6 +243,33 @@ mod tests {
         strip_hop_by_hop(&mut h, false);
         assert_eq!(h.len(), 1);
         assert!(h.contains_key(header::CONTENT_TYPE));
+    }
+
+    #[test]
+    fn each_hop_by_hop_name_has_its_bit() {
+        for (i, name) in HOP_BY_HOP.iter().enumerate() {
+            assert_eq!(hop_bit(name), 1 << i, "{name}");
+        }
+        assert_eq!(hop_bit(&header::UPGRADE), 1 << 8);
+        for other in [
+            header::USER_AGENT,
+            header::REFERER,
+            header::HOST,
+            X_FORWARDED_FOR,
+        ] {
+            assert_eq!(hop_bit(&other), 0, "{other}");
+        }
+    }
+
+    #[test]
+    fn keep_alive_named_by_connection_goes_with_it() {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONNECTION, HeaderValue::from_static("Keep-Alive"));
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert(header::SERVER, HeaderValue::from_static("nginx"));
+        strip_hop_by_hop(&mut h, false);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key(header::SERVER));
     }
 
     #[test]

@@ -135,6 +135,9 @@ pub async fn forward(
 /// `X-Forwarded-Host` unless a front proxy already did (behind nginx they
 /// carry what the visitor used, which the app wants to see).
 fn set_forwarded(headers: &mut http::HeaderMap, peer: SocketAddr) {
+    // Room for the three at once: the map hyper parsed is sized to the
+    // request's own headers.
+    headers.reserve(3);
     let mut buf = IpText::new();
     let ip = buf.of(peer.ip());
     match headers.entry(X_FORWARDED_FOR) {

@@ -90,15 +90,17 @@ async fn answer(
     listener: Listener,
     held: &Held,
 ) -> Response<Body> {
+    // The rare routes' futures boxed: each request's future is as large as
+    // the largest it may run, and hyper moves it into place.
     match route {
         Route::Refused(own) => own.response(),
-        Route::Admin => admin::handle(&app, req, listener).await,
+        Route::Admin => Box::pin(admin::handle(&app, req, listener)).await,
         Route::Preload(skip) => {
             let (parts, _) = req.into_parts();
             let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
             preload::handle(&app, &parts, &target[skip..]).await
         }
-        Route::WriteThrough => handlers::write_through(&app, req, peer, held).await,
+        Route::WriteThrough => Box::pin(handlers::write_through(&app, req, peer, held)).await,
         Route::Proxy => proxy::forward(&app, req, peer, held).await,
     }
 }

@@ -207,7 +207,9 @@ impl Pool {
             let reused = kept.is_some();
             let mut conn = match kept.take() {
                 Some(conn) => conn,
-                None => self.connect(upstream, authority).await?,
+                // Boxed: a connect is rare, and its future would make
+                // every request's as large as itself.
+                None => Box::pin(self.connect(upstream, authority)).await?,
             };
             match conn.sender.try_send_request(req).await {
                 Ok(res) => return Ok((res, conn)),
