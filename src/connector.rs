@@ -1,8 +1,8 @@
 //! How the daemon connects to the app: hyper-util's `HttpConnector` with
 //! `upstream.connect_timeout` read at each connect from a shared cell, so
 //! that a reload changes it without building a new client. A new client
-//! would drop the pool of idle keep-alive connections to the app that the
-//! fetcher and the pass-through proxy share; this keeps it.
+//! would drop the idle keep-alive connections to the app that the fetcher
+//! and the pass-through proxy (`fetch::pool`) keep; this keeps them.
 //!
 //! It never decides where to connect: the request's URI says that.
 

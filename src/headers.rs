@@ -18,7 +18,7 @@ pub const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-ho
 pub const CDN_CACHE_CONTROL: HeaderName = HeaderName::from_static("cdn-cache-control");
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1).
-const HOP_BY_HOP: [HeaderName; 8] = [
+static HOP_BY_HOP: [HeaderName; 8] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
     HeaderName::from_static("proxy-connection"),
@@ -32,22 +32,58 @@ const HOP_BY_HOP: [HeaderName; 8] = [
 /// Removes hop-by-hop headers, including those the `Connection` header
 /// names. `Upgrade` is removed too unless `keep_upgrade` (a WebSocket
 /// handshake carries it, with `Connection: upgrade`, through the proxy).
+///
+/// One look at every name first: most messages carry none of them, or
+/// only `Connection: keep-alive`, and each remove is a hash and a probe.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
-    let named: Vec<HeaderName> = list_items(headers, &header::CONNECTION)
-        .filter_map(|name| HeaderName::from_bytes(name).ok())
-        .filter(|name| !(keep_upgrade && name == header::UPGRADE))
-        .collect();
-    for name in named {
-        headers.remove(name);
+    // Bit i: HOP_BY_HOP[i] is present; then Upgrade.
+    const UPGRADE_BIT: u16 = 1 << 8;
+    let present = headers.keys().fold(0, |bits, name| bits | hop_bit(name));
+    // HOP_BY_HOP[0] is Connection: the names it lists, but those removed
+    // anyway (keep-alive, upgrade) and `close`, which names no header
+    // unless one is called so.
+    if present & 1 != 0 {
+        let named: Vec<HeaderName> = list_items(headers, &header::CONNECTION)
+            .filter(|t| {
+                !t.eq_ignore_ascii_case(b"keep-alive") && !t.eq_ignore_ascii_case(b"upgrade")
+            })
+            .filter_map(|name| HeaderName::from_bytes(name).ok())
+            .filter(|name| name != "close" || headers.contains_key(name))
+            .collect();
+        for name in named {
+            headers.remove(name);
+        }
     }
-    for name in &HOP_BY_HOP {
-        headers.remove(name);
+    for (i, name) in HOP_BY_HOP.iter().enumerate() {
+        if present & (1 << i) != 0 {
+            headers.remove(name);
+        }
     }
     if keep_upgrade {
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-    } else {
+    } else if present & UPGRADE_BIT != 0 {
         headers.remove(header::UPGRADE);
     }
+}
+
+/// The bit of `name` in [`strip_hop_by_hop`]'s scan: 1 << its index in
+/// `HOP_BY_HOP`, 1 << 8 for `Upgrade`, 0 for any other name. By length
+/// first: most names are of none of these lengths, or differ at once.
+fn hop_bit(name: &HeaderName) -> u16 {
+    let name = name.as_str();
+    let index = match name.len() {
+        2 if name == "te" => 5,
+        7 if name == "trailer" => 6,
+        7 if name == "upgrade" => 8,
+        10 if name == "connection" => 0,
+        10 if name == "keep-alive" => 1,
+        16 if name == "proxy-connection" => 2,
+        17 if name == "transfer-encoding" => 7,
+        18 if name == "proxy-authenticate" => 3,
+        19 if name == "proxy-authorization" => 4,
+        _ => return 0,
+    };
+    1 << index
 }
 
 /// `t` as an IMF-fixdate (RFC 9110 §5.6.7), whole seconds.
@@ -207,6 +243,33 @@ mod tests {
         strip_hop_by_hop(&mut h, false);
         assert_eq!(h.len(), 1);
         assert!(h.contains_key(header::CONTENT_TYPE));
+    }
+
+    #[test]
+    fn each_hop_by_hop_name_has_its_bit() {
+        for (i, name) in HOP_BY_HOP.iter().enumerate() {
+            assert_eq!(hop_bit(name), 1 << i, "{name}");
+        }
+        assert_eq!(hop_bit(&header::UPGRADE), 1 << 8);
+        for other in [
+            header::USER_AGENT,
+            header::REFERER,
+            header::HOST,
+            X_FORWARDED_FOR,
+        ] {
+            assert_eq!(hop_bit(&other), 0, "{other}");
+        }
+    }
+
+    #[test]
+    fn keep_alive_named_by_connection_goes_with_it() {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONNECTION, HeaderValue::from_static("Keep-Alive"));
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert(header::SERVER, HeaderValue::from_static("nginx"));
+        strip_hop_by_hop(&mut h, false);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key(header::SERVER));
     }
 
     #[test]

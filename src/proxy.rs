@@ -15,51 +15,71 @@
 //! method succeeds on a snapshot route (that is the invalidation module's
 //! business, called from the router).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
-use http::header::{self, HeaderValue};
-use http::{Request, Response, StatusCode};
+use http::header::{self, Entry, HeaderValue};
+use http::uri::PathAndQuery;
+use http::{Method, Request, Response, StatusCode, Uri};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 
 use crate::body::Body;
-use crate::fetch::{self, upstream_uri};
+use crate::fetch::pool::{Held, SendError};
 use crate::headers::{self, X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO};
 use crate::respond::Own;
 use crate::state::App;
 
-/// Forwards `req` to the app and streams its answer back.
-pub async fn forward(app: &App, mut req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
+/// Forwards `req` to the app and streams its answer back, on the app
+/// connection `held` keeps for the visitor's connection (`fetch::pool`).
+pub async fn forward(
+    app: &App,
+    mut req: Request<Incoming>,
+    peer: SocketAddr,
+    held: &Held,
+) -> Response<Body> {
     let upgrade = headers::is_upgrade(req.headers());
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
     let (mut parts, body) = req.into_parts();
 
-    let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
-    let config = app.config();
-    parts.uri = match upstream_uri(&config.upstream.url, target) {
-        Ok(uri) => uri,
-        Err(_) => return Own::BadProxyTarget.response(),
-    };
-    drop(config);
-    // Kept for the log line of a failure.
-    let uri = parts.uri.clone();
+    // Origin-form, as the visitor's target came (`*` for `OPTIONS *`): the
+    // app's connection says where it goes.
+    let target = std::mem::take(&mut parts.uri)
+        .into_parts()
+        .path_and_query
+        .unwrap_or_else(|| PathAndQuery::from_static("/"));
+    let asterisk = target.as_str() == "*" && parts.method == Method::OPTIONS;
+    if !target.as_str().starts_with('/') && !asterisk {
+        return Own::BadProxyTarget.response();
+    }
+    parts.uri = Uri::from(target.clone());
+    // Owned: held across the exchange with the app.
+    let config = app.config_owned();
+    let upstream = &config.upstream.url;
     headers::strip_hop_by_hop(&mut parts.headers, upgrade);
     set_forwarded(&mut parts.headers, peer);
+    if let Entry::Vacant(host) = parts.headers.entry(header::HOST) {
+        // An HTTP/1.0 visitor may send none; the app's host then.
+        if let Some(value) = upstream
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+        {
+            host.insert(value);
+        }
+    }
     parts.version = http::Version::HTTP_11;
 
     let upstream_req = Request::from_parts(parts, Body::Incoming(body));
-    let mut res = match app.client.request(upstream_req).await {
-        Ok(res) => res,
+    let (mut res, conn) = match app.upstreams.send(held, upstream, upstream_req).await {
+        Ok(answered) => answered,
         Err(err) => {
-            let answer = if err.is_connect() {
-                Own::UpstreamUnavailable
-            } else {
-                Own::BadUpstreamResponse
+            let answer = match err {
+                SendError::Connect(_) => Own::UpstreamUnavailable,
+                SendError::Exchange(_) => Own::BadUpstreamResponse,
             };
             tracing::warn!(
-                target = %uri.path_and_query().map_or("/", |pq| pq.as_str()),
-                upstream = %app.config().upstream.url,
-                error = %fetch::source_chain(&err),
+                target = %target,
+                upstream = %upstream,
+                error = %err,
                 "pass-through failed"
             );
             return answer.response();
@@ -67,6 +87,8 @@ pub async fn forward(app: &App, mut req: Request<Incoming>, peer: SocketAddr) ->
     };
 
     if res.status() == StatusCode::SWITCHING_PROTOCOLS {
+        // The app's connection is the spliced one's now: not kept.
+        drop(conn);
         if let Some(client_upgrade) = client_upgrade {
             let upstream_upgrade = hyper::upgrade::on(&mut res);
             tokio::spawn(async move {
@@ -85,11 +107,14 @@ pub async fn forward(app: &App, mut req: Request<Incoming>, peer: SocketAddr) ->
         parts.version = http::Version::HTTP_11;
         return Response::from_parts(parts, Body::Empty);
     }
+    // Free for the visitor's next request once this answer has been read
+    // (hyper closes it if the answer is not read to its end).
+    held.keep(conn);
 
     if headers::ambiguous_length(res.headers()) {
         tracing::warn!(
-            target = %uri.path_and_query().map_or("/", |pq| pq.as_str()),
-            upstream = %app.config().upstream.url,
+            target = %target,
+            upstream = %upstream,
             error = headers::AMBIGUOUS_LENGTH,
             "pass-through failed"
         );
@@ -110,20 +135,83 @@ pub async fn forward(app: &App, mut req: Request<Incoming>, peer: SocketAddr) ->
 /// `X-Forwarded-Host` unless a front proxy already did (behind nginx they
 /// carry what the visitor used, which the app wants to see).
 fn set_forwarded(headers: &mut http::HeaderMap, peer: SocketAddr) {
-    let ip = peer.ip().to_string();
-    let forwarded_for = match headers.get(X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(prior) => format!("{prior}, {ip}"),
-        None => ip,
-    };
-    if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
-        headers.insert(X_FORWARDED_FOR, value);
+    // Room for the three at once: the map hyper parsed is sized to the
+    // request's own headers.
+    headers.reserve(3);
+    let mut buf = IpText::new();
+    let ip = buf.of(peer.ip());
+    match headers.entry(X_FORWARDED_FOR) {
+        Entry::Occupied(mut prior) => {
+            let joined = match prior.get().to_str() {
+                Ok(text) => {
+                    let mut v = Vec::with_capacity(text.len() + 2 + ip.len());
+                    v.extend_from_slice(text.as_bytes());
+                    v.extend_from_slice(b", ");
+                    v.extend_from_slice(ip);
+                    HeaderValue::from_maybe_shared(bytes::Bytes::from(v))
+                }
+                // Not visible ASCII: replaced by the peer alone.
+                Err(_) => HeaderValue::from_bytes(ip),
+            };
+            if let Ok(value) = joined {
+                prior.insert(value);
+            }
+        }
+        Entry::Vacant(slot) => {
+            if let Ok(value) = HeaderValue::from_bytes(ip) {
+                slot.insert(value);
+            }
+        }
     }
-    if !headers.contains_key(X_FORWARDED_PROTO) {
-        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+    headers
+        .entry(X_FORWARDED_PROTO)
+        .or_insert(HeaderValue::from_static("http"));
+    if let Some(host) = headers.get(header::HOST).cloned() {
+        headers.entry(X_FORWARDED_HOST).or_insert(host);
     }
-    if !headers.contains_key(X_FORWARDED_HOST) {
-        if let Some(host) = headers.get(header::HOST).cloned() {
-            headers.insert(X_FORWARDED_HOST, host);
+}
+
+/// An address's text without the formatting machinery (IPv4 by hand,
+/// IPv6 through `Display` into a stack buffer).
+struct IpText {
+    /// An IPv6 address's text is 45 bytes at most.
+    buf: [u8; 48],
+}
+
+impl IpText {
+    fn new() -> IpText {
+        IpText { buf: [0; 48] }
+    }
+
+    fn of(&mut self, ip: IpAddr) -> &[u8] {
+        match ip {
+            IpAddr::V4(v4) => {
+                let mut len = 0;
+                for (i, octet) in v4.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        self.buf[len] = b'.';
+                        len += 1;
+                    }
+                    if octet >= 100 {
+                        self.buf[len] = b'0' + octet / 100;
+                        len += 1;
+                    }
+                    if octet >= 10 {
+                        self.buf[len] = b'0' + octet / 10 % 10;
+                        len += 1;
+                    }
+                    self.buf[len] = b'0' + octet % 10;
+                    len += 1;
+                }
+                &self.buf[..len]
+            }
+            IpAddr::V6(v6) => {
+                use std::io::Write;
+                let mut cursor = std::io::Cursor::new(&mut self.buf[..]);
+                let _ = write!(cursor, "{v6}");
+                let len = cursor.position() as usize;
+                &self.buf[..len]
+            }
         }
     }
 }
@@ -141,6 +229,28 @@ mod tests {
         assert_eq!(h.get(X_FORWARDED_FOR).unwrap(), "10.0.0.1, 127.0.0.1");
         assert_eq!(h.get(X_FORWARDED_PROTO).unwrap(), "http");
         assert_eq!(h.get(X_FORWARDED_HOST).unwrap(), "example.org");
+    }
+
+    #[test]
+    fn addresses_are_written_as_display_writes_them() {
+        for ip in [
+            "0.0.0.0",
+            "1.2.3.4",
+            "10.20.30.40",
+            "255.255.255.255",
+            "192.168.0.100",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert_eq!(IpText::new().of(ip), ip.to_string().as_bytes());
+        }
+        for ip in [
+            "::1",
+            "::ffff:1.2.3.4",
+            "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert_eq!(IpText::new().of(ip), ip.to_string().as_bytes());
+        }
     }
 
     #[test]

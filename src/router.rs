@@ -14,6 +14,7 @@ use crate::access;
 use crate::admin;
 use crate::body::Body;
 use crate::config::{Config, ADMIN_PREFIX};
+use crate::fetch::pool::Held;
 use crate::invalidate::{handlers, writes};
 use crate::key::MAX_TARGET;
 use crate::listener::Listener;
@@ -45,6 +46,7 @@ pub async fn handle(
     req: Request<Incoming>,
     peer: SocketAddr,
     listener: Listener,
+    held: &Held,
 ) -> Response<Body> {
     let (route, access_log) = {
         let config = app.config();
@@ -54,9 +56,9 @@ pub async fn handle(
     // then boxed: the future of every other request stays as small as
     // before (measured: docs/benchmarks.md, "Metrics and logs").
     if access_log || LevelFilter::current() >= LevelFilter::DEBUG {
-        return Box::pin(observed(app, req, route, peer, listener, access_log)).await;
+        return Box::pin(observed(app, req, route, peer, listener, access_log, held)).await;
     }
-    answer(app, req, route, peer, listener).await
+    answer(app, req, route, peer, listener, held).await
 }
 
 /// [`answer`] in a `request` span (at debug), with its access line.
@@ -67,10 +69,11 @@ async fn observed(
     peer: SocketAddr,
     listener: Listener,
     access_log: bool,
+    held: &Held,
 ) -> Response<Body> {
     let begun = access_log.then(|| access::Begun::of(&req, peer));
     let span = tracing::debug_span!("request", method = %req.method(), target = %req.uri());
-    let res = answer(app, req, route, peer, listener)
+    let res = answer(app, req, route, peer, listener, held)
         .instrument(span)
         .await;
     if let Some(begun) = begun {
@@ -85,17 +88,20 @@ async fn answer(
     route: Route,
     peer: SocketAddr,
     listener: Listener,
+    held: &Held,
 ) -> Response<Body> {
+    // The rare routes' futures boxed: each request's future is as large as
+    // the largest it may run, and hyper moves it into place.
     match route {
         Route::Refused(own) => own.response(),
-        Route::Admin => admin::handle(&app, req, listener).await,
+        Route::Admin => Box::pin(admin::handle(&app, req, listener)).await,
         Route::Preload(skip) => {
             let (parts, _) = req.into_parts();
             let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
             preload::handle(&app, &parts, &target[skip..]).await
         }
-        Route::WriteThrough => handlers::write_through(&app, req, peer).await,
-        Route::Proxy => proxy::forward(&app, req, peer).await,
+        Route::WriteThrough => Box::pin(handlers::write_through(&app, req, peer, held)).await,
+        Route::Proxy => proxy::forward(&app, req, peer, held).await,
     }
 }
 

@@ -16,6 +16,7 @@ use crate::clock::Clock;
 use crate::cluster;
 use crate::config::Config;
 use crate::error::Error;
+use crate::fetch::pool::Held;
 use crate::invalidate;
 use crate::listener::Listener;
 use crate::router;
@@ -199,11 +200,15 @@ async fn accept_loop(app: Arc<App>, bound: Bound, mut shutdown: Shutdown) {
             // from their files (see `sendfile`).
             let spans = Spans::default();
             let io = sendfile::Conn::new(stream, spans.clone());
+            // The app connection this connection's pass-through requests
+            // go out on (`fetch::pool`).
+            let held = Arc::new(Held::new(&app.upstreams));
             let service = service_fn(move |req| {
                 let app = Arc::clone(&app);
                 let spans = spans.clone();
+                let held = Arc::clone(&held);
                 async move {
-                    let res = router::handle(app, req, peer, kind).await;
+                    let res = router::handle(app, req, peer, kind, &held).await;
                     if let Body::File(Some(file)) = res.body() {
                         spans.offer(file);
                     }

@@ -11,8 +11,9 @@ use tokio::sync::watch;
 use crate::clock::Clock;
 use crate::compress::Compressor;
 use crate::config::Config;
-use crate::connector::ConnectTimeout;
-use crate::fetch::{self, Fetcher, HttpClient};
+use crate::connector::{ConnectTimeout, Connector};
+use crate::fetch::pool::Pool;
+use crate::fetch::{self, Fetcher};
 use crate::flight::Flights;
 use crate::invalidate::log::Log;
 use crate::metrics::Metrics;
@@ -31,9 +32,9 @@ pub struct App {
     /// The wall clock every time of day is read from (`clock`).
     pub clock: Arc<Clock>,
     pub fetcher: Fetcher,
-    /// The pooled client the pass-through proxy uses.
-    pub client: HttpClient,
-    /// `upstream.connect_timeout` as the client reads it at each connect.
+    /// The pass-through proxy's idle connections to the app.
+    pub upstreams: Arc<Pool>,
+    /// `upstream.connect_timeout` as the clients read it at each connect.
     pub connect_timeout: ConnectTimeout,
     pub flights: Arc<Flights<Outcome>>,
     /// Pages found too large to keep: streamed, not read, next time.
@@ -70,8 +71,8 @@ impl App {
         let connect_timeout = ConnectTimeout::new(config.upstream.connect_timeout);
         let client = fetch::client_with(connect_timeout.clone());
         Ok(App {
-            fetcher: Fetcher::new(client.clone(), config.upstream.max_fetches),
-            client,
+            fetcher: Fetcher::new(client, config.upstream.max_fetches),
+            upstreams: Pool::new(Connector::new(connect_timeout.clone())),
             connect_timeout,
             store,
             clock,

@@ -6,7 +6,9 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::support::{get, request, Sandbox, Upstream};
+use preloadd::fetch::pool::KEEP_IDLE;
+
+use crate::support::{get, request, Conn, Sandbox, Upstream};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_post_with_a_body_and_a_cookie_passes_through() {
@@ -100,4 +102,74 @@ async fn an_unreachable_app_is_502_and_a_slow_one_504() {
         get(d.main, "/_preload/slow?delay=2000", &[]).await.status,
         504
     );
+}
+
+/// Polls `what` until it holds, for at most 10 s.
+async fn until(what: impl Fn() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !what() {
+        if tokio::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    true
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_visitor_connection_keeps_one_app_connection_and_hands_it_on() {
+    let up = Upstream::start().await;
+    let sb = Sandbox::new();
+    let d = sb.daemon(&up, "");
+    let mut conn = Conn::open(d.main).await;
+    for i in 0..5 {
+        let reply = conn.get(&format!("/page{i}")).await.expect("answer");
+        assert_eq!(reply.status, 200);
+    }
+    assert_eq!(up.count(), 5);
+    assert_eq!(up.accepted(), 1, "five requests, one app connection");
+    drop(conn);
+    // The next visitor connection takes the one the last left idle.
+    let mut conn = Conn::open(d.main).await;
+    assert_eq!(conn.get("/again").await.expect("answer").status, 200);
+    assert_eq!(up.accepted(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn at_most_keep_idle_app_connections_stay_open_when_visitors_leave() {
+    let up = Upstream::start().await;
+    let sb = Sandbox::new();
+    let d = sb.daemon(&up, "");
+    let visitors = KEEP_IDLE + 8;
+    // Each visitor connection stays open and keeps its app connection.
+    let mut conns = Vec::new();
+    for i in 0..visitors {
+        let mut conn = Conn::open(d.main).await;
+        assert_eq!(
+            conn.get(&format!("/p{i}")).await.expect("answer").status,
+            200
+        );
+        conns.push(conn);
+    }
+    assert_eq!(up.accepted(), visitors);
+    assert_eq!(up.open_connections(), visitors);
+
+    drop(conns);
+    assert!(
+        until(|| up.open_connections() == KEEP_IDLE).await,
+        "{} app connections open, {KEEP_IDLE} kept idle",
+        up.open_connections()
+    );
+
+    // New visitors take the idle ones first, then open what they lack.
+    let mut conns = Vec::new();
+    for i in 0..visitors {
+        let mut conn = Conn::open(d.main).await;
+        assert_eq!(
+            conn.get(&format!("/q{i}")).await.expect("answer").status,
+            200
+        );
+        conns.push(conn);
+    }
+    assert_eq!(up.accepted(), visitors + (visitors - KEEP_IDLE));
 }

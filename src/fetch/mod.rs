@@ -1,6 +1,7 @@
-//! The daemon's client to the app: anonymous snapshot fetches with their
-//! timeouts and the `max_fetches` limit, over one keep-alive pool that the
-//! pass-through proxy shares.
+//! The daemon's clients to the app: anonymous snapshot fetches with their
+//! timeouts and the `max_fetches` limit, over a keep-alive pool; and the
+//! pass-through proxy's connections (`pool`), each visitor connection
+//! keeping its own.
 //!
 //! A fetch reads a body only when its head says it may be kept: a response
 //! that will be passed on is handed back unread, to be streamed to its
@@ -32,6 +33,7 @@ use crate::policy::PassReason;
 use crate::respond::own::Own;
 
 mod line;
+pub mod pool;
 
 pub use self::line::FetchLine;
 
@@ -45,8 +47,8 @@ pub fn client(connect_timeout: Duration) -> HttpClient {
     client_with(ConnectTimeout::new(connect_timeout))
 }
 
-/// Builds the client both the fetcher and the proxy use; `connect_timeout`
-/// is read at each connect (a reload sets it).
+/// Builds the fetcher's client; `connect_timeout` is read at each connect
+/// (a reload sets it).
 pub fn client_with(connect_timeout: ConnectTimeout) -> HttpClient {
     Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(30))

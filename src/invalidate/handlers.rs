@@ -18,6 +18,7 @@ use super::webhook::{self, WebhookRules};
 use super::writes;
 use crate::body::Body;
 use crate::error::Error;
+use crate::fetch::pool::Held;
 use crate::key::QueryRules;
 use crate::metrics::InvalidationSource;
 use crate::proxy;
@@ -92,6 +93,7 @@ pub async fn write_through(
     app: &Arc<App>,
     req: Request<Incoming>,
     peer: SocketAddr,
+    held: &Held,
 ) -> Response<Body> {
     let target = req
         .uri()
@@ -99,7 +101,7 @@ pub async fn write_through(
         .map_or("/", |pq| pq.as_str())
         .to_string();
     let request_headers = req.headers().clone();
-    let res = proxy::forward(app, req, peer).await;
+    let res = proxy::forward(app, req, peer, held).await;
     let selector = {
         let config = app.config();
         let rules = QueryRules::of(&config.preload);

@@ -50,6 +50,15 @@ pub struct Seen {
     pub headers: Mutex<Vec<http::HeaderMap>>,
     /// What `hold=1` answers wait for.
     pub gate: Gate,
+    /// The connections the app accepted, and those still open.
+    pub conns: Arc<Conns>,
+}
+
+/// An app's connections: accepted so far, and open now.
+#[derive(Default)]
+pub struct Conns {
+    pub accepted: AtomicUsize,
+    pub open: AtomicUsize,
 }
 
 /// Closed by [`Upstream::release`]; until then `hold=1` answers wait.
@@ -77,11 +86,22 @@ impl Upstream {
         let addr = listener.local_addr().unwrap();
         let seen = Arc::new(Seen::default());
         let task_seen = Arc::clone(&seen);
-        let task = serve_http(listener, move |req| {
+        let conns = Arc::clone(&seen.conns);
+        let task = serve_http_counted(listener, conns, move |req| {
             let seen = Arc::clone(&task_seen);
             async move { answer(req, &seen).await }
         });
         Upstream { addr, seen, task }
+    }
+
+    /// Connections accepted so far.
+    pub fn accepted(&self) -> usize {
+        self.seen.conns.accepted.load(Ordering::SeqCst)
+    }
+
+    /// Connections open now.
+    pub fn open_connections(&self) -> usize {
+        self.seen.conns.open.load(Ordering::SeqCst)
     }
 
     pub fn url(&self) -> String {
@@ -318,6 +338,19 @@ where
     H: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
     Fut: std::future::Future<Output = Response<Full<Bytes>>> + Send + 'static,
 {
+    serve_http_counted(listener, Arc::default(), handle)
+}
+
+/// [`serve_http`], counting the connections in `conns`.
+pub fn serve_http_counted<H, Fut>(
+    listener: TcpListener,
+    conns: Arc<Conns>,
+    handle: H,
+) -> tokio::task::JoinHandle<()>
+where
+    H: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
     tokio::spawn(async move {
         let mut connections = tokio::task::JoinSet::new();
         loop {
@@ -326,6 +359,9 @@ where
             };
             while connections.try_join_next().is_some() {}
             let handle = handle.clone();
+            conns.accepted.fetch_add(1, Ordering::SeqCst);
+            conns.open.fetch_add(1, Ordering::SeqCst);
+            let conns = Arc::clone(&conns);
             connections.spawn(async move {
                 let service = service_fn(move |req| {
                     let answer = handle(req);
@@ -335,6 +371,7 @@ where
                     .serve_connection(TokioIo::new(stream), service)
                     .with_upgrades()
                     .await;
+                conns.open.fetch_sub(1, Ordering::SeqCst);
             });
         }
     })

@@ -1,0 +1,268 @@
+//! The pass-through proxy's connections to the app: hyper's HTTP/1.1
+//! client connections, kept alive, without a pool keyed by hash.
+//!
+//! A visitor connection keeps the app connection its last request went out
+//! on ([`Held`]): the next request on it takes that one again, with no
+//! look-up, no shared lock and no task spawned to wait for the connection
+//! to be free (a visitor's requests come one at a time, so by the next one
+//! the app has finished the last answer). When the visitor's connection
+//! closes, its app connection goes to the shared idle list, which keeps at
+//! most [`KEEP_IDLE`] (the oldest go first) and closes each after
+//! [`IDLE_TIMEOUT`] unused; a new visitor connection takes the newest.
+//! So the app sees at most one connection per visitor connection in use,
+//! plus at most [`KEEP_IDLE`] idle ones.
+//!
+//! Each app connection is driven by its own task, which notices when the
+//! app closes it. A request that goes out on a kept connection the app
+//! closed before reading it is sent again, once, on a new one (hyper hands
+//! back a request it did not write).
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use http::uri::Authority;
+use http::{Request, Response, Uri};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::{self, SendRequest};
+use tokio::time::Instant;
+use tower_service::Service;
+
+use crate::body::{Body, BoxError};
+use crate::connector::Connector;
+
+/// Idle app connections kept beyond those visitor connections hold.
+pub const KEEP_IDLE: usize = 32;
+/// An idle app connection unused this long is closed.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One HTTP/1.1 connection to the app.
+pub struct Conn {
+    sender: SendRequest<Body>,
+    /// `host:port` it was opened to: a reload may point the daemon at
+    /// another app.
+    authority: Authority,
+}
+
+impl Conn {
+    fn usable_for(&self, authority: &Authority) -> bool {
+        !self.sender.is_closed() && self.authority == *authority
+    }
+}
+
+/// Why a request got no answer from the app.
+#[derive(Debug)]
+pub enum SendError {
+    /// No connection to the app (refused, unreachable, `connect_timeout`).
+    Connect(BoxError),
+    /// The app's answer was not HTTP, or the connection broke.
+    Exchange(hyper::Error),
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SendError::Connect(err) => write!(f, "connect: {}", super::source_chain(&**err)),
+            SendError::Exchange(err) => f.write_str(&super::source_chain(err)),
+        }
+    }
+}
+
+struct Idle {
+    conn: Conn,
+    since: Instant,
+}
+
+/// The idle app connections and the way to open new ones.
+pub struct Pool {
+    connector: Connector,
+    idle: Mutex<VecDeque<Idle>>,
+    /// Set once the task that closes expired idle connections runs.
+    sweeping: AtomicBool,
+}
+
+impl Pool {
+    pub fn new(connector: Connector) -> Arc<Pool> {
+        Arc::new(Pool {
+            connector,
+            idle: Mutex::new(VecDeque::new()),
+            sweeping: AtomicBool::new(false),
+        })
+    }
+
+    /// Idle connections kept now (for tests).
+    pub fn idle_count(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Idle>> {
+        // The list stays consistent whatever panicked while holding it.
+        self.idle.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The newest idle connection to `authority`; closed, expired and
+    /// other apps' ones met on the way are dropped.
+    fn take(&self, authority: &Authority) -> Option<Conn> {
+        let now = Instant::now();
+        let mut idle = self.lock();
+        while let Some(kept) = idle.pop_back() {
+            if kept.conn.usable_for(authority) && now - kept.since < IDLE_TIMEOUT {
+                return Some(kept.conn);
+            }
+        }
+        None
+    }
+
+    /// Keeps `conn` idle, within [`KEEP_IDLE`].
+    fn put(self: &Arc<Self>, conn: Conn) {
+        if conn.sender.is_closed() {
+            return;
+        }
+        let surplus = {
+            let mut idle = self.lock();
+            idle.push_back(Idle {
+                conn,
+                since: Instant::now(),
+            });
+            let over = idle.len().saturating_sub(KEEP_IDLE);
+            idle.drain(..over).collect::<Vec<_>>()
+        };
+        // Closed outside the lock.
+        drop(surplus);
+        self.start_sweeping();
+    }
+
+    /// Closes the idle connections unused for [`IDLE_TIMEOUT`] at `now`.
+    fn sweep(&self, now: Instant) {
+        let expired = {
+            let mut idle = self.lock();
+            let fresh = idle
+                .iter()
+                .position(|kept| now - kept.since < IDLE_TIMEOUT)
+                .unwrap_or(idle.len());
+            idle.drain(..fresh).collect::<Vec<_>>()
+        };
+        drop(expired);
+    }
+
+    fn start_sweeping(self: &Arc<Self>) {
+        if self.sweeping.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.sweeping.store(false, Ordering::Relaxed);
+            return;
+        };
+        let pool: Weak<Pool> = Arc::downgrade(self);
+        runtime.spawn(async move {
+            let mut tick = tokio::time::interval(IDLE_TIMEOUT / 6);
+            loop {
+                tick.tick().await;
+                let Some(pool) = pool.upgrade() else { return };
+                pool.sweep(Instant::now());
+            }
+        });
+    }
+
+    /// Opens a connection to the app at `upstream` (its scheme and
+    /// authority; the connect timeout is the connector's).
+    async fn connect(&self, upstream: &Uri, authority: &Authority) -> Result<Conn, SendError> {
+        let io = self
+            .connector
+            .clone()
+            .call(upstream.clone())
+            .await
+            .map_err(SendError::Connect)?;
+        let (sender, connection) = http1::Builder::new()
+            .handshake(io)
+            .await
+            .map_err(|e| SendError::Connect(e.into()))?;
+        tokio::spawn(async move {
+            if let Err(err) = connection.with_upgrades().await {
+                tracing::debug!(error = %super::source_chain(&err), "app connection ended");
+            }
+        });
+        Ok(Conn {
+            sender,
+            authority: authority.clone(),
+        })
+    }
+
+    /// Sends `req` (origin-form, with its `Host`) to the app at
+    /// `upstream` on the connection `held` keeps, an idle one, or a new
+    /// one. The connection is handed back with the answer: give it to
+    /// [`Held::keep`] unless the answer ends it (101).
+    pub async fn send(
+        &self,
+        held: &Held,
+        upstream: &Uri,
+        mut req: Request<Body>,
+    ) -> Result<(Response<Incoming>, Conn), SendError> {
+        let Some(authority) = upstream.authority() else {
+            return Err(SendError::Connect("the upstream URL has no host".into()));
+        };
+        let mut kept = held.take(authority).or_else(|| self.take(authority));
+        loop {
+            let reused = kept.is_some();
+            let mut conn = match kept.take() {
+                Some(conn) => conn,
+                // Boxed: a connect is rare, and its future would make
+                // every request's as large as itself.
+                None => Box::pin(self.connect(upstream, authority)).await?,
+            };
+            match conn.sender.try_send_request(req).await {
+                Ok(res) => return Ok((res, conn)),
+                Err(mut err) => match err.take_message() {
+                    // Not written: the app closed the kept connection
+                    // first. Once more, on a new one.
+                    Some(unsent) if reused => req = unsent,
+                    _ => return Err(SendError::Exchange(err.into_error())),
+                },
+            }
+        }
+    }
+}
+
+/// The app connection a visitor connection keeps between its requests;
+/// it goes to the pool's idle list when the visitor's connection closes.
+pub struct Held {
+    pool: Arc<Pool>,
+    conn: Mutex<Option<Conn>>,
+}
+
+impl Held {
+    pub fn new(pool: &Arc<Pool>) -> Held {
+        Held {
+            pool: Arc::clone(pool),
+            conn: Mutex::new(None),
+        }
+    }
+
+    fn take(&self, authority: &Authority) -> Option<Conn> {
+        let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner()).take()?;
+        conn.usable_for(authority).then_some(conn)
+    }
+
+    /// Keeps `conn` for this visitor connection's next request.
+    pub fn keep(&self, conn: Conn) {
+        *self.conn.lock().unwrap_or_else(|e| e.into_inner()) = Some(conn);
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let conn = self
+            .conn
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(conn) = conn {
+            self.pool.put(conn);
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "pool_tests.rs"]
+mod tests;
