@@ -81,6 +81,12 @@ fn keys(c: &mut Criterion) {
     c.bench_function("resolve/route", |b| {
         b.iter(|| key::resolve(&config, &headers, black_box(TARGETS[1])))
     });
+    // A target seen before under this config (the HIT path).
+    let cache = key::KeyCache::default();
+    let shared = std::sync::Arc::new(config);
+    c.bench_function("resolve/cached", |b| {
+        b.iter(|| cache.resolve(&shared, &headers, black_box(TARGETS[1])))
+    });
 }
 
 fn responses(c: &mut Criterion) {

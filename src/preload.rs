@@ -15,7 +15,6 @@ use http::{request, Method, Response};
 use crate::body::Body;
 use crate::cached::{self, Freshness};
 use crate::headers::list_items;
-use crate::key;
 use crate::metrics::RequestResult;
 use crate::miss;
 use crate::respond::{snapshot_response, CacheStatus, Own};
@@ -27,7 +26,8 @@ pub async fn handle(app: &Arc<App>, req: &request::Parts, raw: &str) -> Response
         return Own::PreloadMethod.response();
     }
     let config = app.config();
-    let target = match key::resolve(&config, &req.headers, raw) {
+    // A target seen before under this config is not resolved again.
+    let target = match app.keys.resolve(&config, &req.headers, raw) {
         Ok(target) => target,
         Err(err) => return Own::from(&err).response(),
     };
@@ -43,7 +43,7 @@ pub async fn handle(app: &Arc<App>, req: &request::Parts, raw: &str) -> Response
             }
             Freshness::Stale => {
                 app.metrics.request(RequestResult::Stale);
-                miss::refresh_in_background(app, target);
+                miss::refresh_in_background(app, Arc::unwrap_or_clone(target));
                 return snapshot_response(&found.snapshot, CacheStatus::Stale, req, now);
             }
             Freshness::Expired => {}
@@ -53,7 +53,7 @@ pub async fn handle(app: &Arc<App>, req: &request::Parts, raw: &str) -> Response
         app.metrics.request(RequestResult::Error);
         return Own::NotCached.response();
     }
-    miss::fetch(app, target, req).await
+    miss::fetch(app, Arc::unwrap_or_clone(target), req).await
 }
 
 /// True when the visitor's `Cache-Control` says `only-if-cached`. (Its

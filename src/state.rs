@@ -16,6 +16,7 @@ use crate::fetch::pool::Pool;
 use crate::fetch::{self, Fetcher};
 use crate::flight::Flights;
 use crate::invalidate::log::Log;
+use crate::key::KeyCache;
 use crate::metrics::Metrics;
 use crate::outcome::Outcome;
 use crate::oversized::Oversized;
@@ -47,6 +48,8 @@ pub struct App {
     pub metrics: Metrics,
     /// The last PASS of recently passed keys (`explain`).
     pub passes: Passes,
+    /// Preload targets resolved recently, per config (`key::KeyCache`).
+    pub keys: KeyCache,
     /// This node's part in a cluster; `None` without `[cluster]` (set by
     /// `server::Daemon::start`).
     pub cluster: Option<Arc<crate::cluster::Node>>,
@@ -82,6 +85,7 @@ impl App {
             invalidations: Log::default(),
             metrics: Metrics::new(),
             passes: Passes::default(),
+            keys: KeyCache::default(),
             cluster: None,
             status: Status::default(),
             warned_vary: Mutex::new(HashSet::new()),

@@ -192,6 +192,38 @@ async fn snapshot_fetches_are_anonymous() {
     assert!(h.get("cookie").is_none());
 }
 
+/// Values taking turns on one target: each gets its own page, never the
+/// key the daemon resolved for the other (`key::KeyCache`).
+#[tokio::test(flavor = "multi_thread")]
+async fn vary_values_taking_turns_each_get_their_own_page() {
+    let up = Upstream::start().await;
+    let sb = Sandbox::new();
+    let d = sb.daemon(
+        &up,
+        "[[route]]\nmatch = \"/i18n/*\"\nvary = [\"Accept-Language\"]\n",
+    );
+    let langs = [
+        &["Accept-Language: de"][..],
+        &["Accept-Language: fr"][..],
+        &[][..],
+        &["Accept-Language: de", "Accept-Language: fr"][..],
+    ];
+    let mut bodies = Vec::new();
+    for headers in langs {
+        let first = get(d.main, "/_preload/i18n/t", headers).await;
+        assert_eq!(first.cache(), "MISS", "{headers:?}");
+        bodies.push(first.body);
+    }
+    for _ in 0..2 {
+        for (headers, body) in langs.iter().zip(&bodies) {
+            let again = get(d.main, "/_preload/i18n/t", headers).await;
+            assert_eq!(again.cache(), "HIT", "{headers:?}");
+            assert_eq!(&again.body, body, "{headers:?}");
+        }
+    }
+    assert_eq!(up.count(), langs.len());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn vary_headers_are_part_of_the_key() {
     let up = Upstream::start().await;

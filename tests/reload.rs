@@ -275,3 +275,33 @@ async fn a_config_behind_a_swapped_symlink_is_followed() {
         assert_eq!(dropped_by_tag(&d, new).await, 1);
     }
 }
+
+/// A target resolved before a reload is resolved again after it: the
+/// daemon keeps resolved targets per config (`key::KeyCache`), and a
+/// reload that changes a query rule or a route's `vary` changes the key.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reload_that_changes_a_key_never_serves_the_old_one() {
+    let up = Upstream::start().await;
+    let sb = Sandbox::new();
+    let i18n = "[[route]]\nmatch = \"/i18n/*\"\n";
+    let d = Daemon::start(sb.dir.path(), &blog(&up, &sb, "t", i18n));
+    let mail = "/_preload/blog/1?utm_source=mail";
+    let de = ["Accept-Language: de"];
+    for (target, headers) in [(mail, &[][..]), ("/_preload/i18n/1", &de[..])] {
+        assert_eq!(get(d.main, target, headers).await.cache(), "MISS");
+        assert_eq!(get(d.main, target, headers).await.cache(), "HIT");
+    }
+    assert_eq!(up.count(), 2);
+
+    let rules = "[[route]]\nmatch = \"/i18n/*\"\nvary = [\"Accept-Language\"]\n\n\
+                 [preload]\nignore_query = [\"utm_*\"]\n";
+    std::fs::write(&d.config_path, blog(&up, &sb, "t", rules)).unwrap();
+    d.wait_for_log(&["config reloaded"]).expect("a reload");
+    // /blog/1 without the parameter, and /i18n/1 for `de`: new keys.
+    assert_eq!(get(d.main, mail, &[]).await.cache(), "MISS");
+    assert_eq!(up.count_of("/blog/1"), 1, "fetched as its new canonical");
+    assert_eq!(get(d.main, "/_preload/i18n/1", &de).await.cache(), "MISS");
+    assert_eq!(up.count(), 4);
+    assert_eq!(get(d.main, mail, &[]).await.cache(), "HIT");
+    assert_eq!(get(d.main, "/_preload/i18n/1", &de).await.cache(), "HIT");
+}

@@ -17,10 +17,12 @@ use std::borrow::Cow;
 
 use crate::config::Glob;
 
+pub use self::cache::KeyCache;
 pub use self::digest::{Key, KeyMap};
 pub use join::{join_params, preload_url};
 pub use target::{resolve, Target};
 
+mod cache;
 mod digest;
 mod join;
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! reads a snapshot already in memory and does nothing that could be done
 //! once per snapshot.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -64,7 +64,7 @@ pub fn snapshot_response(
     if from_cache {
         let held = now.duration_since(meta.taken).unwrap_or_default().as_secs();
         let age = meta.age.saturating_add(held).min(MAX_AGE);
-        headers.insert(header::AGE, HeaderValue::from(age));
+        headers.insert(header::AGE, age_value(age));
         if status != CacheStatus::Hit {
             headers.insert(X_PRELOAD_CACHE, status.header());
         }
@@ -79,9 +79,8 @@ pub fn snapshot_response(
     }
 
     let mut code = StatusCode::from_u16(meta.status).unwrap_or(StatusCode::OK);
-    let conditional = req.headers.contains_key(header::IF_NONE_MATCH)
-        || req.headers.contains_key(header::IF_MODIFIED_SINCE);
-    if conditional
+    let asked = Asked::of(&req.headers);
+    if asked.conditional
         && code.is_success()
         && conditional::not_modified(&req.headers, etag, &meta.last_modified)
     {
@@ -99,7 +98,7 @@ pub fn snapshot_response(
     let mut body = body.clone();
     let mut skip = 0;
     // Ranges are of the identity body; an encoded answer is always whole.
-    if from_cache && !encoded && code == StatusCode::OK && req.headers.contains_key(header::RANGE) {
+    if from_cache && !encoded && code == StatusCode::OK && asked.range {
         match conditional::range(&req.headers, len, &meta.etag, &meta.last_modified) {
             RangeAnswer::Full => {}
             RangeAnswer::Partial { start, end } => {
@@ -145,6 +144,49 @@ fn from_file(snap: &Snapshot, representation: usize, bytes: Bytes, skip: u64) ->
     Body::full(bytes)
 }
 
+/// Which conditional and range fields a request has, from one pass over
+/// its field names (comparisons of known names, no hashing).
+struct Asked {
+    /// `If-None-Match` or `If-Modified-Since`.
+    conditional: bool,
+    range: bool,
+}
+
+impl Asked {
+    fn of(headers: &HeaderMap) -> Asked {
+        let mut asked = Asked {
+            conditional: false,
+            range: false,
+        };
+        for name in headers.keys() {
+            if name == header::IF_NONE_MATCH || name == header::IF_MODIFIED_SINCE {
+                asked.conditional = true;
+            } else if name == header::RANGE {
+                asked.range = true;
+            }
+        }
+        asked
+    }
+}
+
+/// Ages below this are answered from [`SMALL_AGES`].
+const SMALL: u64 = 600;
+
+/// The `Age` values of the first ten minutes, made once: most HITs carry
+/// one of them, and a copy of a static value is a pointer copy.
+static SMALL_AGES: LazyLock<Vec<HeaderValue>> = LazyLock::new(|| {
+    (0..SMALL)
+        .map(|n| HeaderValue::from_static(Box::leak(n.to_string().into_boxed_str())))
+        .collect()
+});
+
+fn age_value(age: u64) -> HeaderValue {
+    match usize::try_from(age).ok().and_then(|i| SMALL_AGES.get(i)) {
+        Some(small) => small.clone(),
+        None => HeaderValue::from(age),
+    }
+}
+
 fn ascii(text: &str) -> HeaderValue {
     HeaderValue::from_str(text).expect("digits and ASCII")
 }
@@ -154,4 +196,34 @@ fn build(status: StatusCode, headers: HeaderMap, body: Body) -> Response<Body> {
     *res.status_mut() = status;
     *res.headers_mut() = headers;
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_age_is_its_digits_below_and_above_the_small_ones() {
+        for age in [0, 1, 59, SMALL - 1, SMALL, 86_400, MAX_AGE] {
+            assert_eq!(age_value(age), HeaderValue::from(age), "{age}");
+        }
+    }
+
+    #[test]
+    fn conditional_and_range_fields_are_seen_whatever_else_is_there() {
+        let of = |names: &[&'static str]| {
+            let mut h = HeaderMap::new();
+            for name in names {
+                h.append(*name, HeaderValue::from_static("x"));
+            }
+            let asked = Asked::of(&h);
+            (asked.conditional, asked.range)
+        };
+        assert_eq!(of(&[]), (false, false));
+        assert_eq!(of(&["host", "accept", "if-match"]), (false, false));
+        assert_eq!(of(&["host", "if-none-match"]), (true, false));
+        assert_eq!(of(&["if-modified-since", "accept"]), (true, false));
+        assert_eq!(of(&["range"]), (false, true));
+        assert_eq!(of(&["Range", "If-None-Match", "host"]), (true, true));
+    }
 }
