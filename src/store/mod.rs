@@ -75,6 +75,7 @@ pub use self::listing::{Catalog, Cursor, ListQuery, Page, DEFAULT_LIMIT, MAX_LIM
 pub use self::lock::{lock_state, LockState};
 pub use self::lookup::{Cold, Lookup};
 pub use self::preflight::preflight;
+pub use self::put::Room;
 pub use self::survey::Survey;
 
 use self::batch::LOCK_BATCH;
@@ -268,6 +269,8 @@ struct Shared {
     fanout_ready: Box<[AtomicBool]>,
     /// Snapshots evicted since open (metrics).
     evictions: AtomicU64,
+    /// The last snapshot write failed on the disk (`Store::writes_failing`).
+    failing: AtomicBool,
     /// Set by `checkpoint` at shutdown: no snapshot is published after it.
     closed: AtomicBool,
 }
