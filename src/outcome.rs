@@ -29,8 +29,12 @@ pub enum Outcome {
 /// A fetch's answer that every waiter gets.
 #[derive(Clone)]
 pub enum Shared {
-    /// Kept: every waiter gets MISS.
-    Kept(Arc<Snapshot>),
+    /// Kept: every waiter gets MISS, and a request joining before the
+    /// flight ends (the snapshot still being written) gets HIT from it.
+    /// `since` is the invalidation log's sequence number when the fetch
+    /// started (`invalidate::log`): a joiner first checks that nothing
+    /// invalidated since names the page.
+    Kept { snapshot: Arc<Snapshot>, since: u64 },
     /// Read whole to be kept, then not kept: every waiter gets PASS with
     /// this body.
     Passed(Arc<Passed>),
@@ -45,7 +49,7 @@ impl Shared {
     /// `took` is the fetch's own time.
     pub fn fetch_line<'a>(&self, target: &'a str, took: Duration) -> FetchLine<'a> {
         match self {
-            Shared::Kept(snap) => FetchLine {
+            Shared::Kept { snapshot: snap, .. } => FetchLine {
                 status: StatusCode::from_u16(snap.meta.status).ok(),
                 bytes: Some(snap.body.len() as u64),
                 ..FetchLine::new(target, took, FetchOutcome::Kept)

@@ -97,7 +97,7 @@ impl Passes {
         match outcome {
             Outcome::Unshared(reason) => self.record(key, *reason, at),
             Outcome::Shared(Shared::Passed(p)) => self.record(key, p.reason, at),
-            Outcome::Shared(Shared::Kept(_)) => self.forget(&key),
+            Outcome::Shared(Shared::Kept { .. }) => self.forget(&key),
             Outcome::Shared(Shared::Failed(_)) => {}
         }
     }

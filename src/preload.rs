@@ -50,6 +50,9 @@ pub async fn handle(app: &Arc<App>, req: &request::Parts, raw: &str) -> Response
         }
     }
     if only_if_cached(&req.headers) {
+        if let Some(res) = miss::answered(app, &target, req) {
+            return res;
+        }
         app.metrics.request(RequestResult::Error);
         return Own::NotCached.response();
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioTimer;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::Semaphore;
 
 use crate::body::Body;
@@ -87,6 +87,15 @@ impl Daemon {
         ));
         let app = Arc::clone(&self.app);
         accept_all(self.app, self.listeners, shutdown).await;
+        // Snapshots answered but still being written are written before
+        // the checkpoint closes the store (bounded like the drain).
+        let drain_timeout = app.config().server.shutdown_timeout;
+        if tokio::time::timeout(drain_timeout, app.flights.idle())
+            .await
+            .is_err()
+        {
+            tracing::warn!("shutdown_timeout reached with snapshot fetches or writes under way");
+        }
         schedules.abort();
         sweeper.abort();
         following
@@ -110,6 +119,12 @@ pub(crate) const MAX_HEAD: usize = 64 * 1024;
 /// Header fields accepted; more get 431.
 pub(crate) const MAX_HEADERS: usize = 100;
 
+/// The listen queue's length (the kernel caps it at `net.core.somaxconn`).
+/// Rust's default, 128, overflows when a herd of fresh connections arrives
+/// at once: the kernel then drops SYNs, and the clients retry after a
+/// second. nginx asks for 511, Varnish for 1024.
+const BACKLOG: u32 = 1024;
+
 /// A bound listening socket and what it serves.
 pub struct Bound {
     pub listener: TcpListener,
@@ -125,8 +140,7 @@ pub async fn bind(main: &[SocketAddr], admin: Option<SocketAddr>) -> std::io::Re
         .map(|a| (*a, Listener::Main))
         .chain(admin.map(|a| (a, Listener::Admin)));
     for (addr, kind) in all {
-        let listener = TcpListener::bind(addr)
-            .await
+        let listener = listen(addr)
             .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
         let addr = listener.local_addr()?;
         bound.push(Bound {
@@ -136,6 +150,19 @@ pub async fn bind(main: &[SocketAddr], admin: Option<SocketAddr>) -> std::io::Re
         });
     }
     Ok(bound)
+}
+
+/// A listening socket on `addr` (`SO_REUSEADDR`, as `TcpListener::bind`
+/// sets it) with a listen queue of [`BACKLOG`].
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
 }
 
 /// Runs the accept loop of every listener until shutdown, then drains.

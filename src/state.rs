@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 use http::HeaderName;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 
 use crate::clock::Clock;
 use crate::compress::Compressor;
@@ -23,6 +23,9 @@ use crate::oversized::Oversized;
 use crate::passes::Passes;
 use crate::status::Status;
 use crate::store::{Store, StoreError, StoreSettings};
+
+/// How many snapshots may be answered and not yet written at once.
+pub const WRITES_BEHIND: usize = 64;
 
 pub struct App {
     /// Reloadable settings, swapped whole.
@@ -42,6 +45,10 @@ pub struct App {
     pub oversized: Arc<Oversized>,
     /// Makes the variants of kept pages, a bounded number at once.
     pub compressor: Compressor,
+    /// A permit per snapshot answered and not yet written (`miss`): when
+    /// none is left, a MISS waits for its write again, so that a burst of
+    /// misses cannot queue more bodies than this for the writes.
+    pub writes_behind: Arc<Semaphore>,
     /// Recent invalidations: the gate a fetch's snapshot passes to be kept.
     pub invalidations: Log,
     /// Counters and histograms of `/_preloadd/metrics`.
@@ -82,6 +89,7 @@ impl App {
             flights: Arc::new(Flights::default()),
             oversized: Arc::new(Oversized::default()),
             compressor: Compressor::per_core(),
+            writes_behind: Arc::new(Semaphore::new(WRITES_BEHIND)),
             invalidations: Log::default(),
             metrics: Metrics::new(),
             passes: Passes::default(),

@@ -154,6 +154,7 @@ async fn a_cache_dir_emptied_underneath_keeps_pages_again() {
     for i in 0..10 {
         let t = format!("/_preload/old/{i}");
         get(d.main, &t, &[]).await;
+        d.wait_written(&t).await;
         assert_eq!(get(d.main, &t, &[]).await.cache(), "HIT");
     }
     assert_eq!(health(&d).await.0, 10);
@@ -207,6 +208,7 @@ async fn a_cache_dir_emptied_underneath_keeps_pages_again() {
     assert!(said.contains(&format!("pid {}", d.pid())), "{said}");
 
     // What was kept after the emptying survives a restart.
+    d.wait_written("/_preload/old/3").await;
     let config = d.config_path.clone();
     d.kill9();
     let d = Daemon::start_with(&config);
@@ -238,6 +240,7 @@ async fn health_counts_the_pages_kept_after_an_emptying() {
     for i in 0..5 {
         get(d.main, &format!("/_preload/h/{i}"), &[]).await;
     }
+    d.wait_kept(5).await;
     assert_eq!(health(&d).await.0, 5);
     std::fs::remove_dir_all(sb.cache_dir()).expect("rm -rf the whole dir");
     assert_eq!(

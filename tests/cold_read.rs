@@ -76,6 +76,7 @@ async fn a_stuck_file_read_does_not_stall_other_hits() {
 
     assert_eq!(get(d.main, A, &[]).await.cache(), "MISS");
     assert_eq!(get(d.main, B, &[]).await.cache(), "MISS");
+    d.wait_kept(2).await;
     let hit = get(d.main, B, &[]).await;
     assert_eq!(hit.cache(), "HIT", "read from its file");
     assert_eq!(hit.body, sized_body(2048));

@@ -1,5 +1,6 @@
 //! Precompressed variants (`[cache] compress`): made once when the snapshot
-//! is taken, chosen per request by Accept-Encoding.
+//! is taken, after its MISS was answered (identity, saying it varies on
+//! Accept-Encoding), chosen per request by Accept-Encoding once written.
 
 use crate::support::{get, gunzip, request, sized_body, unbrotli, Reply, Sandbox, Upstream};
 
@@ -28,8 +29,19 @@ async fn accept_encoding_picks_br_gzip_or_identity() {
     let target = "/_preload/p?size=5000";
     let identity = sized_body(5000);
 
+    let miss = get(d.main, target, &["Accept-Encoding: gzip, deflate, br"]).await;
+    assert_eq!(miss.cache(), "MISS");
+    assert_eq!(
+        miss.header("content-encoding"),
+        None,
+        "the MISS is answered before the variants are made"
+    );
+    assert_eq!(miss.body, identity);
+    assert_eq!(vary(&miss), ["Accept-Encoding"]);
+    d.wait_kept(1).await;
+
     let br = get(d.main, target, &["Accept-Encoding: gzip, deflate, br"]).await;
-    assert_eq!(br.cache(), "MISS");
+    assert_eq!(br.cache(), "HIT");
     assert_eq!(br.header("content-encoding"), Some("br"));
     assert_eq!(length(&br), br.body.len());
     assert!(br.body.len() < 5000);
@@ -69,6 +81,8 @@ async fn conditional_requests_and_head_follow_the_chosen_representation() {
     let sb = Sandbox::new();
     let d = sb.daemon(&up, "");
     let target = "/_preload/c?size=3000";
+    get(d.main, target, &[]).await;
+    d.wait_kept(1).await;
     let br = get(d.main, target, &["Accept-Encoding: br"]).await;
     let br_tag = br.header("etag").expect("etag").to_string();
     let plain = get(d.main, target, &[]).await;
@@ -101,6 +115,7 @@ async fn a_range_that_would_be_encoded_gets_the_full_encoded_200() {
     let d = sb.daemon(&up, "");
     let target = "/_preload/r?size=4000";
     get(d.main, target, &[]).await;
+    d.wait_kept(1).await;
     let gz = get(
         d.main,
         target,
@@ -168,7 +183,11 @@ async fn small_and_binary_bodies_are_not_compressed() {
             assert_eq!(reply.body, sized_body(size));
         }
     }
-    let just_enough = get(d.main, "/_preload/s?size=256", &["Accept-Encoding: gzip"]).await;
+    let just_enough = "/_preload/s?size=256";
+    let miss = get(d.main, just_enough, &["Accept-Encoding: gzip"]).await;
+    assert_eq!(vary(&miss), ["Accept-Encoding"], "it will vary");
+    d.wait_kept(3).await;
+    let just_enough = get(d.main, just_enough, &["Accept-Encoding: gzip"]).await;
     assert_eq!(just_enough.header("content-encoding"), Some("gzip"));
     assert_eq!(up.count(), 3);
 }
@@ -181,6 +200,9 @@ async fn the_apps_vary_is_extended_not_repeated() {
     let own = get(d.main, "/_preload/v?size=900&vary=Origin", &[]).await;
     assert_eq!(vary(&own), ["Origin", "Accept-Encoding"]);
     let listed = "/_preload/w?size=900&vary=Origin,%20accept-encoding";
+    let miss = get(d.main, listed, &["Accept-Encoding: gzip"]).await;
+    assert_eq!(vary(&miss), ["Origin, accept-encoding"]);
+    d.wait_kept(2).await;
     let listed = get(d.main, listed, &["Accept-Encoding: gzip"]).await;
     assert_eq!(vary(&listed), ["Origin, accept-encoding"]);
     assert_eq!(listed.header("content-encoding"), Some("gzip"));

@@ -10,6 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::support::fs::{self, Mount};
+use crate::support::metrics::scrape;
 use crate::support::webhook::{admin, count, invalidate, warm, JSON};
 use crate::support::{config_text, get, Daemon, Sandbox, Upstream};
 
@@ -176,6 +177,13 @@ async fn a_refused_drop_is_retried_and_never_comes_back_once_the_disk_takes_it()
     let purge = r#"{"urls": ["/a"]}"#;
     assert_not_durable(&invalidate(admin(&d), &[JSON], purge).await);
     assert_ne!(get(d.main, "/_preload/a", &[]).await.cache(), "HIT");
+    // Its refetch is written after the answer: refused too, before the
+    // directory takes writes again.
+    let written_off = crate::support::webhook::eventually_async(|| async {
+        scrape(&d).await.get("preloadd_write_errors_total") >= 1.0
+    })
+    .await;
+    assert!(written_off, "the refetch's write was refused");
     fs::set_immutable(&dir_a, false).expect("chattr -i");
 
     // The disk takes writes again: the store's own retry removes the file

@@ -75,6 +75,7 @@ async fn a_second_daemon_on_one_cache_dir_exits_1_naming_the_holder() {
 
     // A lock left by a killed daemon never blocks: the kernel releases it.
     get(first.main, "/_preload/kept/", &[]).await;
+    first.wait_written("/_preload/kept/").await;
     first.kill9();
     let again = Daemon::start_with(&other);
     assert_eq!(get(again.main, "/_preload/kept/", &[]).await.cache(), "HIT");

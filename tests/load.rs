@@ -169,3 +169,33 @@ async fn a_pass_decided_from_the_head_is_streamed_unread() {
     assert_grew_less_than(&d, before, BOUND_KIB - MAX_KIB);
     assert_eq!(app.count(), 2 + CLIENTS);
 }
+
+/// The listen queue of the daemon's main listener as the kernel holds it
+/// (`ss`: a listening socket's Send-Q is its backlog).
+fn listen_queue(addr: SocketAddr) -> Option<u64> {
+    let out = std::process::Command::new("ss")
+        .args(["-ltnH", &format!("sport = :{}", addr.port())])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find(|l| l.contains(&addr.to_string()))?;
+    line.split_whitespace().nth(2)?.parse().ok()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_herd_of_fresh_connections_fits_the_listen_queue() {
+    let up = Upstream::start().await;
+    let sb = Sandbox::new();
+    let d = sb.daemon(&up, "");
+    let Some(queue) = listen_queue(d.main) else {
+        eprintln!("SKIPPED a_herd_of_fresh_connections_fits_the_listen_queue: no `ss` (iproute2)");
+        return;
+    };
+    let somaxconn: u64 = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(4096);
+    // 128 (Rust's default) overflows when 200 visitors connect at once:
+    // the kernel drops their SYNs and they retry a second later.
+    assert_eq!(queue, somaxconn.min(1024), "the listen queue of {}", d.main);
+}

@@ -53,6 +53,7 @@ mod status_page;
 mod systemd;
 mod tags;
 mod warm;
+mod write_behind;
 
 /// With `autotests = false`, a file in `tests/` that no `mod` line names is
 /// never compiled, and its tests never run, silently: this says which.

@@ -1,6 +1,7 @@
 //! What is not kept: every PASS reason, each answered from the app and
 //! fetched again next time, and the fetch's anonymity.
 
+use crate::support::metrics::scrape;
 use crate::support::{get, sized_body, RawUpstream, Sandbox, Upstream};
 
 /// Fetches `target` twice through the prefix; both must be PASS with
@@ -125,17 +126,33 @@ async fn strip_set_cookie_keeps_the_page_without_its_cookie() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_write_error_passes_the_page_on() {
+async fn a_write_error_is_counted_then_pages_are_passed_on() {
     let up = Upstream::start().await;
     let sb = Sandbox::new();
     let d = sb.daemon(&up, "");
     // The cache dir turns into a file: every write fails from now on.
     std::fs::remove_dir_all(sb.cache_dir()).unwrap();
     std::fs::write(sb.cache_dir(), b"not a directory").unwrap();
+    let first = get(d.main, "/_preload/w", &[]).await;
+    assert_eq!(
+        (first.status, first.cache()),
+        (200, "MISS"),
+        "answered before the write"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while scrape(&d).await.get("preloadd_write_errors_total") < 1.0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no write error counted"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    // The disk refused the last write: answered after the write again.
     let reply = get(d.main, "/_preload/w", &[]).await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.cache(), "PASS");
     assert_eq!(reply.header("x-preload-reason"), Some("write-error"));
+    assert_eq!(up.count(), 2, "not kept, so fetched again");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -94,6 +94,7 @@ async fn a_route_ttl_expires_snapshots() {
     let sb = Sandbox::with_clock();
     let d = sb.daemon(&up, "[[route]]\nmatch = \"/news/*\"\nttl = \"1s\"\n");
     let first = get(d.main, "/news/1", &[]).await;
+    d.wait_written("/news/1").await;
     assert_eq!(get(d.main, "/news/1", &[]).await.cache(), "HIT");
     d.advance(Duration::from_millis(900));
     assert_eq!(

@@ -20,6 +20,7 @@ async fn a_large_page_is_whole_in_every_form_and_its_file_is_held() {
     let miss = get(d.main, BIG, &[]).await;
     assert_eq!(miss.cache(), "MISS");
     assert!(miss.body == page);
+    d.wait_written(BIG).await;
     for _ in 0..3 {
         let hit = get(d.main, BIG, &[]).await;
         assert_eq!(hit.cache(), "HIT");
@@ -34,6 +35,7 @@ async fn a_large_page_is_whole_in_every_form_and_its_file_is_held() {
 
     // A small page is written from memory: no file held for it.
     assert_eq!(get(d.main, SMALL, &[]).await.body, sized_body(2048));
+    d.wait_written(SMALL).await;
     assert_eq!(get(d.main, SMALL, &[]).await.cache(), "HIT");
     let held = d.open_files_under(&cache);
     assert_eq!(held.len(), 1, "only the large page's file: {held:?}");
@@ -71,6 +73,7 @@ async fn a_dropped_snapshot_lets_its_file_go() {
     let d = sb.daemon(&up, "");
     for target in [BIG, "/_preload/other?size=100000"] {
         get(d.main, target, &[]).await;
+        d.wait_written(target).await;
         assert_eq!(get(d.main, target, &[]).await.cache(), "HIT");
     }
     assert_eq!(d.open_files_under(&cache).len(), 2);

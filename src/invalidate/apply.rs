@@ -26,6 +26,11 @@ pub struct Applied {
     pub targets: Vec<String>,
 }
 
+/// Pages answered and still being written that an invalidation names,
+/// taken out of their flights: `(key, target)` each. Called with the log
+/// held (see [`Log::record_then`]).
+pub type BeingWritten<'a> = &'a (dyn Fn() -> Vec<(Key, String)> + Sync);
+
 /// Drops (or softens) what `selector` names. With `taken_before`, only
 /// snapshots taken before that instant (a schedule's catch-up at start).
 /// `now` is the daemon's wall clock (a soft mark's time).
@@ -37,7 +42,28 @@ pub fn apply(
     want_targets: bool,
     now: SystemTime,
 ) -> Result<Applied, StoreError> {
-    log.record(Arc::new(selector.clone()));
+    apply_with(store, log, selector, taken_before, want_targets, now, None)
+}
+
+/// [`apply`], where `being_written` gives the pages the selector names
+/// that were answered and are still being written (`miss`): those not in
+/// the index yet will be refused at the publish gate, and count as dropped
+/// too.
+pub fn apply_with(
+    store: &Store,
+    log: &Log,
+    selector: &Selector,
+    taken_before: Option<SystemTime>,
+    want_targets: bool,
+    now: SystemTime,
+    being_written: Option<BeingWritten<'_>>,
+) -> Result<Applied, StoreError> {
+    let (_, unwritten) = log.record_then(Arc::new(selector.clone()), || {
+        let mut named = being_written.map(|f| f()).unwrap_or_default();
+        // An indexed one is dropped (and counted) with the rest below.
+        named.retain(|(key, _)| !store.contains(key));
+        named
+    });
     // While the index is rebuilt after a crash it lists part of the disk:
     // the rest is judged by this rule as it is loaded (`store::Filter`).
     // Before resolving, so that nothing loaded meanwhile passes both. A
@@ -46,8 +72,15 @@ pub fn apply(
         true => Ok(()),
         false => store.filter_rebuild(&filter_of(selector, taken_before, now)),
     };
-    let applied = apply_to_index(store, selector, taken_before, want_targets, now)?;
-    ruled.map(|()| applied)
+    let mut applied = apply_recorded(store, selector, taken_before, want_targets, now)?;
+    ruled?;
+    applied.count += unwritten.len();
+    if want_targets && !selector.soft {
+        applied
+            .targets
+            .extend(unwritten.into_iter().map(|(_, target)| target));
+    }
+    Ok(applied)
 }
 
 /// The rebuild's rule for `selector`.
@@ -62,7 +95,8 @@ fn filter_of(selector: &Selector, taken_before: Option<SystemTime>, now: SystemT
     }
 }
 
-fn apply_to_index(
+/// [`apply`] once the log has it.
+fn apply_recorded(
     store: &Store,
     selector: &Selector,
     taken_before: Option<SystemTime>,

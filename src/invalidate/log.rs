@@ -46,6 +46,13 @@ impl Log {
 
     /// Records an invalidation; returns its sequence number.
     pub fn record(&self, selector: Arc<Selector>) -> u64 {
+        self.record_then(selector, || ()).0
+    }
+
+    /// [`Log::record`], then `then` with the log still held: no snapshot is
+    /// between the gate and the index meanwhile, so every snapshot `then`
+    /// looks at is either indexed already or will be refused.
+    pub fn record_then<R>(&self, selector: Arc<Selector>, then: impl FnOnce() -> R) -> (u64, R) {
         let mut e = self.lock();
         let now = Instant::now();
         while e
@@ -59,7 +66,8 @@ impl Log {
         }
         e.recent.push_back((now, selector));
         e.next += 1;
-        e.next - 1
+        let seq = e.next - 1;
+        (seq, then())
     }
 
     /// The gate: `Some(guard)` when no invalidation recorded since `since`

@@ -29,11 +29,17 @@ use std::sync::Arc;
 
 use crate::cluster::Sent;
 use crate::error::Error;
+use crate::key::Key;
 use crate::metrics::InvalidationSource;
+use crate::outcome::{Outcome, Shared};
 use crate::state::App;
 use crate::store::StoreError;
 
 use self::selector::Selector;
+
+/// How long a soft invalidation waits for the writes of pages it names
+/// (normally milliseconds); past it they are refused, as a drop refuses them.
+const SOFT_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Applies `selector` (off the runtime's threads: removals fsync), starts a
 /// rewarm when configured, and returns how many snapshots it dropped or
@@ -46,15 +52,26 @@ pub async fn run(
 ) -> Result<usize, Error> {
     let rewarm = app.config().invalidate.rewarm;
     let described = selector.to_string();
+    let selector = Arc::new(selector);
+    if selector.soft {
+        // A soft mark keeps a page to serve STALE: one answered and still
+        // being written is let in first, then marked with the rest.
+        app.flights
+            .landed(|outcome| names(&selector, outcome), SOFT_WAIT)
+            .await;
+    }
     let worker = Arc::clone(app);
+    let named = Arc::clone(&selector);
     let applied = tokio::task::spawn_blocking(move || {
-        apply::apply(
+        let being_written = || retire_named(&worker, &named);
+        apply::apply_with(
             &worker.store,
             &worker.invalidations,
-            &selector,
+            &named,
             None,
             rewarm,
             worker.clock.now(),
+            Some(&being_written),
         )
     })
     .await
@@ -62,6 +79,33 @@ pub async fn run(
     counted(app, source, &described, applied.count);
     rewarm::start(app, applied.targets);
     Ok(applied.count)
+}
+
+/// Ends the flights of the pages answered and still being written
+/// (`miss`) that `selector` names, so that the next request (or the
+/// rewarm) fetches them anew; their keys and targets.
+fn retire_named(app: &App, selector: &Selector) -> Vec<(Key, String)> {
+    app.flights
+        .retire_answered(|outcome| names(selector, outcome))
+        .into_iter()
+        .filter_map(|outcome| match outcome {
+            Outcome::Shared(Shared::Kept { snapshot, .. }) => {
+                Some((snapshot.key, snapshot.meta.target.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// True when `outcome` is a page answered and being written that
+/// `selector` names.
+fn names(selector: &Selector, outcome: &Outcome) -> bool {
+    match outcome {
+        Outcome::Shared(Shared::Kept { snapshot, .. }) => {
+            selector.matches(&snapshot.meta.target, &snapshot.meta.tags)
+        }
+        _ => false,
+    }
 }
 
 /// [`run`] for an invalidation this node accepted (the webhook, a write

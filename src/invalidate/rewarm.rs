@@ -54,7 +54,8 @@ async fn refetch(app: &Arc<App>, raw: &str) {
     };
     // A visitor's request may already be fetching it.
     if let Role::Leader(leader) = app.flights.join(target.key) {
-        let led = miss::fetch_and_keep(app, &target).await;
-        leader.finish(led.outcome());
+        // Done once the page is written (or not kept): the concurrency
+        // bound holds for the writes too.
+        miss::fetch_and_keep(app, &target, leader, drop).await;
     }
 }

@@ -40,6 +40,13 @@ pub fn chosen_variant(snap: &Snapshot, headers: &HeaderMap) -> Option<usize> {
 /// and an `Age` whose value the response replaces. A copy of a map has
 /// room for no more fields, so a HIT only replaces values in place.
 pub fn heads(snap: &Snapshot) -> Vec<HeaderMap> {
+    heads_varying(snap, !snap.variants.is_empty())
+}
+
+/// [`heads`], with `Vary: Accept-Encoding` when `varies` even before the
+/// variants exist: the answers a MISS gives before its variants are made
+/// (`miss`) say that the page will vary on it, as its HITs will.
+pub fn heads_varying(snap: &Snapshot, varies: bool) -> Vec<HeaderMap> {
     let meta = &snap.meta;
     let mut identity = HeaderMap::with_capacity(meta.headers.len() + 9);
     for (name, value) in &meta.headers {
@@ -57,7 +64,7 @@ pub fn heads(snap: &Snapshot) -> Vec<HeaderMap> {
     identity.insert(header::ETAG, meta.etag.clone());
     identity.insert(header::LAST_MODIFIED, meta.last_modified.clone());
     identity.insert(header::CONTENT_LENGTH, HeaderValue::from(snap.body.len()));
-    if !snap.variants.is_empty() && !varies_on_encoding(&identity) {
+    if varies && !varies_on_encoding(&identity) {
         identity.append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     }
     let mut heads = Vec::with_capacity(1 + snap.variants.len());

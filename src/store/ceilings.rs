@@ -66,6 +66,12 @@ impl Shared {
         }
     }
 
+    /// True when the bytes counted are within the persisted size bound, so
+    /// that [`Shared::keep_within_bound`] would write nothing.
+    pub(super) fn within_bound(&self) -> bool {
+        self.space.counted() <= lock(&self.ceilings).bytes
+    }
+
     /// After a reservation: the bytes counted are within the persisted
     /// size bound once this returns `Ok`.
     pub(super) fn keep_within_bound(&self) -> io::Result<()> {

@@ -71,6 +71,12 @@ impl Store {
         }
     }
 
+    /// True when the index holds a snapshot of `key` (not counted as a
+    /// use). Never blocks on the disk.
+    pub fn contains(&self, key: &Key) -> bool {
+        read_lock(&self.shared.index).get(key).is_some()
+    }
+
     /// What the index and the hot set say about `key`, without any file
     /// I/O and without allocating: the one store call fit for a runtime
     /// worker. Records the use, as `lookup` does.

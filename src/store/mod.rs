@@ -85,6 +85,7 @@ pub use self::listing::{Catalog, Cursor, ListQuery, Page, DEFAULT_LIMIT, MAX_LIM
 pub use self::lock::{lock_state, LockState};
 pub use self::lookup::{Cold, Lookup, Unindexed};
 pub use self::preflight::preflight;
+pub use self::put::Room;
 pub use self::survey::Survey;
 pub use self::views::{EntryInfo, EntryView, Found};
 
@@ -245,6 +246,8 @@ struct Shared {
     fanout_ready: Box<[AtomicBool]>,
     /// Snapshots evicted since open (metrics).
     evictions: AtomicU64,
+    /// The last snapshot write failed on the disk (`Store::writes_failing`).
+    failing: AtomicBool,
     /// Set by `checkpoint` at shutdown: no snapshot is published after it.
     closed: AtomicBool,
     /// The index is being rebuilt from the files after a crash (`rebuild`).

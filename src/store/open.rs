@@ -127,6 +127,7 @@ impl Store {
             soft: Mutex::new(SoftLog::default()),
             fanout_ready: (0..256).map(|_| AtomicBool::new(false)).collect(),
             evictions: AtomicU64::new(0),
+            failing: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             rebuilding: AtomicBool::new(rebuilding),
             scanned: AtomicU64::new(0),

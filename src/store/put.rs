@@ -3,6 +3,11 @@
 //! part, no lock held), then under the key's stripe lock rename it into
 //! place and index it.
 //!
+//! The room can be taken before the write ([`Store::room_for`],
+//! [`Store::try_room_for`]): the miss path makes it part of the keep
+//! decision, so that a page answered as kept has its room before the
+//! answer goes out, and writes it afterwards ([`Store::put_in`]).
+//!
 //! A failed write leaves no file, no index entry and no reservation behind.
 //! A snapshot is visible only once its file is in place: the rename comes
 //! before the index update, so a reader never finds an entry without its
@@ -17,30 +22,43 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::key::Key;
 
 use super::entry::{NewEntry, MAX_FILE};
-use super::space::Space;
 use super::{layout, snapshot, write, write_lock, Meta, Shared, Snapshot, Store, StoreError};
 
 /// How long a write waits for room when writes in progress hold all of
 /// `max_size`; past it the page is passed on (`write-error`).
 const ROOM_WAIT: Duration = Duration::from_secs(5);
 
-/// Bytes reserved in `space` for a write in progress; given back on drop
-/// unless the write succeeded (its file then holds them).
-struct Reservation<'a> {
-    space: &'a Space,
+/// Bytes reserved under `max_size` for one write in progress; given back
+/// when dropped unless the write succeeded (its file then holds them).
+pub struct Room {
+    shared: Arc<Shared>,
     size: u64,
 }
 
-impl Reservation<'_> {
+impl Room {
     /// The write succeeded: the file now counts for these bytes.
-    fn keep(self) {
-        std::mem::forget(self);
+    fn keep(mut self) {
+        self.size = 0;
+    }
+
+    /// Adds `other`'s bytes to these.
+    fn absorb(&mut self, other: Room) {
+        self.size += other.size;
+        other.keep();
+    }
+
+    /// Gives back what is held beyond `size`.
+    fn shrink_to(&mut self, size: u64) {
+        if size < self.size {
+            self.shared.space.release(self.size - size);
+            self.size = size;
+        }
     }
 }
 
-impl Drop for Reservation<'_> {
+impl Drop for Room {
     fn drop(&mut self) {
-        self.space.release(self.size);
+        self.shared.space.release(self.size);
     }
 }
 
@@ -59,18 +77,105 @@ impl Store {
     /// invalidation is never published (see `invalidate::log`).
     pub fn put_if<G>(
         &self,
+        snapshot: Snapshot,
+        admit: impl FnOnce() -> Option<G>,
+    ) -> Result<Arc<Snapshot>, StoreError> {
+        let room = self.room_for(&snapshot)?;
+        self.put_in(room, snapshot, admit)
+    }
+
+    /// Room for `snapshot` as it is now (its variants counted), evicting
+    /// least recently used snapshots to make it and waiting up to 5 s for
+    /// writes in progress to give some back: may block.
+    pub fn room_for(&self, snapshot: &Snapshot) -> Result<Room, StoreError> {
+        let size = self.size_of(snapshot)?;
+        self.reserve(size)
+    }
+
+    /// [`Store::room_for`] when the room is free now; `Ok(None)` when it
+    /// would take an eviction or a wait (call `room_for` where blocking is
+    /// fine). Never blocks.
+    pub fn try_room_for(&self, snapshot: &Snapshot) -> Result<Option<Room>, StoreError> {
+        let size = self.size_of(snapshot)?;
+        let sh = &self.shared;
+        let room = sh.space.try_reserve(size).ok().map(|()| Room {
+            shared: Arc::clone(sh),
+            size,
+        });
+        // Raising the persisted size bound writes a file: that is for
+        // `room_for`.
+        Ok(room.filter(|_| sh.within_bound()))
+    }
+
+    /// The size of `snapshot`'s file, if the store can take it at all.
+    fn size_of(&self, snapshot: &Snapshot) -> Result<u64, StoreError> {
+        let sh = &*self.shared;
+        let header = snapshot::encode_header(snapshot).map_err(StoreError::Encode)?;
+        let size = header.len() as u64 + snapshot.bodies_len();
+        let max = sh.max_size.min(MAX_FILE);
+        if size > max {
+            return Err(StoreError::TooLarge { size, max });
+        }
+        if sh.lost.load(Ordering::Acquire) {
+            return Err(StoreError::Lost);
+        }
+        Ok(size)
+    }
+
+    /// True when the last snapshot write failed on the disk (and none has
+    /// succeeded since): the miss path then answers after the write again,
+    /// so that a full disk passes pages on (`write-error`) as it says.
+    pub fn writes_failing(&self) -> bool {
+        self.shared.failing.load(Ordering::Relaxed)
+    }
+
+    /// [`Store::put_if`] into `room`, taken before (the miss path's keep
+    /// decision). Variants made since the room was taken may need more:
+    /// when that cannot be had, the snapshot is kept without them rather
+    /// than not at all. May block.
+    pub fn put_in<G>(
+        &self,
+        room: Room,
+        snapshot: Snapshot,
+        admit: impl FnOnce() -> Option<G>,
+    ) -> Result<Arc<Snapshot>, StoreError> {
+        let written = self.write_in(room, snapshot, admit);
+        match &written {
+            Ok(_) => self.shared.failing.store(false, Ordering::Relaxed),
+            Err(StoreError::Write(_)) => self.shared.failing.store(true, Ordering::Relaxed),
+            Err(_) => {}
+        }
+        written
+    }
+
+    fn write_in<G>(
+        &self,
+        mut room: Room,
         mut snapshot: Snapshot,
         admit: impl FnOnce() -> Option<G>,
     ) -> Result<Arc<Snapshot>, StoreError> {
         let sh = &*self.shared;
         round_times(&mut snapshot.meta);
         snapshot.meta.generation = self.generation();
-        let header = snapshot::encode_header(&snapshot).map_err(StoreError::Encode)?;
-        let size = header.len() as u64 + snapshot.bodies_len();
-        let max = sh.max_size.min(MAX_FILE);
-        if size > max {
-            return Err(StoreError::TooLarge { size, max });
+        let mut header = snapshot::encode_header(&snapshot).map_err(StoreError::Encode)?;
+        let mut size = header.len() as u64 + snapshot.bodies_len();
+        if size > room.size {
+            let max = sh.max_size.min(MAX_FILE);
+            match (size <= max).then(|| self.reserve(size - room.size)) {
+                Some(Ok(more)) => room.absorb(more),
+                _ if !snapshot.variants.is_empty() => {
+                    snapshot.variants.clear();
+                    header = snapshot::encode_header(&snapshot).map_err(StoreError::Encode)?;
+                    size = header.len() as u64 + snapshot.bodies_len();
+                    if size > room.size {
+                        return Err(StoreError::NoRoom);
+                    }
+                }
+                Some(Err(err)) => return Err(err),
+                None => return Err(StoreError::TooLarge { size, max }),
+            }
         }
+        room.shrink_to(size);
         if sh.lost.load(Ordering::Acquire) {
             return Err(StoreError::Lost);
         }
@@ -90,7 +195,6 @@ impl Store {
             })
             .skip(1)
             .collect();
-        let reservation = self.reserve(size)?;
         let staged = stage(&dir, ready, &parts).map_err(StoreError::Write)?;
         let entry = NewEntry {
             key,
@@ -150,7 +254,7 @@ impl Store {
             let replaced = index.remove(&key).map_or(0, |e| e.size());
             index.insert(entry, snapshot.meta.tags.iter().map(String::as_str), serial);
             drop(index);
-            reservation.keep();
+            room.keep();
             sh.space.release(replaced);
             sh.hot.insert(serial, snapshot.clone());
             snapshot
@@ -161,19 +265,19 @@ impl Store {
     /// Reserves `size` bytes under `max_size`, evicting least recently used
     /// snapshots (and unlinking their files) until they fit; waits up to
     /// `ROOM_WAIT` while writes in progress hold the room.
-    fn reserve(&self, size: u64) -> Result<Reservation<'_>, StoreError> {
+    fn reserve(&self, size: u64) -> Result<Room, StoreError> {
         let sh = &*self.shared;
         let deadline = Instant::now() + ROOM_WAIT;
         loop {
             let (need, ticket) = match sh.space.try_reserve(size) {
                 Ok(()) => {
-                    let reservation = Reservation {
-                        space: &sh.space,
+                    let room = Room {
+                        shared: Arc::clone(&self.shared),
                         size,
                     };
                     // What a start after a crash counts the files as.
                     sh.keep_within_bound().map_err(StoreError::Write)?;
-                    return Ok(reservation);
+                    return Ok(room);
                 }
                 Err(short) => short,
             };

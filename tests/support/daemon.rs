@@ -211,6 +211,61 @@ impl Daemon {
             .collect()
     }
 
+    /// Waits (up to 10 s) until the store holds at least `n` snapshots, as
+    /// the admin listener's health says (no token configured): a MISS is
+    /// answered before its snapshot is written, so what needs the written
+    /// snapshot (its variants, its file, a restart) waits for it first.
+    pub async fn wait_kept(&self, n: u64) {
+        let admin = self.admin.expect("an admin listener");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let reply = super::get(admin, "/_preloadd/health", &[]).await;
+            assert_eq!(reply.status, 200, "health: {}", reply.text());
+            let health: serde_json::Value =
+                serde_json::from_slice(&reply.body).expect("health is JSON");
+            if health["snapshots"].as_u64().is_some_and(|k| k >= n) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the store did not reach {n} snapshots: {health}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Waits (up to 10 s) until the snapshot of the preload URL `url` (as a
+    /// visitor without headers asks for it) is written, as the admin
+    /// listener's explain says (no token configured).
+    pub async fn wait_written(&self, url: &str) {
+        let admin = self.admin.expect("an admin listener");
+        let encoded: String = url
+            .bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                    char::from(b).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        let explain = format!("/_preloadd/explain?url={encoded}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let reply = super::get(admin, &explain, &[]).await;
+            assert_eq!(reply.status, 200, "explain {url}: {}", reply.text());
+            let explained: serde_json::Value =
+                serde_json::from_slice(&reply.body).expect("explain is JSON");
+            if !explained["snapshot"].is_null() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{url} was not written: {explained}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// Waits (up to 10 s) for a log line holding every one of `needles`,
     /// passing over the lines before it.
     pub fn wait_for_log(&self, needles: &[&str]) -> Option<String> {

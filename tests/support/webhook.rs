@@ -17,10 +17,12 @@ pub fn admin(d: &Daemon) -> SocketAddr {
     d.admin.expect("admin listener")
 }
 
-/// Warms `targets` (each fetched once) and checks they are HITs.
+/// Warms `targets` (each fetched once), waits until each is written (a
+/// MISS is answered first) and checks they are HITs.
 pub async fn warm(d: &Daemon, targets: &[&str]) {
     for t in targets {
         get(d.main, t, &[]).await;
+        d.wait_written(t).await;
         assert_eq!(get(d.main, t, &[]).await.cache(), "HIT", "{t}");
     }
 }
@@ -64,6 +66,21 @@ pub async fn hit_eventually(d: &Daemon, target: &str) -> Reply {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("{target} never became a HIT");
+}
+
+/// Polls until the future `f` makes holds, for up to 5 s.
+pub async fn eventually_async<F, Fut>(mut f: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..100 {
+        if f().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
 }
 
 /// Polls until `f` holds, for up to 5 s.
