@@ -9,8 +9,12 @@
 //! closes, its app connection goes to the shared idle list, which keeps at
 //! most [`KEEP_IDLE`] (the oldest go first) and closes each after
 //! [`IDLE_TIMEOUT`] unused; a new visitor connection takes the newest.
-//! So the app sees at most one connection per visitor connection in use,
-//! plus at most [`KEEP_IDLE`] idle ones.
+//! At most [`KEEP_HELD`] app connections are held that way at once: past
+//! it, a visitor connection's app connection goes back to the idle list
+//! after each answer, so that thousands of idle keep-alive visitors (a
+//! site without a front proxy) never hold thousands of connections to the
+//! app. So the app sees the connections of requests in progress, plus at
+//! most [`KEEP_HELD`] held and [`KEEP_IDLE`] idle ones.
 //!
 //! Each app connection is driven by its own task, which notices when the
 //! app closes it. A request that goes out on a kept connection the app
@@ -18,7 +22,7 @@
 //! back a request it did not write).
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -34,6 +38,8 @@ use crate::connector::Connector;
 
 /// Idle app connections kept beyond those visitor connections hold.
 pub const KEEP_IDLE: usize = 32;
+/// App connections visitor connections may hold between their requests.
+pub const KEEP_HELD: usize = 256;
 /// An idle app connection unused this long is closed.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -80,6 +86,8 @@ pub struct Pool {
     idle: Mutex<VecDeque<Idle>>,
     /// Set once the task that closes expired idle connections runs.
     sweeping: AtomicBool,
+    /// App connections held by visitor connections now ([`Held`]).
+    held: AtomicUsize,
 }
 
 impl Pool {
@@ -88,6 +96,7 @@ impl Pool {
             connector,
             idle: Mutex::new(VecDeque::new()),
             sweeping: AtomicBool::new(false),
+            held: AtomicUsize::new(0),
         })
     }
 
@@ -241,12 +250,34 @@ impl Held {
 
     fn take(&self, authority: &Authority) -> Option<Conn> {
         let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner()).take()?;
+        self.pool.held.fetch_sub(1, Ordering::Relaxed);
         conn.usable_for(authority).then_some(conn)
     }
 
-    /// Keeps `conn` for this visitor connection's next request.
+    /// Keeps `conn` for this visitor connection's next request, or, with
+    /// [`KEEP_HELD`] held already, gives it to the idle list.
     pub fn keep(&self, conn: Conn) {
-        *self.conn.lock().unwrap_or_else(|e| e.into_inner()) = Some(conn);
+        let held = &self.pool.held;
+        if held.fetch_add(1, Ordering::Relaxed) >= KEEP_HELD {
+            held.fetch_sub(1, Ordering::Relaxed);
+            self.pool.put(conn);
+            return;
+        }
+        let before = self
+            .conn
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .replace(conn);
+        if let Some(before) = before {
+            held.fetch_sub(1, Ordering::Relaxed);
+            self.pool.put(before);
+        }
+    }
+
+    /// App connections held by visitor connections now (for tests).
+    #[cfg(test)]
+    fn held_count(&self) -> usize {
+        self.pool.held.load(Ordering::Relaxed)
     }
 }
 
@@ -258,6 +289,7 @@ impl Drop for Held {
             .unwrap_or_else(|e| e.into_inner())
             .take();
         if let Some(conn) = conn {
+            self.pool.held.fetch_sub(1, Ordering::Relaxed);
             self.pool.put(conn);
         }
     }

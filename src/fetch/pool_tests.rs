@@ -40,6 +40,24 @@ async fn at_most_keep_idle_connections_are_kept_and_the_newest_is_taken() {
 }
 
 #[tokio::test]
+async fn at_most_keep_held_connections_are_held_and_the_rest_go_idle() {
+    let pool = pool();
+    let mut ends = Vec::new();
+    let visitors: Vec<Held> = (0..KEEP_HELD + 2).map(|_| Held::new(&pool)).collect();
+    for held in &visitors {
+        held.keep(conn("app:80", &mut ends).await);
+    }
+    assert_eq!(visitors[0].held_count(), KEEP_HELD);
+    assert_eq!(pool.idle_count(), 2, "the two past the bound went idle");
+    let app: Authority = "app:80".parse().unwrap();
+    assert!(visitors[0].take(&app).is_some());
+    assert_eq!(visitors[0].held_count(), KEEP_HELD - 1);
+    drop(visitors);
+    assert_eq!(pool.held.load(Ordering::Relaxed), 0);
+    assert_eq!(pool.idle_count(), KEEP_IDLE);
+}
+
+#[tokio::test]
 async fn idle_connections_expire() {
     let pool = pool();
     let mut ends = Vec::new();
