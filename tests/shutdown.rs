@@ -90,11 +90,21 @@ async fn cut_short(signal: &str) {
     up.release();
     drop(d);
 
-    // No checkpoint: the next start reads the headers, and finds what the
-    // first daemon kept and not what it dropped.
+    // No checkpoint: the next start reads the headers (in the background,
+    // while it serves), and finds what the first daemon kept and not what
+    // it dropped.
     assert!(!sb.cache_dir().join(".preloadd-index").exists());
     let d = Daemon::start(sb.dir.path(), &text);
-    assert!(d.start_line.contains("snapshots=1"), "{}", d.start_line);
+    let mut health = serde_json::Value::Null;
+    for _ in 0..100 {
+        let reply = get(admin(&d), "/_preloadd/health", &[]).await;
+        health = serde_json::from_slice(&reply.body).expect("health JSON");
+        if health["rebuilding"] == false {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(health["snapshots"], 1, "{health}");
     assert_eq!(get(d.main, "/_preload/kept/", &[]).await.cache(), "HIT");
     assert_eq!(get(d.main, "/_preload/dropped/", &[]).await.cache(), "MISS");
     assert_eq!(up.count_of("/kept/"), 1);
