@@ -223,6 +223,10 @@ pub async fn fetch_and_keep(
         Some(landing) => {
             leader.answer(led.outcome());
             answer(led);
+            // The visitors just woken write their answers first: on one
+            // core, the variants and the write would otherwise take it
+            // from them (measured: docs/benchmarks.md, "Herd and misses").
+            tokio::task::yield_now().await;
             landing.land(app, leader).instrument(span).await;
         }
     }

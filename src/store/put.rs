@@ -36,6 +36,11 @@ pub struct Room {
 }
 
 impl Room {
+    /// The bytes it holds.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
     /// The write succeeded: the file now counts for these bytes.
     fn keep(mut self) {
         self.size = 0;
