@@ -25,6 +25,7 @@ use std::sync::atomic::Ordering;
 use crate::key::Key;
 
 use super::entry::NewEntry;
+use super::reader::Reader;
 use super::scan::{Part, Scan};
 use super::{write, write_lock, Store};
 
@@ -162,7 +163,7 @@ pub(crate) fn peek(dir: &Path, generation: u64) -> Option<Scan> {
 }
 
 fn decode(buf: &[u8], generation: u64) -> Option<Scan> {
-    let mut r = Reader { buf, at: 0 };
+    let mut r = Reader::new(buf);
     if r.take(8)? != MAGIC || r.u64()? != generation {
         return None;
     }
@@ -194,7 +195,7 @@ fn decode(buf: &[u8], generation: u64) -> Option<Scan> {
     let dropped = (0..r.u64()?)
         .map(|_| Some(Key(r.take(32)?.try_into().ok()?)))
         .collect::<Option<Vec<Key>>>()?;
-    if r.take(8)? != END || r.at != buf.len() {
+    if r.take(8)? != END || !r.at_end() {
         return None;
     }
     part.finish();
@@ -203,32 +204,6 @@ fn decode(buf: &[u8], generation: u64) -> Option<Scan> {
         removed: 0,
         dropped,
     })
-}
-
-struct Reader<'a> {
-    buf: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let bytes = self.buf.get(self.at..self.at.checked_add(n)?)?;
-        self.at += n;
-        Some(bytes)
-    }
-
-    fn u64(&mut self) -> Option<u64> {
-        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
-    }
-
-    fn u32(&mut self) -> Option<u32> {
-        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
-    }
-
-    fn str(&mut self) -> Option<&'a str> {
-        let len = self.u32()? as usize;
-        std::str::from_utf8(self.take(len)?).ok()
-    }
 }
 
 #[cfg(test)]

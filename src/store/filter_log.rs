@@ -13,6 +13,7 @@ use std::io;
 use std::path::Path;
 
 use super::filter::Rule;
+use super::reader::Reader;
 use super::soft_log::{self, Tail};
 use super::write;
 
@@ -147,42 +148,11 @@ fn encode(rule: &Rule, out: &mut Vec<u8>) {
 
 /// The good rules of a file, and how it ended.
 fn decode(buf: &[u8]) -> (Vec<Rule>, Tail) {
-    let mut rules = Vec::new();
-    if buf.get(..MAGIC.len()) != Some(&MAGIC[..]) {
-        return (rules, Tail::Corrupt);
-    }
-    let mut at = MAGIC.len();
-    let tail = loop {
-        let rest = &buf[at..];
-        if rest.is_empty() {
-            break Tail::Clean;
-        }
-        let Some(len) = rest.get(..4).map(|b| {
-            let mut l = [0; 4];
-            l.copy_from_slice(b);
-            u32::from_le_bytes(l) as usize
-        }) else {
-            break Tail::Torn;
-        };
-        if len > MAX_BODY {
-            break soft_log::damaged(rest, false);
-        }
-        let end = 4 + len + soft_log::CHECK;
-        let Some(whole) = rest.get(..end) else {
-            break Tail::Torn;
-        };
-        let (len_and_body, check) = whole.split_at(4 + len);
-        match parse(&len_and_body[4..]) {
-            Some(rule) if soft_log::checksum(len_and_body)[..] == *check => rules.push(rule),
-            _ => break soft_log::damaged(rest, end == rest.len()),
-        }
-        at += end;
-    };
-    (rules, tail)
+    soft_log::decode_records(buf, &MAGIC[..], MAX_BODY, parse)
 }
 
 fn parse(body: &[u8]) -> Option<Rule> {
-    let mut r = Reader { buf: body, at: 0 };
+    let mut r = Reader::new(body);
     let epoch = r.u64()?;
     let flags = *r.take(1)?.first()?;
     let taken_before = r.u64()?;
@@ -194,7 +164,7 @@ fn parse(body: &[u8]) -> Option<Rule> {
             list.push(std::str::from_utf8(r.take(len)?).ok()?.to_string());
         }
     }
-    if r.at != body.len() {
+    if !r.at_end() {
         return None;
     }
     let [tags, targets, prefixes] = lists;
@@ -207,27 +177,6 @@ fn parse(body: &[u8]) -> Option<Rule> {
         taken_before_ms: (flags & FLAG_TAKEN_BEFORE != 0).then_some(taken_before),
         soft_since_ms: (flags & FLAG_SOFT != 0).then_some(since),
     })
-}
-
-struct Reader<'a> {
-    buf: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let bytes = self.buf.get(self.at..self.at.checked_add(n)?)?;
-        self.at += n;
-        Some(bytes)
-    }
-
-    fn u64(&mut self) -> Option<u64> {
-        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
-    }
-
-    fn u32(&mut self) -> Option<u32> {
-        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
-    }
 }
 
 #[cfg(test)]

@@ -53,6 +53,7 @@ mod preflight;
 mod put;
 mod rebuild;
 pub use self::rebuild::GATE_ENV as REBUILD_GATE_ENV;
+mod reader;
 mod reaper;
 mod remove;
 mod scan;

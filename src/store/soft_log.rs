@@ -129,14 +129,24 @@ pub(crate) struct Decoded {
 /// Reads a whole log. Never fails: what cannot be read is reported in
 /// `tail`.
 pub(crate) fn decode(buf: &[u8]) -> Decoded {
-    let mut marks = Vec::new();
-    if buf.get(..MAGIC.len()) != Some(&MAGIC[..]) {
-        return Decoded {
-            marks,
-            tail: Tail::Corrupt,
-        };
+    let (marks, tail) = decode_records(buf, MAGIC, MAX_BODY, parse_body);
+    Decoded { marks, tail }
+}
+
+/// The records of a log in this framing (`magic`, then per record its
+/// `u32` length, the body and its checksum), each read by `parse`, and how
+/// the log ended. Also the framing of the rebuild's rules (`filter_log`).
+pub(crate) fn decode_records<T>(
+    buf: &[u8],
+    magic: &[u8],
+    max_body: usize,
+    parse: impl Fn(&[u8]) -> Option<T>,
+) -> (Vec<T>, Tail) {
+    let mut records = Vec::new();
+    if buf.get(..magic.len()) != Some(magic) {
+        return (records, Tail::Corrupt);
     }
-    let mut at = MAGIC.len();
+    let mut at = magic.len();
     let tail = loop {
         let rest = &buf[at..];
         if rest.is_empty() {
@@ -149,7 +159,7 @@ pub(crate) fn decode(buf: &[u8]) -> Decoded {
         }) else {
             break Tail::Torn;
         };
-        if len > MAX_BODY {
+        if len > max_body {
             break damaged(rest, false);
         }
         let end = 4 + len + CHECK;
@@ -157,13 +167,13 @@ pub(crate) fn decode(buf: &[u8]) -> Decoded {
             break Tail::Torn;
         };
         let (len_and_body, check) = whole.split_at(4 + len);
-        match parse_body(&len_and_body[4..]) {
-            Some(mark) if checksum(len_and_body)[..] == *check => marks.push(mark),
+        match parse(&len_and_body[4..]) {
+            Some(record) if checksum(len_and_body)[..] == *check => records.push(record),
             _ => break damaged(rest, end == rest.len()),
         }
         at += end;
     };
-    Decoded { marks, tail }
+    (records, tail)
 }
 
 /// A record at the start of `rest` failed. The end of the log after a
