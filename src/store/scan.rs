@@ -23,7 +23,7 @@ use crate::key::Key;
 use super::entry::{NewEntry, MAX_FILE};
 use super::layout;
 use super::snapshot::{self, FIXED_LEN};
-use super::write::TEMP_PREFIX;
+use super::write::{own_temp_prefix, TEMP_PREFIX};
 
 /// Bytes read at once from each file: enough for nearly every header.
 const FIRST_READ: usize = 4096;
@@ -166,7 +166,9 @@ fn top(root: &Path, tidy: Tidy) -> io::Result<(Vec<std::path::PathBuf>, usize)> 
         let item = item?;
         let name = item.file_name();
         let name = name.to_string_lossy();
-        if name.starts_with(TEMP_PREFIX) {
+        if name.starts_with(own_temp_prefix()) {
+            // A write of this process, in progress (see `own_temp_prefix`).
+        } else if name.starts_with(TEMP_PREFIX) {
             if tidy == Tidy::Clean {
                 remove_temp(&item.path());
             }
@@ -236,6 +238,10 @@ fn scan_dir(
         let path = item.path();
         let name = item.file_name();
         let name = name.to_string_lossy();
+        if name.starts_with(own_temp_prefix()) {
+            // A write of this process, in progress (see `own_temp_prefix`).
+            continue;
+        }
         if name.starts_with(TEMP_PREFIX) {
             if tidy == Tidy::Clean {
                 bytes += size_of(&item);
@@ -342,5 +348,32 @@ fn remove_temp(path: &Path) {
     tracing::info!(path = %path.display(), "removing temp file left by an interrupted write");
     if let Err(e) = std::fs::remove_file(path) {
         tracing::warn!(path = %path.display(), error = %e, "could not remove");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The rebuild after a crash scans while this process writes: its own
+    /// temp files are writes in progress, another run's are leftovers.
+    #[test]
+    fn only_another_runs_temp_files_are_removed() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let fanout = root.path().join("ab");
+        std::fs::create_dir(&fanout).expect("fan-out dir");
+        let ours = format!("{}7", own_temp_prefix());
+        for dir in [root.path(), fanout.as_path()] {
+            std::fs::write(dir.join(&ours), b"in progress").expect("write");
+            std::fs::write(dir.join(".tmp-1-2-3"), b"left over").expect("write");
+        }
+        let (dirs, removed) = top(root.path(), Tidy::Clean).expect("top");
+        assert_eq!((dirs, removed), (vec![fanout.clone()], 1));
+        let (removed, _) = scan_dir(&fanout, 0, Tidy::Clean, &mut Part::default()).expect("scan");
+        assert_eq!(removed, 1);
+        for dir in [root.path(), fanout.as_path()] {
+            assert!(dir.join(&ours).exists(), "{}", dir.display());
+            assert!(!dir.join(".tmp-1-2-3").exists(), "{}", dir.display());
+        }
     }
 }

@@ -106,13 +106,28 @@ pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-/// Creates a fresh temp file. Names are unique within the process (pid and a
-/// counter); `create_new` guards against anything left over anyway.
+/// The start of this process's temp file names: its pid and the time it
+/// first needed one. The rebuild after a crash runs while this process
+/// writes, and removes every temp file but these (another run's are
+/// leftovers, even one that had the same pid, as a container's pid 1).
+pub(crate) fn own_temp_prefix() -> &'static str {
+    static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PREFIX.get_or_init(|| {
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        format!("{TEMP_PREFIX}{}-{started:x}-", std::process::id())
+    })
+}
+
+/// Creates a fresh temp file. Names are unique within the process
+/// ([`own_temp_prefix`] and a counter); `create_new` guards against
+/// anything left over anyway.
 fn create_temp(dir: &Path) -> io::Result<(File, PathBuf)> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     loop {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = dir.join(format!("{TEMP_PREFIX}{}-{n}", std::process::id()));
+        let path = dir.join(format!("{}{n}", own_temp_prefix()));
         let mut options = OpenOptions::new();
         options.read(true).write(true).create_new(true);
         match options.open(&path) {
