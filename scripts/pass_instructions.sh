@@ -19,21 +19,9 @@
 set -euo pipefail
 
 [ $# -ge 1 ] || { echo "usage: $0 BINARY [BINARY...]" >&2; exit 2; }
-for tool in valgrind wrk nginx python3 curl; do
-  command -v "$tool" >/dev/null || { echo "$0: $tool is missing" >&2; exit 2; }
-done
-
-dir=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+# shellcheck source=scripts/callgrind_lib.sh
+. "$(dirname "$0")/callgrind_lib.sh"
+needs valgrind wrk nginx python3 curl
 
 mkdir -p "$dir/www" "$dir/nginx/tmp"
 head -c $(( ${PAGE_KIB:-2} * 1024 )) /dev/zero | tr '\0' 'x' > "$dir/www/page.html"
@@ -77,44 +65,19 @@ accepts() {
 # Total Ir of one daemon run; with "load", wrk's request count and the
 # app connections the daemon opened.
 run() {
-  local bin=$1 phase=$2 port admin out
-  port=$(free_port)
-  admin=$(free_port)
-  out="$dir/cg.$phase.out"
-  rm -rf "$dir/cache" "$out"
-  cat > "$dir/p.toml" <<EOF2
-[server]
-listen = "127.0.0.1:$port"
-admin_listen = "127.0.0.1:$admin"
-${SERVER_EXTRA:-}
-[upstream]
-url = "http://127.0.0.1:$up"
-[cache]
-dir = "$dir/cache"
-EOF2
-  RUST_LOG=${RUST_LOG:-warn} valgrind --tool=callgrind --callgrind-out-file="$out" \
-    "$bin" --config "$dir/p.toml" 2>"$dir/daemon.log" &
-  local pid=$!
-  pids+=("$pid")
-  for _ in $(seq 600); do
-    curl -sf -o /dev/null "http://127.0.0.1:$admin/_preloadd/health" && break
-    sleep 0.1
-  done
+  daemon_start "$1" "$2" "$up"
   if curl -sf -D - -o /dev/null "http://127.0.0.1:$port/page.html" | grep -qi '^x-preload-cache'; then
     echo "$0: /page.html was not passed through" >&2
     exit 1
   fi
   local requests=0 before after
   before=$(accepts)
-  if [ "$phase" = load ]; then
+  if [ "$2" = load ]; then
     requests=$(wrk -t1 -c"${CONNS:-4}" -d10s "http://127.0.0.1:$port/page.html" |
       awk '/requests in/ {print $1}')
   fi
   after=$(accepts)
-  kill -TERM "$pid"
-  wait "$pid" || true
-  local ir
-  ir=$(awk '/^summary:/ {print $2}' "$out")
+  daemon_stop
   echo "$ir $requests $(( after - before ))"
 }
 
@@ -122,9 +85,5 @@ for bin in "$@"; do
   read -r idle _ _ < <(run "$bin" idle)
   read -r load requests conns < <(run "$bin" load)
   echo "$bin: $(( (load - idle) / requests )) instructions per pass-through request ($requests requests, $conns new app connections)"
-  if [ -n "${KEEP:-}" ]; then
-    mkdir -p "$KEEP"
-    cp "$dir/cg.load.out" "$KEEP/$(basename "$bin").load.out"
-    cp "$dir/cg.idle.out" "$KEEP/$(basename "$bin").idle.out"
-  fi
+  keep_runs "$bin"
 done
