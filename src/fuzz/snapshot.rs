@@ -116,33 +116,37 @@ fn change() -> impl Strategy<Value = Change> {
     ]
 }
 
-/// A decoded file reads whole: its bodies are the bytes after the header,
-/// in table order, up to the end of the file, and the header alone says
-/// the same as the whole read.
+/// A decoded file reads whole: its bodies are the bytes at their table
+/// offsets, in order, with only zeros (less than a page of them) between
+/// the header and one body or two bodies, the last one ending the file;
+/// and the header alone says the same as the whole read.
 fn check_whole(file: &[u8], read: &Snapshot) -> Result<(), TestCaseError> {
     let h = header_len(&file[..32.min(file.len())])
         .map_err(|e| TestCaseError::fail(format!("read, but header_len refuses: {e}")))?;
-    prop_assert_eq!(
-        h as u64 + read.bodies_len(),
-        file.len() as u64,
-        "bodies do not end the file"
-    );
+    let head = decode_summary(&file[..h])
+        .map_err(|e| TestCaseError::fail(format!("read, but its header is refused: {e}")))?;
+    prop_assert_eq!(head.entries.len(), 1 + read.variants.len());
+    let bodies = std::iter::once(&read.body).chain(read.variants.iter().map(|v| &v.body));
     let mut at = h;
-    for body in std::iter::once(&read.body).chain(read.variants.iter().map(|v| &v.body)) {
+    for (body, entry) in bodies.zip(&head.entries) {
+        let start = entry.offset as usize;
+        prop_assert!(start >= at && start - at < 4096, "a gap of a page or more");
+        prop_assert!(
+            file[at..start].iter().all(|b| *b == 0),
+            "padding is not zeros"
+        );
         prop_assert_eq!(
-            &file[at..at + body.len()],
+            &file[start..start + body.len()],
             &body[..],
             "a body is not its bytes of the file"
         );
-        at += body.len();
+        at = start + body.len();
     }
-    let head = decode_summary(&file[..h])
-        .map_err(|e| TestCaseError::fail(format!("read, but its header is refused: {e}")))?;
+    prop_assert_eq!(at, file.len(), "bodies do not end the file");
     prop_assert_eq!(head.key, read.key);
     prop_assert_eq!(&head.target, &read.meta.target);
     prop_assert_eq!(&head.tags, &read.meta.tags);
     prop_assert_eq!(head.total_len, file.len() as u64);
-    prop_assert_eq!(head.entries.len(), 1 + read.variants.len());
     Ok(())
 }
 

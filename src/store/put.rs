@@ -116,7 +116,7 @@ impl Store {
     fn size_of(&self, snapshot: &Snapshot) -> Result<u64, StoreError> {
         let sh = &*self.shared;
         let header = snapshot::encode_header(snapshot).map_err(StoreError::Encode)?;
-        let size = header.len() as u64 + snapshot.bodies_len();
+        let size = snapshot::file_len(header.len(), snapshot);
         let max = sh.max_size.min(MAX_FILE);
         if size > max {
             return Err(StoreError::TooLarge { size, max });
@@ -163,7 +163,7 @@ impl Store {
         round_times(&mut snapshot.meta);
         snapshot.meta.generation = self.generation();
         let mut header = snapshot::encode_header(&snapshot).map_err(StoreError::Encode)?;
-        let mut size = header.len() as u64 + snapshot.bodies_len();
+        let mut size = snapshot::file_len(header.len(), &snapshot);
         if size > room.size {
             let max = sh.max_size.min(MAX_FILE);
             match (size <= max).then(|| self.reserve(size - room.size)) {
@@ -171,7 +171,7 @@ impl Store {
                 _ if !snapshot.variants.is_empty() => {
                     snapshot.variants.clear();
                     header = snapshot::encode_header(&snapshot).map_err(StoreError::Encode)?;
-                    size = header.len() as u64 + snapshot.bodies_len();
+                    size = snapshot::file_len(header.len(), &snapshot);
                     if size > room.size {
                         return Err(StoreError::NoRoom);
                     }
@@ -187,19 +187,9 @@ impl Store {
         let key = snapshot.key;
         let dir = layout::fanout_dir(&sh.dir, &key);
         let ready = &sh.fanout_ready[layout::fanout_index(&key)];
-        let parts: Vec<&[u8]> = std::iter::once(&header[..])
-            .chain(snapshot::bodies(&snapshot))
-            .collect();
-        // Where each body lands in the file, for a held file (`held`).
-        let offsets: Vec<u64> = parts
-            .iter()
-            .scan(0u64, |at, part| {
-                let start = *at;
-                *at += part.len() as u64;
-                Some(start)
-            })
-            .skip(1)
-            .collect();
+        // The offsets say where each body lands in the file, for a held
+        // file (`held`).
+        let snapshot::Layout { parts, offsets, .. } = snapshot::layout(&header, &snapshot);
         let staged = stage(&dir, ready, &parts).map_err(StoreError::Write)?;
         let entry = NewEntry {
             key,

@@ -1,11 +1,12 @@
 //! The real `preloadd` binary, started on 127.0.0.1 ephemeral ports with a
 //! config written for the test, and stopped (killed) when dropped.
 
+use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant};
 
 pub struct Daemon {
@@ -13,8 +14,12 @@ pub struct Daemon {
     pub main: SocketAddr,
     pub admin: Option<SocketAddr>,
     pub config_path: PathBuf,
-    /// Every log line the daemon wrote so far is sent here.
+    /// Every log line the daemon writes after its start line is sent here.
     pub log: mpsc::Receiver<String>,
+    /// The lines it wrote before its start line (a background task, such
+    /// as the rebuild after a crash, may log there first), which
+    /// [`Daemon::wait_for_log`] reads before `log`.
+    before_start: Mutex<VecDeque<String>>,
     /// The line that said it started (its addresses are read from it).
     pub start_line: String,
     /// The test clock it runs on, if its sandbox has one.
@@ -137,6 +142,7 @@ impl Daemon {
             admin,
             config_path: config_path.to_path_buf(),
             log: rx,
+            before_start: Mutex::new(seen.into()),
             start_line,
             clock,
         }
@@ -269,6 +275,13 @@ impl Daemon {
     /// Waits (up to 10 s) for a log line holding every one of `needles`,
     /// passing over the lines before it.
     pub fn wait_for_log(&self, needles: &[&str]) -> Option<String> {
+        let mut before = self.before_start.lock().unwrap();
+        while let Some(line) = before.pop_front() {
+            if needles.iter().all(|n| line.contains(n)) {
+                return Some(line);
+            }
+        }
+        drop(before);
         let deadline = Instant::now() + Duration::from_secs(10);
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
             let line = self.log.recv_timeout(left).ok()?;

@@ -13,7 +13,8 @@ use crate::store::{Encoding, Meta, Snapshot, Variant};
 use super::cursor::Reader;
 use super::error::DecodeError;
 use super::format::{
-    from_ms, EntryKind, VariantEntry, FIXED_LEN, MAGIC, MAX_HEADER, VARIANT_LEN, VERSION,
+    from_ms, EntryKind, VariantEntry, BODY_ALIGN, FIXED_LEN, MAGIC, MAX_HEADER, VARIANT_LEN,
+    VERSION,
 };
 
 /// A file's summary: what the index needs, decoded from the header alone.
@@ -52,6 +53,16 @@ pub fn decode(file: Bytes) -> Result<Snapshot, DecodeError> {
         });
     }
     let rest = rest.ok_or(DecodeError::Invalid("meta"))?;
+    let mut end = header_len(&file)? as u64;
+    for e in &summary.entries {
+        if file[end as usize..e.offset as usize]
+            .iter()
+            .any(|b| *b != 0)
+        {
+            return Err(DecodeError::Invalid("padding"));
+        }
+        end = e.offset + e.len;
+    }
     // parse() checked that the first entry is the identity, that no
     // encoding repeats, and that each lies inside total_len.
     let slice = |e: &VariantEntry| file.slice(e.offset as usize..(e.offset + e.len) as usize);
@@ -209,7 +220,10 @@ fn parse(buf: &[u8], full: bool) -> Result<(Summary, Option<Rest>), DecodeError>
         let offset = r.u64()?;
         let len = r.u64()?;
         let repeated = entries.iter().any(|e| e.kind == kind);
-        if (i == 0) != (kind == EntryKind::Identity) || repeated || offset != end {
+        // Each body starts where the one before ends or after padding
+        // (`format`); the padding's bytes are checked in `decode`.
+        let gap = offset.checked_sub(end).filter(|gap| *gap < BODY_ALIGN);
+        if (i == 0) != (kind == EntryKind::Identity) || repeated || gap.is_none() {
             return Err(DecodeError::Invalid("variant table"));
         }
         end = offset

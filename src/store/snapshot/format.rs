@@ -20,9 +20,19 @@
 //!   list of (bytes name, bytes value) headers
 //! variant table, 24 bytes each:
 //!   u8 encoding (0 identity, 1 gzip, 2 br), 7 zero bytes, u64 offset, u64 length
-//! bodies: variant 0 is the identity body at header_len; the variants follow
-//!   one another in table order and the last one ends the file.
+//! bodies: variant 0 is the identity body, the variants follow in table
+//!   order and the last one ends the file. Each body starts where the one
+//!   before it (or the header) ends, or after fewer than 4096 zero bytes:
+//!   a body of 32 KiB or more starts at a multiple of 4096.
 //! ```
+//!
+//! Why the padding: a large body goes to the socket by `sendfile(2)`
+//! straight from the page cache, and a body that starts inside a page
+//! makes every TCP segment end short of a full one (one page frag too
+//! many), which costs the kernel more than twice as much per response on
+//! loopback with BBR (docs/benchmarks.md). Files written before the
+//! padding (bodies right after the header) read the same; a build older
+//! than it refuses a padded file, which is then fetched again.
 //!
 //! `encode` writes the identity entry, then one entry per
 //! `Snapshot::variants` (gzip, br) in their order; a file whose table holds
@@ -35,7 +45,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::store::Encoding;
+use crate::store::{Encoding, KEEP_OPEN_MIN};
 
 /// The snapshot format this build writes and reads.
 pub const VERSION: u16 = 1;
@@ -44,6 +54,21 @@ pub(super) const MAGIC: &[u8; 8] = b"PRLDSNAP";
 pub(crate) const FIXED_LEN: usize = 32;
 /// Length of one variant table entry.
 pub(super) const VARIANT_LEN: usize = 24;
+/// Bodies of at least [`ALIGN_MIN`] bytes start at a multiple of this.
+pub(crate) const BODY_ALIGN: u64 = 4096;
+/// The smallest body that is aligned: the smallest one sent by sendfile.
+pub(crate) const ALIGN_MIN: u64 = KEEP_OPEN_MIN as u64;
+
+/// Where this build puts a body of `len` bytes when the file so far ends
+/// at `end`.
+pub(crate) fn body_start(end: u64, len: u64) -> u64 {
+    if len >= ALIGN_MIN {
+        end.next_multiple_of(BODY_ALIGN)
+    } else {
+        end
+    }
+}
+
 /// Largest header (meta and variant table) accepted either way; it bounds
 /// what an index read may allocate for a hostile file.
 pub(crate) const MAX_HEADER: usize = 1 << 20;
