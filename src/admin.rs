@@ -124,6 +124,7 @@ fn metrics<B>(app: &App, req: &Request<B>) -> Response<Body> {
     let openmetrics = crate::metrics::wants_openmetrics(accept);
     let mut res = Response::new(Body::full(app.metrics.encode(
         &app.store,
+        app.writes_behind_now(),
         app.cluster_figures(),
         openmetrics,
     )));

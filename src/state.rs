@@ -138,6 +138,12 @@ impl App {
             .insert((route, header.clone()))
     }
 
+    /// Pages answered whose snapshot write has not ended (each holds a
+    /// permit of `writes_behind` until it has).
+    pub fn writes_behind_now(&self) -> usize {
+        WRITES_BEHIND.saturating_sub(self.writes_behind.available_permits())
+    }
+
     /// What `/_preloadd/health` shows under `cluster`, for the metrics and
     /// the status page; `None` without `[cluster]`.
     pub fn cluster_figures(&self) -> Option<crate::metrics::ClusterFigures> {

@@ -16,10 +16,25 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::support::metrics::scrape;
 use crate::support::webhook::{admin, count, invalidate, JSON};
 use crate::support::{config_text, get, Daemon, Reply, Sandbox, Upstream};
 
 const HELD: &str = "test: snapshot write held";
+
+const WRITES_BEHIND: &str = "preloadd_writes_behind";
+
+/// Waits (up to 10 s) until the metric of answered pages not yet written
+/// reads `n`.
+async fn wait_writes_behind(d: &Daemon, n: f64) {
+    for _ in 0..1000 {
+        if scrape(d).await.get(WRITES_BEHIND) == n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{WRITES_BEHIND} never read {n}: {}", scrape(d).await.text);
+}
 
 /// A daemon whose snapshot writes wait on the FIFO it returns.
 fn daemon_holding_writes(sb: &Sandbox, up: &Upstream, cache: &str) -> (Daemon, PathBuf) {
@@ -97,6 +112,11 @@ async fn a_miss_is_answered_before_its_write_and_joiners_get_it_from_memory() {
     assert_eq!(miss.cache(), "MISS");
     assert!(d.wait_for_log(&[HELD]).is_some(), "the write is held");
     assert_eq!(snapshot_files(&sb.cache_dir()), 0, "nothing published yet");
+    assert_eq!(
+        scrape(&d).await.get(WRITES_BEHIND),
+        1.0,
+        "one page waits for its write"
+    );
 
     // Before the publish: answered from the flight, without the app.
     let joined = answered(&d, page).await;
@@ -113,6 +133,7 @@ async fn a_miss_is_answered_before_its_write_and_joiners_get_it_from_memory() {
 
     release(&fifo, 1).await;
     d.wait_written(page).await;
+    wait_writes_behind(&d, 0.0).await;
     let hit = get(d.main, page, &["Accept-Encoding: br"]).await;
     assert_eq!(hit.cache(), "HIT");
     assert_eq!(

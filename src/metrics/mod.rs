@@ -217,14 +217,21 @@ impl Metrics {
     }
 
     /// Every metric as text: OpenMetrics when `openmetrics`, else the
-    /// Prometheus text format. The store's figures are read now.
+    /// Prometheus text format. The store's figures are read now, and so is
+    /// `writes_behind` (pages answered whose snapshot write has not ended).
     pub fn encode(
         &self,
         store: &Store,
+        writes_behind: usize,
         cluster: Option<ClusterFigures>,
         openmetrics: bool,
     ) -> String {
         let mut scraped = store_registry(store);
+        scraped.register(
+            "writes_behind",
+            "Pages answered from memory whose snapshot write has not ended yet (at most 64: beyond that a MISS waits for its own write)",
+            ConstGauge::new(writes_behind as u64),
+        );
         if let Some(cluster) = cluster {
             cluster_series(&mut scraped, cluster);
         }
