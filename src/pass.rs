@@ -12,7 +12,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use http::header::{self, HeaderMap, HeaderValue};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Response, StatusCode};
 use hyper::body::Incoming;
 
@@ -58,7 +58,8 @@ pub async fn fetch_for_one(app: &App, target: &Target, leader: PassReason) -> Re
                 .record(&app.metrics);
             app.metrics.pass(reason);
             app.passes.record(target.key, reason, app.clock.now());
-            response(parts.status, parts.headers, body, reason, true)
+            let tags_header = &config.preload.tags_header;
+            response(parts.status, parts.headers, body, reason, true, tags_header)
         }
         Err(err) => {
             fetch::log_failure(&config.upstream.url, &target.canonical, &err);
@@ -84,17 +85,20 @@ pub fn streamed(app: &App, target: &Target, parts: &http::response::Parts, rest:
     }
 }
 
-/// A fetched response passed on, marked PASS with its reason. Only the
-/// visitor whose request led the fetch receives the app's Set-Cookie: a
-/// cookie is never handed to several visitors.
+/// A fetched response passed on, marked PASS with its reason, without the
+/// app's tags header (`tags_header`: a note to the cache, not to visitors).
+/// Only the visitor whose request led the fetch receives the app's
+/// Set-Cookie: a cookie is never handed to several visitors.
 pub fn response(
     status: StatusCode,
     mut headers: HeaderMap,
     body: Body,
     reason: PassReason,
     leader: bool,
+    tags_header: &HeaderName,
 ) -> Response<Body> {
     headers::strip_hop_by_hop(&mut headers, false);
+    headers.remove(tags_header);
     if !leader {
         headers.remove(header::SET_COOKIE);
     }

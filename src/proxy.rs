@@ -122,8 +122,10 @@ pub async fn forward(
     }
     let (mut parts, body) = res.into_parts();
     // `Connection: close` / `keep-alive` from the app go with the other
-    // hop-by-hop headers: the client's connection is the client's.
+    // hop-by-hop headers: the client's connection is the client's. The
+    // tags header is the app's note to the cache (as it is on a PASS).
     headers::strip_hop_by_hop(&mut parts.headers, false);
+    parts.headers.remove(&config.preload.tags_header);
     // hyper keeps the client's connection for an HTTP/1.1 answer and
     // chunks a body of unknown length; an HTTP/1.0 client still gets 1.0
     // (hyper lowers the version for it).

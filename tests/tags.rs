@@ -162,3 +162,27 @@ async fn pages_with_many_tags_do_not_stall_hits_of_others() {
         "a HIT took {slowest:?} during the load (baseline {baseline:?}, {hits} HITs)"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_answer_shows_the_visitor_the_apps_tags_header() {
+    let up = Upstream::start().await;
+    let sb = Sandbox::new();
+    let d = sb.daemon(&up, "[preload]\nmax_tags = 2\n");
+    let answers = [
+        // PASS decided from the head, the body streamed.
+        ("/_preload/a?tags=t1&cc=no-store", Some("PASS")),
+        // PASS decided once the body is in (three tags, two allowed).
+        ("/_preload/b?tags=t1,t2,t3", Some("PASS")),
+        ("/_preload/c?tags=t1", Some("MISS")),
+        ("/_preload/c?tags=t1", Some("HIT")),
+        // Not a preload request: passed through.
+        ("/plain?tags=t1", None),
+    ];
+    for (target, cache) in answers {
+        let reply = get(d.main, target, &[]).await;
+        assert_eq!(reply.status, 200, "{target}");
+        assert_eq!(reply.header("x-preload-cache"), cache, "{target}");
+        assert_eq!(reply.header("x-preload-tags"), None, "{target}");
+    }
+    assert_eq!(up.count(), 4, "the HIT alone did not reach the app");
+}

@@ -82,12 +82,14 @@ pub(super) async fn decide(
                 body,
                 PassReason::TooLarge,
                 true,
+                &config.preload.tags_header,
             );
             return (Led::Streamed(PassReason::TooLarge, res), None);
         }
         FetchedBody::Unread(reason, rest) => {
             let body = pass::streamed(app, target, &parts, rest);
-            let res = pass::response(parts.status, parts.headers, body, reason, true);
+            let tags_header = &config.preload.tags_header;
+            let res = pass::response(parts.status, parts.headers, body, reason, true, tags_header);
             return (Led::Streamed(reason, res), None);
         }
     };

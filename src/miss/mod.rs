@@ -251,6 +251,7 @@ fn respond(app: &App, shared: Shared, req: &request::Parts, came: Came) -> Respo
                 Body::full(p.body.clone()),
                 p.reason,
                 came == Came::Led,
+                &app.config().preload.tags_header,
             )
         }
         Shared::Failed(own) => {
