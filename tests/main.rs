@@ -43,6 +43,7 @@ mod pass;
 mod passthrough;
 mod preload;
 mod rebuild;
+mod rebuild_fds;
 mod reload;
 mod requests;
 mod schedule;

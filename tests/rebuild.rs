@@ -19,7 +19,7 @@ fn start(sb: &Sandbox, up: &Upstream, cache: &str, gate: Option<&Path>) -> Daemo
 }
 
 /// [`start`] with `extra` config.
-fn start_with(
+pub(crate) fn start_with(
     sb: &Sandbox,
     up: &Upstream,
     cache: &str,
@@ -34,7 +34,7 @@ fn start_with(
 }
 
 /// Holds the rebuild before its `n`-th fan-out directory.
-fn hold_at(sb: &Sandbox, n: usize) -> PathBuf {
+pub(crate) fn hold_at(sb: &Sandbox, n: usize) -> PathBuf {
     let gate = sb.dir.path().join("gate");
     std::fs::write(&gate, n.to_string()).expect("gate");
     gate
@@ -64,7 +64,7 @@ async fn wait_scanned(d: &Daemon, files: u64) {
     panic!("the rebuild never read {files} files: {}", health(d).await);
 }
 
-fn rebuilt(d: &Daemon) {
+pub(crate) fn rebuilt(d: &Daemon) {
     let line = d.wait_for_log(&["snapshot index rebuilt after a crash"]);
     assert!(line.is_some(), "the rebuild ended");
 }
@@ -86,7 +86,7 @@ fn fanout(cache: &Path) -> Vec<(PathBuf, usize)> {
         .collect()
 }
 
-fn snapshot_files(cache: &Path) -> Vec<PathBuf> {
+pub(crate) fn snapshot_files(cache: &Path) -> Vec<PathBuf> {
     fanout(cache)
         .into_iter()
         .flat_map(|(d, _)| {
@@ -101,7 +101,7 @@ fn snapshot_files(cache: &Path) -> Vec<PathBuf> {
 /// Requests each of `targets` once and says how many were HITs, and how
 /// many requests the app got for them (for them only: a background
 /// refetch of another page may be counted meanwhile).
-async fn hits(d: &Daemon, up: &Upstream, targets: &[String]) -> (usize, usize) {
+pub(crate) async fn hits(d: &Daemon, up: &Upstream, targets: &[String]) -> (usize, usize) {
     let asked = |up: &Upstream| -> usize {
         targets
             .iter()
@@ -118,7 +118,7 @@ async fn hits(d: &Daemon, up: &Upstream, targets: &[String]) -> (usize, usize) {
     (hits, asked(up) - before)
 }
 
-fn pages(prefix: &str, n: usize) -> Vec<String> {
+pub(crate) fn pages(prefix: &str, n: usize) -> Vec<String> {
     pages_with(prefix, n, "")
 }
 
@@ -127,7 +127,7 @@ fn pages_with(prefix: &str, n: usize, query: &str) -> Vec<String> {
     (0..n).map(|i| format!("{prefix}{i}{query}")).collect()
 }
 
-async fn warm_all(d: &Daemon, groups: &[&Vec<String>]) {
+pub(crate) async fn warm_all(d: &Daemon, groups: &[&Vec<String>]) {
     for group in groups {
         let targets: Vec<&str> = group.iter().map(String::as_str).collect();
         warm(d, &targets).await;

@@ -24,12 +24,19 @@
 //! - No checkpoint is written from an incomplete index: a clean shutdown
 //!   during the rebuild leaves none, and the next start rebuilds again.
 //!
+//! - A directory the scan cannot read now (out of descriptors or memory,
+//!   an I/O error) fails the pass, not the rebuild: the scan is made again
+//!   for the directories not read yet, after a pause that doubles from
+//!   250 ms to 30 s, until it has them all (or the store closes).
+//!
 //! When the scan has seen every file, the soft-mark log is rewritten from
 //! the whole index, the rules are removed, the real size is counted, and
 //! eviction brings the store within `max_size` if it shrank.
 
-use std::path::PathBuf;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::key::{Key, KeyMap};
@@ -118,9 +125,15 @@ impl Drop for Store {
 struct Rebuilder<'a> {
     sh: &'a Shared,
     gate: Option<PathBuf>,
+    /// The fan-out directories read and indexed, by any pass of the scan.
+    taken: Mutex<HashSet<PathBuf>>,
 }
 
 impl Sink for Rebuilder<'_> {
+    fn wanted(&self, dir: &Path) -> bool {
+        !lock(&self.taken).contains(dir)
+    }
+
     fn before(&self, n: usize) -> bool {
         loop {
             if self.sh.closed.load(Ordering::Acquire) {
@@ -137,34 +150,70 @@ impl Sink for Rebuilder<'_> {
         }
     }
 
-    fn take(&self, part: Part, removed_bytes: u64) {
+    fn take(&self, dir: &Path, part: Part, removed_bytes: u64) {
         self.sh.space.unscanned_gone(removed_bytes);
         self.sh.load_part(part);
+        lock(&self.taken).insert(dir.to_path_buf());
     }
 }
+
+/// The first pause before the scan is made again after a failed pass; it
+/// doubles up to [`RETRY_MAX`].
+const RETRY_FIRST: Duration = Duration::from_millis(250);
+const RETRY_MAX: Duration = Duration::from_secs(30);
 
 fn rebuild(sh: &Shared, min_generation: u64, gate: Option<PathBuf>) {
     let started = Instant::now();
-    let sink = Rebuilder { sh, gate };
-    match scan::scan_each(&sh.dir, min_generation, &sink) {
-        Ok(removed) => {
-            sh.rebuilt();
-            tracing::info!(
-                snapshots = super::read_lock(&sh.index).len(),
-                removed,
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                "snapshot index rebuilt after a crash"
-            );
+    let sink = Rebuilder {
+        sh,
+        gate,
+        taken: Mutex::default(),
+    };
+    let mut removed = 0;
+    let mut pause = RETRY_FIRST;
+    loop {
+        match scan::scan_each(&sh.dir, min_generation, &sink) {
+            Ok(n) => {
+                removed += n;
+                break;
+            }
+            Err(_) if sh.closed.load(Ordering::Acquire) => return,
+            Err(e) => {
+                tracing::warn!(
+                    error = %e,
+                    retry_ms = pause.as_millis() as u64,
+                    "the rebuild of the snapshot index could not read part of the cache dir; pages not indexed yet are read from their files meanwhile"
+                );
+                if !sh.sleep_unless_closed(pause) {
+                    return;
+                }
+                pause = (pause * 2).min(RETRY_MAX);
+            }
         }
-        Err(_) if sh.closed.load(Ordering::Acquire) => {}
-        Err(e) => tracing::error!(
-            error = %e,
-            "the snapshot index could not be rebuilt: pages not indexed yet are read from their files until a restart, and no checkpoint is written"
-        ),
     }
+    sh.rebuilt();
+    tracing::info!(
+        snapshots = super::read_lock(&sh.index).len(),
+        removed,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "snapshot index rebuilt after a crash"
+    );
 }
 
 impl Shared {
+    /// Sleeps for `pause`, waking early when the store closes: false then.
+    fn sleep_unless_closed(&self, pause: Duration) -> bool {
+        let until = Instant::now() + pause;
+        while !self.closed.load(Ordering::Acquire) {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return true;
+            }
+            std::thread::sleep(left.min(Duration::from_millis(50)));
+        }
+        false
+    }
+
     /// Indexes what the rebuild read in one fan-out directory, as the
     /// index's rules say (see `filter`), in short holds of its lock.
     fn load_part(&self, mut part: Part) {

@@ -7,6 +7,10 @@
 //! A read-only walk (`scan_read_only`) removes nothing and lists only
 //! what the cleaning walk would keep.
 //!
+//! A file the process cannot open or read *now* (out of descriptors or
+//! memory) is not a bad file: it is never removed, and the walk of its
+//! directory fails instead, to be made again (`rebuild` retries it).
+//!
 //! Fan-out directories are shared among a few threads: the work is one
 //! open, fstat, read and close per file, mostly waiting on the kernel.
 //! The walk assumes the store is the only writer of `cache.dir` and never
@@ -123,12 +127,15 @@ fn walk(root: &Path, min_generation: u64, tidy: Tidy) -> io::Result<Scan> {
 
 /// What the walk of `scan_each` gives its caller, and asks it.
 pub(crate) trait Sink: Sync {
+    /// Whether fan-out directory `dir` is still to be read (a walk made
+    /// again after a failure skips those it has handed over).
+    fn wanted(&self, dir: &Path) -> bool;
     /// Before fan-out directory number `n` (in name order): false stops
     /// the walk.
     fn before(&self, n: usize) -> bool;
-    /// The snapshots of one fan-out directory, and the bytes of the files
+    /// The snapshots of fan-out directory `dir`, and the bytes of the files
     /// the walk removed there.
-    fn take(&self, part: Part, removed_bytes: u64);
+    fn take(&self, dir: &Path, part: Part, removed_bytes: u64);
 }
 
 /// Walks `root`, keeping files of generation `min_generation` or above
@@ -141,13 +148,17 @@ pub(crate) fn scan_each(root: &Path, min_generation: u64, sink: &dyn Sink) -> io
     dirs.sort();
     let numbered: Vec<(usize, std::path::PathBuf)> = dirs.into_iter().enumerate().collect();
     let results = workers(&numbered, |(n, dir), part| {
+        if !sink.wanted(dir) {
+            return Ok(0);
+        }
         if !sink.before(*n) {
             return Err(io::Error::new(io::ErrorKind::Interrupted, "stopped"));
         }
-        let (removed, bytes) = scan_dir(dir, min_generation, Tidy::Clean, part)?;
+        let scanned = scan_dir(dir, min_generation, Tidy::Clean, part);
         let mut whole = std::mem::take(part);
+        let (removed, bytes) = scanned?;
         whole.finish();
-        sink.take(whole, bytes);
+        sink.take(dir, whole, bytes);
         Ok(removed)
     });
     let mut total = removed;
@@ -263,6 +274,9 @@ fn scan_dir(
             continue;
         }
         match read_head(&path, &key, buf) {
+            Err(Unread::NotNow(e)) => {
+                return Err(io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+            }
             Ok((entry, _)) if entry.generation < min_generation => {
                 tracing::debug!(path = %path.display(), "dropped by a generation bump");
                 if tidy == Tidy::Clean {
@@ -272,7 +286,7 @@ fn scan_dir(
                 removed += 1;
             }
             Ok((entry, tags)) => part.push(entry, tags),
-            Err(reason) => {
+            Err(Unread::Bad(reason)) => {
                 match tidy {
                     Tidy::Clean => {
                         bytes += size_of(&item);
@@ -289,41 +303,69 @@ fn scan_dir(
     Ok((removed, bytes))
 }
 
-/// Reads and checks one file's header; the error is why it is discarded.
-fn read_head(path: &Path, key: &Key, buf: &mut Vec<u8>) -> Result<(NewEntry, Vec<String>), String> {
-    let mut file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
-    let size = file
-        .metadata()
-        .map_err(|e| format!("cannot stat: {e}"))?
-        .len();
+/// Why a file's header was not read.
+#[derive(Debug)]
+enum Unread {
+    /// The file is not a snapshot this build can serve: it is discarded.
+    Bad(String),
+    /// The process cannot open or read it now (out of descriptors or
+    /// memory): the file is left as it is.
+    NotNow(io::Error),
+}
+
+impl From<String> for Unread {
+    fn from(reason: String) -> Unread {
+        Unread::Bad(reason)
+    }
+}
+
+/// An I/O error of `doing` a file: [`Unread::NotNow`] when it says nothing
+/// of the file.
+fn unread(doing: &str, e: io::Error) -> Unread {
+    let not_now = matches!(
+        e.raw_os_error(),
+        Some(
+            libc::EMFILE | libc::ENFILE | libc::ENOMEM | libc::ENOBUFS | libc::EAGAIN | libc::EINTR
+        )
+    );
+    if not_now {
+        Unread::NotNow(e)
+    } else {
+        Unread::Bad(format!("cannot {doing}: {e}"))
+    }
+}
+
+/// Reads and checks one file's header; a `Bad` error is why it is
+/// discarded.
+fn read_head(path: &Path, key: &Key, buf: &mut Vec<u8>) -> Result<(NewEntry, Vec<String>), Unread> {
+    let mut file = File::open(path).map_err(|e| unread("open", e))?;
+    let size = file.metadata().map_err(|e| unread("stat", e))?.len();
     if size > MAX_FILE {
-        return Err(format!("{size} bytes: larger than any snapshot"));
+        return Err(format!("{size} bytes: larger than any snapshot").into());
     }
     let first = usize::try_from(size).unwrap_or(usize::MAX).min(FIRST_READ);
     buf.clear();
     buf.resize(first, 0);
-    file.read_exact(buf)
-        .map_err(|e| format!("cannot read: {e}"))?;
+    file.read_exact(buf).map_err(|e| unread("read", e))?;
     let header_len =
         snapshot::header_len(&buf[..first.min(FIXED_LEN)]).map_err(|e| e.to_string())?;
     if header_len > buf.len() {
         if header_len as u64 > size {
-            return Err(format!("torn: {size} bytes, header alone is {header_len}"));
+            return Err(format!("torn: {size} bytes, header alone is {header_len}").into());
         }
         let had = buf.len();
         buf.resize(header_len, 0);
         file.read_exact(&mut buf[had..])
-            .map_err(|e| format!("cannot read: {e}"))?;
+            .map_err(|e| unread("read", e))?;
     }
     let summary = snapshot::decode_summary(&buf[..header_len]).map_err(|e| e.to_string())?;
     if summary.total_len != size {
-        return Err(format!(
-            "torn: {size} bytes, header says {}",
-            summary.total_len
-        ));
+        return Err(format!("torn: {size} bytes, header says {}", summary.total_len).into());
     }
     if summary.key != *key {
-        return Err("the key inside differs from the file name".into());
+        return Err("the key inside differs from the file name"
+            .to_string()
+            .into());
     }
     let entry = NewEntry {
         key: summary.key,
@@ -352,28 +394,5 @@ fn remove_temp(path: &Path) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The rebuild after a crash scans while this process writes: its own
-    /// temp files are writes in progress, another run's are leftovers.
-    #[test]
-    fn only_another_runs_temp_files_are_removed() {
-        let root = tempfile::tempdir().expect("tempdir");
-        let fanout = root.path().join("ab");
-        std::fs::create_dir(&fanout).expect("fan-out dir");
-        let ours = format!("{}7", own_temp_prefix());
-        for dir in [root.path(), fanout.as_path()] {
-            std::fs::write(dir.join(&ours), b"in progress").expect("write");
-            std::fs::write(dir.join(".tmp-1-2-3"), b"left over").expect("write");
-        }
-        let (dirs, removed) = top(root.path(), Tidy::Clean).expect("top");
-        assert_eq!((dirs, removed), (vec![fanout.clone()], 1));
-        let (removed, _) = scan_dir(&fanout, 0, Tidy::Clean, &mut Part::default()).expect("scan");
-        assert_eq!(removed, 1);
-        for dir in [root.path(), fanout.as_path()] {
-            assert!(dir.join(&ours).exists(), "{}", dir.display());
-            assert!(!dir.join(".tmp-1-2-3").exists(), "{}", dir.display());
-        }
-    }
-}
+#[path = "scan_tests.rs"]
+mod tests;

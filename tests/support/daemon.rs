@@ -74,7 +74,41 @@ impl Daemon {
         env: &[(&str, &str)],
         args: &[&str],
     ) -> Daemon {
+        Self::spawn(config_path, cwd, env, args, None)
+    }
+
+    /// Like [`Daemon::start_env`], with at most `nofile` descriptors (its
+    /// soft and hard `RLIMIT_NOFILE`: the daemon cannot raise it).
+    pub fn start_limited(config_path: &Path, env: &[(&str, &str)], nofile: u64) -> Daemon {
+        Self::spawn(config_path, None, env, &[], Some(nofile))
+    }
+
+    fn spawn(
+        config_path: &Path,
+        cwd: Option<&Path>,
+        env: &[(&str, &str)],
+        args: &[&str],
+        nofile: Option<u64>,
+    ) -> Daemon {
         let mut command = Command::new(binary());
+        if let Some(n) = nofile {
+            use std::os::unix::process::CommandExt;
+            let limit = libc::rlimit {
+                rlim_cur: n,
+                rlim_max: n,
+            };
+            // SAFETY: setrlimit is async-signal-safe, and `limit` is a
+            // plain value copied into the closure.
+            unsafe {
+                command.pre_exec(move || {
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
+        }
         if let Some(cwd) = cwd {
             command.current_dir(cwd);
         }
