@@ -1,6 +1,6 @@
 # Shared by scripts/hit_instructions.sh and scripts/pass_instructions.sh:
-# the temp dir and pid bookkeeping, free ports, and one daemon run under
-# `valgrind --tool=callgrind`. Sourced, not run.
+# run_lib.sh (the temp dir and pid bookkeeping, free ports), and one daemon
+# run under `valgrind --tool=callgrind`. Sourced, not run.
 #
 # After sourcing: $dir (removed at exit, with every pid in $pids stopped).
 # daemon_start BIN PHASE UPSTREAM_PORT starts BIN on a fresh config (with
@@ -10,23 +10,8 @@
 # daemon to be its child, so not in a command substitution). keep_runs BIN copies the callgrind files
 # to $KEEP when set.
 
-needs() {
-  for tool in "$@"; do
-    command -v "$tool" >/dev/null || { echo "$0: $tool is missing" >&2; exit 2; }
-  done
-}
-
-dir=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+# shellcheck source=scripts/run_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/run_lib.sh"
 
 daemon_start() {
   local bin=$1 phase=$2 upstream=$3

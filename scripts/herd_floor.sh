@@ -18,20 +18,9 @@ bin=${1:-$here/target/release/preloadd}
 rounds=${ROUNDS:-8}
 limit=$here/bench/limit-server/target/release/limit-server
 (cd "$here/bench/limit-server" && cargo build --release -q)
-for tool in taskset python3 curl; do
-  command -v "$tool" >/dev/null || { echo "$0: $tool is missing" >&2; exit 2; }
-done
-
-dir=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+# shellcheck source=scripts/run_lib.sh
+. "$here/scripts/run_lib.sh"
+needs taskset python3 curl
 wait_up() {
   for _ in $(seq 100); do curl -s -o /dev/null "$1" && return; sleep 0.05; done
   echo "$0: $1 does not answer" >&2; exit 1
