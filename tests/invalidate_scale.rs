@@ -151,10 +151,13 @@ async fn visitors_are_served_while_large_webhook_bodies_are_read() {
         assert_eq!(count(&reply), 0);
     }
     eprintln!("{hits} HITs while 4 large bodies were read {took:?}; the slowest took {worst:?}");
-    // Tens of ms at most in a debug build on a busy machine; read on the
-    // runtime's threads, the bodies held HITs up for half a second.
+    // Tens of ms at most in a debug build; read on the runtime's threads,
+    // the bodies held HITs up for half a second, a quarter of the whole
+    // run or more. A machine busy enough to stretch a HIT past 200 ms
+    // stretches the run too: past that, the slowest HIT must still be a
+    // small part of it.
     assert!(
-        worst < Duration::from_millis(200),
+        worst < Duration::from_millis(200) || worst * 8 < took,
         "a HIT took {worst:?} ({hits} HITs while the webhooks ran {took:?})"
     );
 }
