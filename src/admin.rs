@@ -122,9 +122,14 @@ fn metrics<B>(app: &App, req: &Request<B>) -> Response<Body> {
     }
     let accept = req.headers().get(header::ACCEPT).map(|v| v.as_bytes());
     let openmetrics = crate::metrics::wants_openmetrics(accept);
+    let now = crate::metrics::Now {
+        writes_behind: app.writes_behind_now(),
+        upstream_idle: app.upstreams.idle_count(),
+        upstream_held: app.upstreams.held_count(),
+    };
     let mut res = Response::new(Body::full(app.metrics.encode(
         &app.store,
-        app.writes_behind_now(),
+        now,
         app.cluster_figures(),
         openmetrics,
     )));

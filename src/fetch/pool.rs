@@ -100,9 +100,14 @@ impl Pool {
         })
     }
 
-    /// Idle connections kept now (for tests).
+    /// Idle connections kept now.
     pub fn idle_count(&self) -> usize {
         self.lock().len()
+    }
+
+    /// Connections held by visitor connections now.
+    pub fn held_count(&self) -> usize {
+        self.held.load(Ordering::Relaxed)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Idle>> {

@@ -217,21 +217,17 @@ impl Metrics {
     }
 
     /// Every metric as text: OpenMetrics when `openmetrics`, else the
-    /// Prometheus text format. The store's figures are read now, and so is
-    /// `writes_behind` (pages answered whose snapshot write has not ended).
+    /// Prometheus text format. The store's figures are read now, and so
+    /// are the daemon's in `now`.
     pub fn encode(
         &self,
         store: &Store,
-        writes_behind: usize,
+        now: Now,
         cluster: Option<ClusterFigures>,
         openmetrics: bool,
     ) -> String {
         let mut scraped = store_registry(store);
-        scraped.register(
-            "writes_behind",
-            "Pages answered from memory whose snapshot write has not ended yet (at most 64: beyond that a MISS waits for its own write)",
-            ConstGauge::new(writes_behind as u64),
-        );
+        now.register(&mut scraped);
         if let Some(cluster) = cluster {
             cluster_series(&mut scraped, cluster);
         }
@@ -247,6 +243,36 @@ impl Metrics {
             let _ = prometheus_text::encode(&mut out, &scraped);
         }
         out
+    }
+}
+
+/// Figures of the daemon read at the scrape, beside the store's.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Now {
+    /// Pages answered whose snapshot write has not ended.
+    pub writes_behind: usize,
+    /// App connections idle in the pool, and held by visitor connections.
+    pub upstream_idle: usize,
+    pub upstream_held: usize,
+}
+
+impl Now {
+    fn register(self, r: &mut Registry) {
+        r.register(
+            "writes_behind",
+            "Pages answered from memory whose snapshot write has not ended yet (at most 64: beyond that a MISS waits for its own write)",
+            ConstGauge::new(self.writes_behind as u64),
+        );
+        r.register(
+            "upstream_idle_connections",
+            "Keep-alive connections to the app waiting in the pool for a visitor connection to take them",
+            ConstGauge::new(self.upstream_idle as u64),
+        );
+        r.register(
+            "upstream_held_connections",
+            "Connections to the app held by visitor connections for their passed-through requests",
+            ConstGauge::new(self.upstream_held as u64),
+        );
     }
 }
 

@@ -27,7 +27,7 @@ fn samples(text: &str) -> HashMap<String, f64> {
 #[test]
 fn every_series_exists_at_zero_from_the_start() {
     let dir = tempfile::tempdir().unwrap();
-    let s = samples(&Metrics::new().encode(&store(&dir), 0, None, false));
+    let s = samples(&Metrics::new().encode(&store(&dir), Now::default(), None, false));
     for result in RequestResult::ALL {
         let key = format!("preloadd_requests_total{{result=\"{}\"}}", result.as_str());
         assert_eq!(s.get(&key), Some(&0.0), "{key}");
@@ -71,7 +71,7 @@ fn counters_move_by_exactly_what_was_counted() {
     m.invalidated(InvalidationSource::WriteThrough, 3);
     m.write_error();
     m.reloaded(ReloadResult::Ok);
-    let s = samples(&m.encode(&store, 0, None, false));
+    let s = samples(&m.encode(&store, Now::default(), None, false));
     assert_eq!(s["preloadd_requests_total{result=\"hit\"}"], 2.0);
     assert_eq!(s["preloadd_requests_total{result=\"pass\"}"], 1.0);
     assert_eq!(s["preloadd_requests_total{result=\"miss\"}"], 0.0);
@@ -116,11 +116,11 @@ fn openmetrics_is_given_to_those_who_ask_for_it() {
     assert!(wants_openmetrics(Some(b"Application/OpenMetrics-Text")));
     let dir = tempfile::tempdir().unwrap();
     let store = store(&dir);
-    let open = Metrics::new().encode(&store, 0, None, true);
+    let open = Metrics::new().encode(&store, Now::default(), None, true);
     assert!(open.ends_with("# EOF\n"), "{open}");
     assert!(open.contains("# TYPE preloadd_build info\n"), "{open}");
     assert!(open.contains("# UNIT preloadd_snapshot_disk_bytes bytes\n"));
-    let plain = Metrics::new().encode(&store, 0, None, false);
+    let plain = Metrics::new().encode(&store, Now::default(), None, false);
     assert!(!plain.contains("# EOF"));
     assert!(plain.contains("# TYPE preloadd_requests_total counter\n"));
 }
@@ -154,7 +154,12 @@ fn documented() -> BTreeSet<(String, String)> {
 fn the_operations_doc_lists_every_metric_and_no_other() {
     let dir = tempfile::tempdir().unwrap();
     // With [cluster]: its series too.
-    let text = Metrics::new().encode(&store(&dir), 0, Some(ClusterFigures::default()), false);
+    let text = Metrics::new().encode(
+        &store(&dir),
+        Now::default(),
+        Some(ClusterFigures::default()),
+        false,
+    );
     let registered: BTreeSet<(String, String)> = text
         .lines()
         .filter_map(|l| l.strip_prefix("# TYPE "))
