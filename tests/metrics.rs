@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::support::metrics::{scrape, Scrape};
+use crate::support::metrics::{scrape, scrape_until};
 use crate::support::webhook::{admin, count, eventually, invalidate, warm, JSON};
 use crate::support::{get, request, Sandbox, Upstream};
 
@@ -24,19 +24,6 @@ fn invalidations(source: &str) -> String {
 
 fn invalidated(source: &str) -> String {
     format!("preloadd_invalidated_snapshots_total{{source=\"{source}\"}}")
-}
-
-/// Scrapes until `done` holds for a scrape (for up to 5 s): what happens
-/// in the background is counted when it is done.
-async fn scrape_until(d: &crate::support::Daemon, done: impl Fn(&Scrape) -> bool) -> Scrape {
-    for _ in 0..100 {
-        let s = scrape(d).await;
-        if done(&s) {
-            return s;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the metrics never got there:\n{}", scrape(d).await.text);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -8,7 +8,7 @@ use tokio::net::TcpStream;
 
 use preloadd::fetch::pool::KEEP_IDLE;
 
-use crate::support::metrics::scrape;
+use crate::support::metrics::{scrape, scrape_until};
 use crate::support::{get, request, Conn, Sandbox, Upstream};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -135,15 +135,7 @@ async fn a_visitor_connection_keeps_one_app_connection_and_hands_it_on() {
     drop(conn);
     // Once the daemon has seen the visitor go, its app connection is idle,
     // and the next visitor connection takes it.
-    let mut idle = 0.0;
-    for _ in 0..1000 {
-        idle = scrape(&d).await.get("preloadd_upstream_idle_connections");
-        if idle == 1.0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(idle, 1.0, "the app connection went back to the pool");
+    scrape_until(&d, |s| s.get("preloadd_upstream_idle_connections") == 1.0).await;
     let mut conn = Conn::open(d.main).await;
     assert_eq!(conn.get("/again").await.expect("answer").status, 200);
     assert_eq!(up.accepted(), 1);

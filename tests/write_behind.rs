@@ -16,25 +16,13 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::support::metrics::scrape;
+use crate::support::metrics::{scrape, scrape_until};
 use crate::support::webhook::{admin, count, invalidate, JSON};
 use crate::support::{config_text, get, Daemon, Reply, Sandbox, Upstream};
 
 const HELD: &str = "test: snapshot write held";
 
 const WRITES_BEHIND: &str = "preloadd_writes_behind";
-
-/// Waits (up to 10 s) until the metric of answered pages not yet written
-/// reads `n`.
-async fn wait_writes_behind(d: &Daemon, n: f64) {
-    for _ in 0..1000 {
-        if scrape(d).await.get(WRITES_BEHIND) == n {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("{WRITES_BEHIND} never read {n}: {}", scrape(d).await.text);
-}
 
 /// A daemon whose snapshot writes wait on the FIFO it returns.
 fn daemon_holding_writes(sb: &Sandbox, up: &Upstream, cache: &str) -> (Daemon, PathBuf) {
@@ -133,7 +121,7 @@ async fn a_miss_is_answered_before_its_write_and_joiners_get_it_from_memory() {
 
     release(&fifo, 1).await;
     d.wait_written(page).await;
-    wait_writes_behind(&d, 0.0).await;
+    scrape_until(&d, |s| s.get(WRITES_BEHIND) == 0.0).await;
     let hit = get(d.main, page, &["Accept-Encoding: br"]).await;
     assert_eq!(hit.cache(), "HIT");
     assert_eq!(

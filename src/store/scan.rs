@@ -154,9 +154,8 @@ pub(crate) fn scan_each(root: &Path, min_generation: u64, sink: &dyn Sink) -> io
         if !sink.before(*n) {
             return Err(io::Error::new(io::ErrorKind::Interrupted, "stopped"));
         }
-        let scanned = scan_dir(dir, min_generation, Tidy::Clean, part);
+        let (removed, bytes) = scan_dir(dir, min_generation, Tidy::Clean, part)?;
         let mut whole = std::mem::take(part);
-        let (removed, bytes) = scanned?;
         whole.finish();
         sink.take(dir, whole, bytes);
         Ok(removed)
@@ -313,9 +312,9 @@ enum Unread {
     NotNow(io::Error),
 }
 
-impl From<String> for Unread {
-    fn from(reason: String) -> Unread {
-        Unread::Bad(reason)
+impl<T: Into<String>> From<T> for Unread {
+    fn from(reason: T) -> Unread {
+        Unread::Bad(reason.into())
     }
 }
 
@@ -363,9 +362,7 @@ fn read_head(path: &Path, key: &Key, buf: &mut Vec<u8>) -> Result<(NewEntry, Vec
         return Err(format!("torn: {size} bytes, header says {}", summary.total_len).into());
     }
     if summary.key != *key {
-        return Err("the key inside differs from the file name"
-            .to_string()
-            .into());
+        return Err("the key inside differs from the file name".into());
     }
     let entry = NewEntry {
         key: summary.key,

@@ -23,6 +23,19 @@ pub async fn scrape(d: &Daemon) -> Scrape {
     parse(&reply.text())
 }
 
+/// Scrapes until `done` holds for a scrape (for up to 10 s): what happens
+/// in the background is counted when it is done.
+pub async fn scrape_until(d: &Daemon, done: impl Fn(&Scrape) -> bool) -> Scrape {
+    for _ in 0..500 {
+        let s = scrape(d).await;
+        if done(&s) {
+            return s;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the metrics never got there:\n{}", scrape(d).await.text);
+}
+
 pub fn parse(text: &str) -> Scrape {
     let samples = text
         .lines()
