@@ -59,6 +59,7 @@ fn snapshot(size: usize) -> Snapshot {
         body: Bytes::from(vec![b'x'; size]),
         variants: Vec::new(),
         head: Default::default(),
+        wire: Default::default(),
         file: None,
     }
 }

@@ -181,11 +181,19 @@ fn brotli_window(len: usize) -> u32 {
 /// identity body is served (RFC 9110 allows any coding then, but clients
 /// that send none are often tools that would not decode it).
 pub fn choose(headers: &HeaderMap, available: &[Encoding]) -> Option<Encoding> {
+    choose_of(list_items(headers, &header::ACCEPT_ENCODING), available)
+}
+
+/// [`choose`] from the elements of the request's `Accept-Encoding` lines.
+pub fn choose_of<'a>(
+    entries: impl Iterator<Item = &'a [u8]>,
+    available: &[Encoding],
+) -> Option<Encoding> {
     let mut star = None;
     let mut identity = None;
     let mut gzip = None;
     let mut br = None;
-    for entry in list_items(headers, &header::ACCEPT_ENCODING) {
+    for entry in entries {
         let Some((coding, q)) = parse_entry(entry) else {
             continue;
         };

@@ -43,6 +43,7 @@ pub mod cluster;
 pub mod compress;
 pub mod conditional;
 pub mod config;
+pub mod conn;
 pub mod connector;
 pub mod demo;
 pub mod error;

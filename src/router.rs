@@ -106,22 +106,59 @@ async fn answer(
 }
 
 fn route<B>(req: &Request<B>, config: &Config, listener: Listener) -> Route {
+    let mut hosts = req.headers().get_all(header::HOST).iter();
+    let hosts = match (hosts.next(), hosts.next()) {
+        (None, _) => 0,
+        (Some(_), None) => 1,
+        (Some(_), Some(_)) => 2,
+    };
+    let asked = Asked {
+        method: req.method(),
+        hosts,
+        http11: req.version() == http::Version::HTTP_11,
+        target: req.uri().path_and_query().map_or("/", |pq| pq.as_str()),
+        path: req.uri().path(),
+    };
+    route_of(&asked, config, listener)
+}
+
+/// What [`route_of`] decides on: the request line and its `Host` count.
+pub struct Asked<'a> {
+    pub method: &'a Method,
+    /// `Host` fields (2 stands for two or more).
+    pub hosts: usize,
+    pub http11: bool,
+    /// The request target's path and query.
+    pub target: &'a str,
+    pub path: &'a str,
+}
+
+/// `Some(skip)` when the request is a preload request (the upstream target
+/// starts `skip` bytes into the target): the connection loop's HIT answer
+/// asks the router as hyper's requests do.
+pub fn preload_skip(asked: &Asked<'_>, config: &Config, listener: Listener) -> Option<usize> {
+    match route_of(asked, config, listener) {
+        Route::Preload(skip) => Some(skip),
+        _ => None,
+    }
+}
+
+fn route_of(req: &Asked<'_>, config: &Config, listener: Listener) -> Route {
     // With two `Host` fields the host is ambiguous, and an HTTP/1.1
     // request must carry one (400 for both, RFC 9112 §3.2); `CONNECT` asks for a tunnel, which a reverse proxy does not open.
-    if req.method() == Method::CONNECT {
+    if req.method == Method::CONNECT {
         return Route::Refused(Own::Connect);
     }
-    let mut hosts = req.headers().get_all(header::HOST).iter();
-    match (hosts.next(), hosts.next()) {
-        (_, Some(_)) => return Route::Refused(Own::TwoHosts),
-        (None, _) if req.version() == http::Version::HTTP_11 => return Route::Refused(Own::NoHost),
+    match req.hosts {
+        2.. => return Route::Refused(Own::TwoHosts),
+        0 if req.http11 => return Route::Refused(Own::NoHost),
         _ => {}
     }
-    let target = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
+    let target = req.target;
     if target.len() > MAX_TARGET {
         return Route::Refused(Own::TargetTooLong);
     }
-    let path = req.uri().path();
+    let path = req.path;
     if path.starts_with(ADMIN_PREFIX) || path == config.invalidate.path {
         return Route::Admin;
     }
@@ -136,10 +173,10 @@ fn route<B>(req: &Request<B>, config: &Config, listener: Listener) -> Route {
         return Route::Preload(prefix.len());
     }
     let snapshot_route = config.route_for(path).is_some_and(|r| r.snapshot);
-    let readable = req.method() == Method::GET || req.method() == Method::HEAD;
+    let readable = req.method == Method::GET || req.method == Method::HEAD;
     match (snapshot_route, readable) {
         (true, true) => Route::Preload(0),
-        (true, false) if !writes::is_safe(req.method()) => Route::WriteThrough,
+        (true, false) if !writes::is_safe(req.method) => Route::WriteThrough,
         _ => Route::Proxy,
     }
 }

@@ -26,7 +26,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{ready, Context, Poll};
 
 use hyper::rt::{Read, ReadBufCursor, Write};
-use hyper_util::rt::TokioIo;
 use tokio::io::Interest;
 use tokio::net::TcpStream;
 
@@ -79,17 +78,65 @@ fn find(spans: &[FileBody], slice: &[u8]) -> Option<(usize, u64)> {
 }
 
 /// A served TCP connection whose writer sends registered bodies from their
-/// files (everything else as `TokioIo` would).
+/// files (everything else as `TokioIo` would). The stream is shared: the
+/// visitor's connection loop (`crate::conn`) writes HITs on it itself.
 pub struct Conn {
-    io: TokioIo<TcpStream>,
+    stream: Arc<TcpStream>,
     spans: Spans,
 }
 
 impl Conn {
     pub fn new(stream: TcpStream, spans: Spans) -> Conn {
-        Conn {
-            io: TokioIo::new(stream),
-            spans,
+        Conn::shared(Arc::new(stream), spans)
+    }
+
+    pub fn shared(stream: Arc<TcpStream>, spans: Spans) -> Conn {
+        Conn { stream, spans }
+    }
+
+    /// Reads into `buf` what the socket has, waiting for some.
+    pub fn poll_read_into(
+        &self,
+        cx: &mut Context<'_>,
+        mut buf: ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        // SAFETY: recv only writes into the slice, and `advance` counts
+        // just the bytes it wrote.
+        let n = ready!(self.poll_recv(cx, unsafe { buf.as_mut() }))?;
+        unsafe { buf.advance(n) };
+        Poll::Ready(Ok(()))
+    }
+
+    /// A `recv` into `buf`, waiting until the socket has something.
+    pub fn poll_recv(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [std::mem::MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>> {
+        poll_recv(&self.stream, cx, buf)
+    }
+
+    /// [`Write::poll_write_vectored`] without the pin.
+    pub fn poll_write_all_of(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        if let Some(done) = self.write_spans(cx, bufs) {
+            return done;
+        }
+        let stream = &*self.stream;
+        poll_send(stream, cx, || sendmsg(stream, bufs, 0))
+    }
+
+    /// Shuts the write side down (the visitor reads the end).
+    pub fn shutdown(&self) -> io::Result<()> {
+        // SAFETY: the fd is open while `stream` lives.
+        let r = unsafe { libc::shutdown(self.stream.as_raw_fd(), libc::SHUT_WR) };
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
         }
     }
 
@@ -103,7 +150,7 @@ impl Conn {
             .iter()
             .enumerate()
             .find_map(|(i, b)| find(&spans, b).map(|(span, offset)| (i, span, offset)))?;
-        let stream = self.io.inner();
+        let stream = &*self.stream;
         let mut sent = 0;
         if i > 0 {
             // The head (and anything queued before the body) first, held back
@@ -143,7 +190,7 @@ impl Read for Conn {
         cx: &mut Context<'_>,
         buf: ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+        self.poll_read_into(cx, buf)
     }
 }
 
@@ -161,28 +208,47 @@ impl Write for Conn {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        if let Some(done) = this.write_spans(cx, bufs) {
-            return done;
-        }
-        Pin::new(&mut this.io).poll_write_vectored(cx, bufs)
+        self.get_mut().poll_write_all_of(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
         true
     }
 
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // Nothing is buffered here.
+        Poll::Ready(Ok(()))
     }
 
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(self.shutdown())
+    }
+}
+
+/// A non-blocking `recv` into `buf` once the socket is readable.
+pub fn poll_recv(
+    stream: &TcpStream,
+    cx: &mut Context<'_>,
+    buf: &mut [std::mem::MaybeUninit<u8>],
+) -> Poll<io::Result<usize>> {
+    loop {
+        ready!(stream.poll_read_ready(cx))?;
+        let recv = || {
+            // SAFETY: the fd is open; recv writes at most `buf.len()` bytes
+            // into memory `buf` owns.
+            let n =
+                unsafe { libc::recv(stream.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+            usize::try_from(n).map_err(|_| io::Error::last_os_error())
+        };
+        match stream.try_io(Interest::READABLE, recv) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            done => return Poll::Ready(done),
+        }
     }
 }
 
 /// Runs a non-blocking send on `stream` once it is writable.
-fn poll_send(
+pub fn poll_send(
     stream: &TcpStream,
     cx: &mut Context<'_>,
     mut send: impl FnMut() -> io::Result<usize>,
@@ -198,31 +264,28 @@ fn poll_send(
 
 /// `sendmsg(2)` with `MSG_MORE`: the kernel holds the bytes back to go out
 /// with the next send's.
-fn send_more(
+pub fn send_more(
     stream: &TcpStream,
     cx: &mut Context<'_>,
     bufs: &[IoSlice<'_>],
 ) -> Poll<io::Result<usize>> {
-    poll_send(stream, cx, || {
-        // SAFETY: an all-zero msghdr is valid; IoSlice is ABI-compatible
-        // with iovec on Unix, and `bufs` outlives the call.
-        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-        msg.msg_iov = bufs.as_ptr() as *mut libc::iovec;
-        msg.msg_iovlen = bufs.len() as _;
-        // SAFETY: the fd is open; msg points at live buffers.
-        let n = unsafe {
-            libc::sendmsg(
-                stream.as_raw_fd(),
-                &msg,
-                libc::MSG_MORE | libc::MSG_NOSIGNAL,
-            )
-        };
-        usize::try_from(n).map_err(|_| io::Error::last_os_error())
-    })
+    poll_send(stream, cx, || sendmsg(stream, bufs, libc::MSG_MORE))
+}
+
+/// One `sendmsg(2)` of `bufs` (never raising `SIGPIPE`).
+pub fn sendmsg(stream: &TcpStream, bufs: &[IoSlice<'_>], flags: libc::c_int) -> io::Result<usize> {
+    // SAFETY: an all-zero msghdr is valid; IoSlice is ABI-compatible
+    // with iovec on Unix, and `bufs` outlives the call.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = bufs.as_ptr() as *mut libc::iovec;
+    msg.msg_iovlen = bufs.len() as _;
+    // SAFETY: the fd is open; msg points at live buffers.
+    let n = unsafe { libc::sendmsg(stream.as_raw_fd(), &msg, flags | libc::MSG_NOSIGNAL) };
+    usize::try_from(n).map_err(|_| io::Error::last_os_error())
 }
 
 /// `sendfile(2)` of `len` bytes of `file` from `offset`; may send fewer.
-fn send_file(
+pub fn send_file(
     stream: &TcpStream,
     cx: &mut Context<'_>,
     file: &HeldFile,

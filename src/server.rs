@@ -6,21 +6,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper_util::rt::TokioTimer;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::Semaphore;
 
-use crate::body::Body;
 use crate::clock::Clock;
 use crate::cluster;
 use crate::config::Config;
+use crate::conn;
 use crate::error::Error;
-use crate::fetch::pool::Held;
 use crate::invalidate;
 use crate::listener::Listener;
-use crate::router;
-use crate::sendfile::{self, Spans};
 use crate::shutdown::Shutdown;
 use crate::state::App;
 
@@ -221,36 +217,9 @@ async fn accept_loop(app: Arc<App>, bound: Bound, mut shutdown: Shutdown) {
         let _ = stream.set_nodelay(true);
         let app = Arc::clone(&app);
         let builder = Arc::clone(&builder);
-        let mut conn_shutdown = shutdown.clone();
+        let conn_shutdown = shutdown.clone();
         tokio::spawn(async move {
-            // Large snapshot bodies of this connection's responses go out
-            // from their files (see `sendfile`).
-            let spans = Spans::default();
-            let io = sendfile::Conn::new(stream, spans.clone());
-            // The app connection this connection's pass-through requests
-            // go out on (`fetch::pool`).
-            let held = Arc::new(Held::new(&app.upstreams));
-            let service = service_fn(move |req| {
-                let app = Arc::clone(&app);
-                let spans = spans.clone();
-                let held = Arc::clone(&held);
-                async move {
-                    let res = router::handle(app, req, peer, kind, &held).await;
-                    if let Body::File(Some(file)) = res.body() {
-                        spans.offer(file);
-                    }
-                    Ok::<_, std::convert::Infallible>(res)
-                }
-            });
-            let conn = builder.serve_connection(io, service).with_upgrades();
-            tokio::pin!(conn);
-            tokio::select! {
-                _ = conn.as_mut() => {}
-                _ = conn_shutdown.wait() => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = conn.await;
-                }
-            }
+            conn::serve(app, stream, peer, kind, builder, conn_shutdown).await;
             drop(permit);
         });
     }

@@ -32,6 +32,7 @@ pub fn write_page(dir: &Path, target: String, tags: Vec<String>, body: Bytes) {
         body,
         variants: Vec::new(),
         head: Default::default(),
+        wire: Default::default(),
         file: None,
     };
     let hex = snap.key.to_hex();

@@ -86,6 +86,7 @@ fn snapshot() -> impl Strategy<Value = Snapshot> {
         body,
         variants,
         head: Default::default(),
+        wire: Default::default(),
         file: None,
     })
 }

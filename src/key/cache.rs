@@ -20,7 +20,7 @@
 use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName, HeaderValue};
 
 use super::{resolve, Target, TargetError};
 use crate::config::Config;
@@ -83,6 +83,28 @@ impl KeyCache {
         Ok(target)
     }
 
+    /// The target of `raw` when it was resolved before under this config
+    /// with the same values of the route's vary headers (`joined` gives the
+    /// request's value of a field, its lines joined), else `None`: nothing
+    /// is resolved here.
+    pub fn cached(
+        &self,
+        config: &Arc<Config>,
+        raw: &str,
+        joined: impl Fn(&HeaderName) -> Option<HeaderValue>,
+    ) -> Option<Arc<Target>> {
+        if raw.len() > MAX_CACHED {
+            return None;
+        }
+        let slot = &self.slots[self.seed.hash_one(raw) as usize & (SLOTS - 1)];
+        let slot = lock(slot);
+        let entry = slot.as_ref()?;
+        (entry.raw.as_ref() == raw
+            && Weak::as_ptr(&entry.config) == Arc::as_ptr(config)
+            && same_vary_of(config, &entry.target, joined))
+        .then(|| Arc::clone(&entry.target))
+    }
+
     /// Targets held now (tests, and what a reader of the code may ask).
     pub fn len(&self) -> usize {
         self.slots.iter().filter(|s| lock(s).is_some()).count()
@@ -96,10 +118,18 @@ impl KeyCache {
 /// True when `headers` give each vary header of the target's route the
 /// value (or the absence) the target was resolved with.
 fn same_vary(config: &Config, target: &Target, headers: &HeaderMap) -> bool {
+    same_vary_of(config, target, |name| joined_value(headers, name))
+}
+
+fn same_vary_of(
+    config: &Config,
+    target: &Target,
+    joined: impl Fn(&HeaderName) -> Option<HeaderValue>,
+) -> bool {
     let names = target.route.map_or(&[][..], |i| &config.routes[i].vary[..]);
     let mut kept = target.vary.iter().peekable();
     for name in names {
-        let seen = joined_value(headers, name);
+        let seen = joined(name);
         // `target.vary` lists the present ones, in the route's order.
         let had = kept.next_if(|(n, _)| n == name).map(|(_, v)| v);
         if seen.as_ref() != had {

@@ -264,6 +264,7 @@ fn build_snapshot(
         body,
         variants: Vec::new(),
         head: Default::default(),
+        wire: Default::default(),
         file: None,
     }
 }

@@ -8,7 +8,9 @@
 //! that a validator names one representation); with variants every map
 //! carries `Vary: Accept-Encoding`.
 
+use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
+use http::StatusCode;
 
 use crate::compress;
 use crate::headers::{self, X_PRELOAD_CACHE};
@@ -17,6 +19,17 @@ use crate::store::{Encoding, Snapshot};
 /// Which of `snap.variants` the request's `Accept-Encoding` picks, if any.
 /// Allocates nothing.
 pub fn chosen_variant(snap: &Snapshot, headers: &HeaderMap) -> Option<usize> {
+    chosen_variant_of(snap, || {
+        headers::list_items(headers, &header::ACCEPT_ENCODING)
+    })
+}
+
+/// [`chosen_variant`] from the elements of the request's `Accept-Encoding`
+/// lines (asked for only when there are variants).
+pub fn chosen_variant_of<'a, I>(snap: &Snapshot, entries: impl FnOnce() -> I) -> Option<usize>
+where
+    I: Iterator<Item = &'a [u8]>,
+{
     if snap.variants.is_empty() {
         return None;
     }
@@ -26,7 +39,7 @@ pub fn chosen_variant(snap: &Snapshot, headers: &HeaderMap) -> Option<usize> {
         *slot = v.encoding;
         n += 1;
     }
-    let encoding = compress::choose(headers, &available[..n])?;
+    let encoding = compress::choose_of(entries(), &available[..n])?;
     snap.variants.iter().position(|v| v.encoding == encoding)
 }
 
@@ -80,6 +93,35 @@ pub fn heads_varying(snap: &Snapshot, varies: bool) -> Vec<HeaderMap> {
     }
     heads.insert(0, identity);
     heads
+}
+
+/// The heads of [`heads`] as the bytes a HIT starts with: the status line
+/// and every field but `Age`, each line ended, the blank line not yet
+/// (the connection loop adds `Age` and the end, `crate::conn`). Lowercase
+/// names, as hyper writes them.
+pub fn wire(snap: &Snapshot, heads: &[HeaderMap]) -> Vec<Bytes> {
+    let status = StatusCode::from_u16(snap.meta.status).unwrap_or(StatusCode::OK);
+    heads
+        .iter()
+        .map(|head| {
+            let mut out = Vec::with_capacity(512);
+            out.extend_from_slice(b"HTTP/1.1 ");
+            out.extend_from_slice(status.as_str().as_bytes());
+            out.push(b' ');
+            out.extend_from_slice(status.canonical_reason().unwrap_or("<none>").as_bytes());
+            out.extend_from_slice(b"\r\n");
+            for (name, value) in head {
+                if name == header::AGE {
+                    continue;
+                }
+                out.extend_from_slice(name.as_str().as_bytes());
+                out.extend_from_slice(b": ");
+                out.extend_from_slice(value.as_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
+            Bytes::from(out)
+        })
+        .collect()
 }
 
 /// True when the app's `Vary` already covers `Accept-Encoding` (or `*`).
@@ -140,6 +182,7 @@ mod tests {
             body: Bytes::from_static(b"body"),
             variants: Vec::new(),
             head: Default::default(),
+            wire: Default::default(),
             file: None,
         }
     }

@@ -62,9 +62,7 @@ pub fn snapshot_response(
     let mut headers = head.clone();
     let from_cache = status != CacheStatus::Miss;
     if from_cache {
-        let held = now.duration_since(meta.taken).unwrap_or_default().as_secs();
-        let age = meta.age.saturating_add(held).min(MAX_AGE);
-        headers.insert(header::AGE, age_value(age));
+        headers.insert(header::AGE, age_value(age(snap, now)));
         if status != CacheStatus::Hit {
             headers.insert(X_PRELOAD_CACHE, status.header());
         }
@@ -122,6 +120,16 @@ pub fn snapshot_response(
         from_file(snap, representation, body, skip)
     };
     build(code, headers, body)
+}
+
+/// The `Age` of a snapshot served from the cache at `now`: the app's age
+/// when it was taken, plus the time held.
+pub fn age(snap: &Snapshot, now: SystemTime) -> u64 {
+    let held = now
+        .duration_since(snap.meta.taken)
+        .unwrap_or_default()
+        .as_secs();
+    snap.meta.age.saturating_add(held).min(MAX_AGE)
 }
 
 /// The body of a response: sent from the snapshot's held file when it is

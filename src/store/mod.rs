@@ -163,6 +163,9 @@ pub struct Snapshot {
     /// map per representation, `[0]` for `body` and `[i + 1]` for
     /// `variants[i]`. The store never reads or writes it.
     pub head: std::sync::OnceLock<Vec<http::HeaderMap>>,
+    /// `head` as the bytes a HIT's answer starts with (`respond::prepared::wire`),
+    /// made on first use by the connection loop. The store never reads it.
+    pub wire: std::sync::OnceLock<Vec<Bytes>>,
     /// The snapshot's file, kept open when its body is large enough to be
     /// worth sending by `sendfile(2)` (see `held`). Set by the store only.
     pub file: Option<Arc<HeldFile>>,

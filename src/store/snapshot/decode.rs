@@ -94,6 +94,7 @@ pub fn decode(file: Bytes) -> Result<Snapshot, DecodeError> {
         body,
         variants,
         head: Default::default(),
+        wire: Default::default(),
         file: None,
     })
 }

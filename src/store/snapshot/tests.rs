@@ -39,6 +39,7 @@ pub(crate) fn sample(key: u8, body: &'static [u8]) -> Snapshot {
         body: Bytes::from_static(body),
         variants: Vec::new(),
         head: Default::default(),
+        wire: Default::default(),
         file: None,
     }
 }
@@ -270,6 +271,7 @@ fn snapshot() -> impl Strategy<Value = Snapshot> {
                     body: Bytes::from(body),
                     variants,
                     head: Default::default(),
+                    wire: Default::default(),
                     file: None,
                 }
             },

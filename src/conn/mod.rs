@@ -1,0 +1,282 @@
+//! A visitor's connection, read by the daemon's own loop: it reads each
+//! request head itself (`head`), answers what it can from prepared bytes,
+//! and hands every other request, in order, to hyper on the same
+//! connection (`relay`).
+//!
+//! Why not hyper alone: hyper makes a `HeaderMap` of every request and
+//! encodes every response from one, and a HIT's answer is bytes known in
+//! advance. Why not without hyper: everything but those HITs (pass-through
+//! with its streamed bodies, the admin endpoints, webhooks, errors) is
+//! HTTP that hyper already does right.
+
+mod head;
+mod hit;
+mod relay;
+
+use std::future::{poll_fn, Future};
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use tokio::net::TcpStream;
+use tokio::time::{Instant, Sleep};
+
+use crate::body::Body;
+use crate::fetch::pool::Held;
+use crate::listener::Listener;
+use crate::router;
+use crate::sendfile::{Conn, Spans};
+use crate::shutdown::Shutdown;
+use crate::state::App;
+use head::{Framing, Parsed};
+use relay::{lock, Handle, Link, Open, Tracked};
+
+/// Serves one visitor connection until it closes, times out or the daemon
+/// stops (the request under way is answered first).
+pub async fn serve(
+    app: Arc<App>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    kind: Listener,
+    builder: Arc<http1::Builder>,
+    shutdown: Shutdown,
+) {
+    let stream = Arc::new(stream);
+    let header_timeout = app.config().server.header_timeout;
+    // Large snapshot bodies of this connection's responses go out from
+    // their files (see `sendfile`).
+    let spans = Spans::default();
+    let shared = Handle::default();
+    let service = {
+        let shared = Arc::clone(&shared);
+        let spans = spans.clone();
+        // The app connection this connection's pass-through requests go
+        // out on (`fetch::pool`).
+        let held = Arc::new(Held::new(&app.upstreams));
+        let app = Arc::clone(&app);
+        service_fn(move |req| {
+            let open = Open::new(&shared);
+            let app = Arc::clone(&app);
+            let spans = spans.clone();
+            let held = Arc::clone(&held);
+            async move {
+                let res = router::handle(app, req, peer, kind, &held).await;
+                if let Body::File(Some(file)) = res.body() {
+                    spans.offer(file);
+                }
+                Ok::<_, std::convert::Infallible>(res.map(|body| Tracked { body, _open: open }))
+            }
+        })
+    };
+    let mut service = Some(service);
+    let mut hyper = None;
+    let mut visitor = Visitor {
+        app: Arc::clone(&app),
+        kind,
+        stream: Arc::clone(&stream),
+        buf: BytesMut::new(),
+        eof: false,
+        stopping: Stopping::new(shutdown),
+        timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
+        header_timeout,
+    };
+    loop {
+        let framing = match visitor.next_head().await {
+            Some(Next::Hit { hit, len }) => {
+                visitor.buf.advance(len);
+                if hit.send(&stream).await.is_err() || hit.close {
+                    return;
+                }
+                continue;
+            }
+            Some(next) => next,
+            None => return,
+        };
+        let conn = hyper.get_or_insert_with(|| {
+            let link = Link {
+                conn: Conn::shared(Arc::clone(&stream), spans.clone()),
+                shared: Arc::clone(&shared),
+            };
+            let service = service.take().expect("one hyper connection per visitor");
+            Box::pin(builder.serve_connection(link, service).with_upgrades())
+        });
+        {
+            let mut shared = lock(&shared);
+            let mut buf = std::mem::take(&mut visitor.buf);
+            match framing {
+                Next::Head { len, body } => {
+                    let with = (buf.len() - len).min(usize::try_from(body).unwrap_or(usize::MAX));
+                    let feed = buf.split_to(len + with);
+                    shared.give(feed, body - with as u64, buf);
+                }
+                Next::Hit { .. } => unreachable!("answered above"),
+                Next::Hyper => {
+                    shared.through = true;
+                    shared.give(buf, 0, BytesMut::new());
+                }
+            }
+        }
+        match drive(conn.as_mut(), &shared, &mut visitor.stopping).await {
+            Driven::Closed => return,
+            Driven::Idle => {
+                let mut shared = lock(&shared);
+                visitor.buf = std::mem::take(&mut shared.ahead);
+                visitor.eof |= shared.eof;
+            }
+        }
+        if visitor.stopping.seen {
+            return;
+        }
+    }
+}
+
+/// The next request, as the loop passes it on.
+enum Next {
+    /// A HIT, answered by the loop; its head is `len` bytes.
+    Hit { hit: hit::Hit, len: usize },
+    /// A head of `len` bytes, then `body` bytes of body.
+    Head { len: usize, body: u64 },
+    /// hyper reads the connection from here on.
+    Hyper,
+}
+
+/// The loop's end of the connection.
+struct Visitor {
+    app: Arc<App>,
+    kind: Listener,
+    stream: Arc<TcpStream>,
+    /// What was read and not yet handed on.
+    buf: BytesMut,
+    /// The visitor has closed its end: what is in `buf` is all.
+    eof: bool,
+    stopping: Stopping,
+    /// The header timeout (reset for each head).
+    timer: Pin<Box<Sleep>>,
+    header_timeout: Duration,
+}
+
+impl Visitor {
+    /// Reads until `buf` starts with a whole head. `None`: close the
+    /// connection (the visitor left, the head took longer than
+    /// `header_timeout`, the daemon stops, or the socket failed). A head
+    /// partly read is dropped with the connection, as hyper does.
+    async fn next_head(&mut self) -> Option<Next> {
+        let mut armed = false;
+        loop {
+            let mut slots = head::slots();
+            match head::parse(&self.buf, &mut slots) {
+                Parsed::Head(head) => {
+                    if let Some(hit) = hit::answer(&self.app, &head, self.kind) {
+                        return Some(Next::Hit { hit, len: head.len });
+                    }
+                    return Some(match head.framing {
+                        Framing::None => Next::Head {
+                            len: head.len,
+                            body: 0,
+                        },
+                        Framing::Length(body) => Next::Head {
+                            len: head.len,
+                            body,
+                        },
+                        Framing::Hyper => Next::Hyper,
+                    });
+                }
+                Parsed::Hyper => return Some(Next::Hyper),
+                Parsed::Partial if self.eof => return None,
+                Parsed::Partial => {}
+            }
+            self.buf.reserve(4096);
+            match self.stream.try_read_buf(&mut self.buf) {
+                Ok(0) => {
+                    self.eof = true;
+                    continue;
+                }
+                Ok(_) => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) => return None,
+            }
+            if !armed {
+                // From the first wait for this head: idle time counts.
+                let deadline = Instant::now() + self.header_timeout;
+                self.timer.as_mut().reset(deadline);
+                armed = true;
+            }
+            let waited = poll_fn(|cx| {
+                if self.stopping.poll(cx) || self.timer.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(false);
+                }
+                self.stream.poll_read_ready(cx).map(|r| r.is_ok())
+            })
+            .await;
+            if !waited {
+                return None;
+            }
+        }
+    }
+}
+
+/// How a turn of hyper's ended.
+enum Driven {
+    /// It answered what it was given and waits for more.
+    Idle,
+    /// The connection is over (closed, failed, or upgraded).
+    Closed,
+}
+
+/// Runs hyper until it has answered what it was given, or the connection
+/// ends. A stop asks hyper to end after the answer under way.
+async fn drive<S>(
+    mut conn: Pin<&mut http1::UpgradeableConnection<Link, S>>,
+    shared: &Handle,
+    stopping: &mut Stopping,
+) -> Driven
+where
+    S: hyper::service::HttpService<Incoming, ResBody = Tracked>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let mut graceful = false;
+    poll_fn(|cx| {
+        if !graceful && stopping.poll(cx) {
+            graceful = true;
+            conn.as_mut().graceful_shutdown();
+        }
+        if conn.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Driven::Closed);
+        }
+        if lock(shared).idle() {
+            return Poll::Ready(Driven::Idle);
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// The daemon's stop, polled from the loop's waits.
+struct Stopping {
+    wait: Pin<Box<dyn Future<Output = ()> + Send>>,
+    seen: bool,
+}
+
+impl Stopping {
+    fn new(mut shutdown: Shutdown) -> Stopping {
+        Stopping {
+            wait: Box::pin(async move { shutdown.wait().await }),
+            seen: false,
+        }
+    }
+
+    /// True once the daemon stops.
+    fn poll(&mut self, cx: &mut Context<'_>) -> bool {
+        if !self.seen && self.wait.as_mut().poll(cx).is_ready() {
+            self.seen = true;
+        }
+        self.seen
+    }
+}
