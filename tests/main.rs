@@ -22,6 +22,7 @@ mod cold_read;
 mod completions;
 mod compress;
 mod conditional;
+mod conn;
 mod date;
 mod demo;
 mod django_e2e;
