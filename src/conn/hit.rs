@@ -63,6 +63,20 @@ pub fn answer(app: &Arc<App>, head: &Head<'_>, listener: Listener) -> Option<Hit
     if !target.starts_with('/') || target.starts_with("//") || target.contains('#') {
         return None;
     }
+    // The route first, as if with its one `Host` (checked below): most
+    // requests that are not HITs are not preload requests either.
+    let config = app.config();
+    if config.server.access_log || LevelFilter::current() >= LevelFilter::DEBUG {
+        return None;
+    }
+    let asked = router::Asked {
+        method: &method,
+        hosts: 1,
+        http11: true,
+        target,
+        path: target.split('?').next().unwrap_or(target),
+    };
+    let skip = router::preload_skip(&asked, &config, listener)?;
     let mut hosts = 0;
     let mut close = false;
     for field in head.fields {
@@ -79,18 +93,9 @@ pub fn answer(app: &Arc<App>, head: &Head<'_>, listener: Listener) -> Option<Hit
             return None;
         }
     }
-    let config = app.config();
-    if config.server.access_log || LevelFilter::current() >= LevelFilter::DEBUG {
+    if hosts != 1 {
         return None;
     }
-    let asked = router::Asked {
-        method: &method,
-        hosts,
-        http11: true,
-        target,
-        path: target.split('?').next().unwrap_or(target),
-    };
-    let skip = router::preload_skip(&asked, &config, listener)?;
     let resolved = app
         .keys
         .cached(&config, &target[skip..], |name| joined(head.fields, name))?;

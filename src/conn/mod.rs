@@ -91,7 +91,7 @@ pub async fn serve(
         let framing = match visitor.next_head().await {
             Some(Next::Hit { hit, len }) => {
                 visitor.buf.advance(len);
-                if hit.send(&stream).await.is_err() || hit.close {
+                if hit.send(&stream).await.is_err() || hit.close || visitor.stopping.now() {
                     return;
                 }
                 continue;
@@ -131,7 +131,7 @@ pub async fn serve(
                 visitor.eof |= shared.eof;
             }
         }
-        if visitor.stopping.seen {
+        if visitor.stopping.now() {
             return;
         }
     }
@@ -209,10 +209,15 @@ impl Visitor {
                 armed = true;
             }
             let waited = poll_fn(|cx| {
+                // The socket first: when it woke the task, the stop and
+                // the timer need no poll (their wakers stay registered).
+                if let Poll::Ready(ready) = self.stream.poll_read_ready(cx) {
+                    return Poll::Ready(ready.is_ok());
+                }
                 if self.stopping.poll(cx) || self.timer.as_mut().poll(cx).is_ready() {
                     return Poll::Ready(false);
                 }
-                self.stream.poll_read_ready(cx).map(|r| r.is_ok())
+                Poll::Pending
             })
             .await;
             if !waited {
@@ -231,7 +236,9 @@ enum Driven {
 }
 
 /// Runs hyper until it has answered what it was given, or the connection
-/// ends. A stop asks hyper to end after the answer under way.
+/// ends. When hyper has the connection for good ([`relay::Shared::through`]),
+/// a stop asks it to end after the answer under way; otherwise the loop
+/// closes the connection once the answer is out (`serve`).
 async fn drive<S>(
     mut conn: Pin<&mut http1::UpgradeableConnection<Link, S>>,
     shared: &Handle,
@@ -242,8 +249,9 @@ where
     S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let mut graceful = false;
+    let through = lock(shared).through;
     poll_fn(|cx| {
-        if !graceful && stopping.poll(cx) {
+        if through && !graceful && stopping.poll(cx) {
             graceful = true;
             conn.as_mut().graceful_shutdown();
         }
@@ -260,16 +268,25 @@ where
 
 /// The daemon's stop, polled from the loop's waits.
 struct Stopping {
+    shutdown: Shutdown,
     wait: Pin<Box<dyn Future<Output = ()> + Send>>,
     seen: bool,
 }
 
 impl Stopping {
-    fn new(mut shutdown: Shutdown) -> Stopping {
+    fn new(shutdown: Shutdown) -> Stopping {
+        let mut waiting = shutdown.clone();
         Stopping {
-            wait: Box::pin(async move { shutdown.wait().await }),
+            shutdown,
+            wait: Box::pin(async move { waiting.wait().await }),
             seen: false,
         }
+    }
+
+    /// True once the daemon stops, without waiting.
+    fn now(&mut self) -> bool {
+        self.seen |= self.shutdown.is_triggered();
+        self.seen
     }
 
     /// True once the daemon stops.

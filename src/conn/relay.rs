@@ -91,13 +91,8 @@ impl Read for Link {
         let this = self.get_mut();
         let mut shared = lock(&this.shared);
         if !shared.feed.is_empty() {
-            // SAFETY: only initialized bytes are written, and counted.
-            let room = unsafe { buf.as_mut() };
-            let n = room.len().min(shared.feed.len());
-            for (slot, byte) in room.iter_mut().zip(&shared.feed[..n]) {
-                slot.write(*byte);
-            }
-            unsafe { buf.advance(n) };
+            let n = buf.remaining().min(shared.feed.len());
+            buf.put_slice(&shared.feed[..n]);
             shared.feed.advance(n);
             return Poll::Ready(Ok(()));
         }
