@@ -4,7 +4,9 @@
 //! below it (docs/architecture.md draws it):
 //!
 //! - [`server`] accepts connections (bounded by `max_connections`) and hands
-//!   each request to [`router`], whose one `match` picks:
+//!   each to [`conn`], which reads its request heads: a plain HIT it
+//!   answers itself from the snapshot's prepared bytes; every other request
+//!   goes, in order, to hyper and [`router`], whose one `match` picks:
 //!   - [`admin`]: `/_preloadd/*` and the invalidation webhook, token checked
 //!     first; the webhook itself is [`invalidate::handlers`];
 //!   - [`preload`]: a preload request. [`key::resolve`] validates and

@@ -75,7 +75,6 @@ pub async fn serve(
             }
         })
     };
-    let mut service = Some(service);
     let mut hyper = None;
     let mut visitor = Visitor {
         app: Arc::clone(&app),
@@ -88,7 +87,11 @@ pub async fn serve(
         header_timeout,
     };
     loop {
-        let framing = match visitor.next_head().await {
+        // What hyper is handed: the bytes it reads first, the body bytes
+        // it reads on from the socket, what stays for the loop, and
+        // whether the connection is hyper's for good.
+        let (feed, body_left, ahead, through) = match visitor.next_head().await {
+            None => return,
             Some(Next::Hit { hit, len }) => {
                 visitor.buf.advance(len);
                 if hit.send(&stream).await.is_err() || hit.close || visitor.stopping.now() {
@@ -96,32 +99,25 @@ pub async fn serve(
                 }
                 continue;
             }
-            Some(next) => next,
-            None => return,
+            Some(Next::Head { len, body }) => {
+                let mut buf = std::mem::take(&mut visitor.buf);
+                let with = (buf.len() - len).min(usize::try_from(body).unwrap_or(usize::MAX));
+                let feed = buf.split_to(len + with);
+                (feed, body - with as u64, buf, false)
+            }
+            Some(Next::Hyper) => (std::mem::take(&mut visitor.buf), 0, BytesMut::new(), true),
         };
         let conn = hyper.get_or_insert_with(|| {
             let link = Link {
                 conn: Conn::shared(Arc::clone(&stream), spans.clone()),
                 shared: Arc::clone(&shared),
             };
-            let service = service.take().expect("one hyper connection per visitor");
-            Box::pin(builder.serve_connection(link, service).with_upgrades())
+            Box::pin(builder.serve_connection(link, service.clone()).with_upgrades())
         });
         {
             let mut shared = lock(&shared);
-            let mut buf = std::mem::take(&mut visitor.buf);
-            match framing {
-                Next::Head { len, body } => {
-                    let with = (buf.len() - len).min(usize::try_from(body).unwrap_or(usize::MAX));
-                    let feed = buf.split_to(len + with);
-                    shared.give(feed, body - with as u64, buf);
-                }
-                Next::Hit { .. } => unreachable!("answered above"),
-                Next::Hyper => {
-                    shared.through = true;
-                    shared.give(buf, 0, BytesMut::new());
-                }
-            }
+            shared.through = through;
+            shared.give(feed, body_left, ahead);
         }
         match drive(conn.as_mut(), &shared, &mut visitor.stopping).await {
             Driven::Closed => return,
