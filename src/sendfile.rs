@@ -233,17 +233,38 @@ pub fn poll_recv(
 ) -> Poll<io::Result<usize>> {
     loop {
         ready!(stream.poll_read_ready(cx))?;
-        let recv = || {
-            // SAFETY: the fd is open; recv writes at most `buf.len()` bytes
-            // into memory `buf` owns.
-            let n =
-                unsafe { libc::recv(stream.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-            usize::try_from(n).map_err(|_| io::Error::last_os_error())
-        };
-        match stream.try_io(Interest::READABLE, recv) {
+        match try_recv(stream, buf) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
             done => return Poll::Ready(done),
         }
+    }
+}
+
+/// One non-blocking `recv` into `buf` if the socket may have bytes
+/// (`WouldBlock` without a system call when tokio knows it has none).
+///
+/// A read that fills less than `buf` has drained the socket, and tokio is
+/// told so (its `poll_read` does the same): the next read then waits for
+/// the kernel's next event instead of costing a `recv` that finds nothing.
+/// tokio tells events apart by a tick, so bytes that arrive meanwhile are
+/// never missed.
+pub fn try_recv(stream: &TcpStream, buf: &mut [std::mem::MaybeUninit<u8>]) -> io::Result<usize> {
+    let mut got = None;
+    let tried = stream.try_io(Interest::READABLE, || {
+        // SAFETY: the fd is open; recv writes at most `buf.len()` bytes
+        // into memory `buf` owns.
+        let n = unsafe { libc::recv(stream.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+        let n = usize::try_from(n).map_err(|_| io::Error::last_os_error())?;
+        got = Some(n);
+        if n > 0 && n < buf.len() {
+            // Drained: have tokio clear its readiness.
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(n)
+    });
+    match got {
+        Some(n) => Ok(n),
+        None => tried,
     }
 }
 

@@ -32,7 +32,7 @@ use crate::body::Body;
 use crate::fetch::pool::Held;
 use crate::listener::Listener;
 use crate::router;
-use crate::sendfile::{Conn, Spans};
+use crate::sendfile::{self, Conn, Spans};
 use crate::shutdown::Shutdown;
 use crate::state::App;
 use head::{Framing, Parsed};
@@ -112,7 +112,11 @@ pub async fn serve(
                 conn: Conn::shared(Arc::clone(&stream), spans.clone()),
                 shared: Arc::clone(&shared),
             };
-            Box::pin(builder.serve_connection(link, service.clone()).with_upgrades())
+            Box::pin(
+                builder
+                    .serve_connection(link, service.clone())
+                    .with_upgrades(),
+            )
         });
         {
             let mut shared = lock(&shared);
@@ -189,12 +193,16 @@ impl Visitor {
                 Parsed::Partial => {}
             }
             self.buf.reserve(4096);
-            match self.stream.try_read_buf(&mut self.buf) {
+            match sendfile::try_recv(&self.stream, self.buf.spare_capacity_mut()) {
                 Ok(0) => {
                     self.eof = true;
                     continue;
                 }
-                Ok(_) => continue,
+                Ok(n) => {
+                    // SAFETY: recv wrote these bytes.
+                    unsafe { self.buf.set_len(self.buf.len() + n) };
+                    continue;
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(_) => return None,
             }
