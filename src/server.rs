@@ -188,8 +188,11 @@ async fn accept_loop(app: Arc<App>, bound: Bound, mut shutdown: Shutdown) {
         // Bodies go out by writev from the snapshot's bytes instead of being
         // copied into hyper's buffer first.
         .writev(true);
+    let settings = Arc::new(conn::Settings {
+        builder,
+        header_timeout: config.server.header_timeout,
+    });
     drop(config);
-    let builder = Arc::new(builder);
     let slots = Arc::new(Semaphore::new(max));
     let Bound { listener, kind, .. } = bound;
 
@@ -216,10 +219,10 @@ async fn accept_loop(app: Arc<App>, bound: Bound, mut shutdown: Shutdown) {
         };
         let _ = stream.set_nodelay(true);
         let app = Arc::clone(&app);
-        let builder = Arc::clone(&builder);
+        let settings = Arc::clone(&settings);
         let conn_shutdown = shutdown.clone();
         tokio::spawn(async move {
-            conn::serve(app, stream, peer, kind, builder, conn_shutdown).await;
+            conn::serve(app, stream, peer, kind, settings, conn_shutdown).await;
             drop(permit);
         });
     }

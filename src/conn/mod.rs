@@ -38,6 +38,15 @@ use crate::state::App;
 use head::{Framing, Parsed};
 use relay::{lock, Handle, Link, Open, Tracked};
 
+/// What every connection of a listener is served with, made once when the
+/// listener starts (a reload changes neither: operations.md).
+pub struct Settings {
+    /// hyper's HTTP/1 server, for the requests the loop hands on.
+    pub builder: http1::Builder,
+    /// How long a request head may take, idle time before it included.
+    pub header_timeout: Duration,
+}
+
 /// Serves one visitor connection until it closes, times out or the daemon
 /// stops (the request under way is answered first).
 pub async fn serve(
@@ -45,11 +54,11 @@ pub async fn serve(
     stream: TcpStream,
     peer: SocketAddr,
     kind: Listener,
-    builder: Arc<http1::Builder>,
+    settings: Arc<Settings>,
     shutdown: Shutdown,
 ) {
     let stream = Arc::new(stream);
-    let header_timeout = app.config().server.header_timeout;
+    let header_timeout = settings.header_timeout;
     // Large snapshot bodies of this connection's responses go out from
     // their files (see `sendfile`).
     let spans = Spans::default();
@@ -113,7 +122,8 @@ pub async fn serve(
                 shared: Arc::clone(&shared),
             };
             Box::pin(
-                builder
+                settings
+                    .builder
                     .serve_connection(link, service.clone())
                     .with_upgrades(),
             )
