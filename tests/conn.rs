@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::support::{config_text, get, Daemon, Sandbox, Upstream};
+use crate::support::{config_text, get, send_until_closed, Daemon, Sandbox, Upstream};
 
 /// A response read off a connection: status, fields in order, body.
 #[derive(Debug)]
@@ -44,17 +44,7 @@ impl Answer {
 /// closes; `heads` says which requests were HEAD (their answers have no
 /// body, whatever their length says).
 async fn exchange(addr: SocketAddr, raw: &[u8], heads: &[bool]) -> Vec<Answer> {
-    let run = async {
-        let mut stream = TcpStream::connect(addr).await.expect("connect");
-        stream.write_all(raw).await.expect("send");
-        let mut buf = Vec::new();
-        let _ = stream.read_to_end(&mut buf).await;
-        buf
-    };
-    let buf = tokio::time::timeout(Duration::from_secs(20), run)
-        .await
-        .expect("answers within 20 s");
-    split(&buf, heads)
+    split(&send_until_closed(addr, raw).await, heads)
 }
 
 /// The answers in `buf`, one after another, by their framing.

@@ -65,6 +65,12 @@ pub async fn request(
 
 /// Sends `raw` bytes and reads one response until the server closes.
 pub async fn send_raw(addr: SocketAddr, raw: &[u8], head_only: bool) -> Reply {
+    parse(&send_until_closed(addr, raw).await, head_only)
+}
+
+/// Sends `raw` bytes on a fresh connection; everything the server writes
+/// until it closes (within 20 s).
+pub async fn send_until_closed(addr: SocketAddr, raw: &[u8]) -> Vec<u8> {
     let exchange = async {
         let mut stream = TcpStream::connect(addr).await.expect("connect to daemon");
         stream.write_all(raw).await.expect("send request");
@@ -72,10 +78,9 @@ pub async fn send_raw(addr: SocketAddr, raw: &[u8], head_only: bool) -> Reply {
         let _ = stream.read_to_end(&mut buf).await;
         buf
     };
-    let buf = tokio::time::timeout(Duration::from_secs(20), exchange)
+    tokio::time::timeout(Duration::from_secs(20), exchange)
         .await
-        .expect("response within 20 s");
-    parse(&buf, head_only)
+        .expect("response within 20 s")
 }
 
 fn parse(buf: &[u8], head_only: bool) -> Reply {

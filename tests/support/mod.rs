@@ -17,7 +17,7 @@ pub mod upstream;
 pub mod webhook;
 
 pub use body::{gunzip, sized_body, unbrotli};
-pub use client::{get, request, send_raw, Conn, Reply};
+pub use client::{get, request, send_raw, send_until_closed, Conn, Reply};
 pub use daemon::{config_text, Daemon};
 pub use raw_upstream::RawUpstream;
 pub use upstream::{dead_app, Upstream};
