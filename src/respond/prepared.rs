@@ -188,6 +188,36 @@ mod tests {
     }
 
     #[test]
+    fn the_wire_head_is_the_status_line_and_every_field_but_age() {
+        let snap = snapshot(
+            vec![(header::CONTENT_TYPE, HeaderValue::from_static("text/html"))],
+            SystemTime::now(),
+        );
+        let heads = heads(&snap);
+        let wire = wire(&snap, &heads);
+        let text = std::str::from_utf8(&wire[0]).expect("ASCII");
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+        assert!(
+            text.ends_with("\r\n") && !text.ends_with("\r\n\r\n"),
+            "{text}"
+        );
+        for line in [
+            "content-type: text/html",
+            "etag: \"t\"",
+            "content-length: 4",
+        ] {
+            assert!(
+                text.contains(&format!("\r\n{line}\r\n")),
+                "{line} in {text}"
+            );
+        }
+        assert!(!text.contains("age:"), "{text}");
+        // The status line, then every field of the map but Age.
+        let lines = text.matches("\r\n").count();
+        assert_eq!(lines - 1, heads[0].len() - 1);
+    }
+
+    #[test]
     fn the_apps_date_is_the_snapshots_date() {
         let date = HeaderValue::from_static("Mon, 30 Nov 2026 10:00:00 GMT");
         let snap = snapshot(vec![(header::DATE, date.clone())], SystemTime::now());
