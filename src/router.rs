@@ -55,10 +55,17 @@ pub async fn handle(
     // The request's span and access line only when they are wanted, and
     // then boxed: the future of every other request stays as small as
     // before (measured: docs/benchmarks.md, "Metrics and logs").
-    if access_log || LevelFilter::current() >= LevelFilter::DEBUG {
+    if is_observed(access_log) {
         return Box::pin(observed(app, req, route, peer, listener, access_log, held)).await;
     }
     answer(app, req, route, peer, listener, held).await
+}
+
+/// True when each request gets its access line (`access_log`) or its
+/// debug span: such requests are answered by [`observed`], and the
+/// connection loop leaves their HITs to it (`conn::hit`).
+pub fn is_observed(access_log: bool) -> bool {
+    access_log || LevelFilter::current() >= LevelFilter::DEBUG
 }
 
 /// [`answer`] in a `request` span (at debug), with its access line.

@@ -17,7 +17,6 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method};
 use tokio::net::TcpStream;
-use tracing::level_filters::LevelFilter;
 
 use super::head::{Framing, Head};
 use crate::cached::{self, Freshness};
@@ -66,7 +65,7 @@ pub fn answer(app: &Arc<App>, head: &Head<'_>, listener: Listener) -> Option<Hit
     // The route first, as if with its one `Host` (checked below): most
     // requests that are not HITs are not preload requests either.
     let config = app.config();
-    if config.server.access_log || LevelFilter::current() >= LevelFilter::DEBUG {
+    if router::is_observed(config.server.access_log) {
         return None;
     }
     let asked = router::Asked {

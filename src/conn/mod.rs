@@ -58,7 +58,6 @@ pub async fn serve(
     shutdown: Shutdown,
 ) {
     let stream = Arc::new(stream);
-    let header_timeout = settings.header_timeout;
     // Large snapshot bodies of this connection's responses go out from
     // their files (see `sendfile`).
     let spans = Spans::default();
@@ -93,7 +92,7 @@ pub async fn serve(
         eof: false,
         stopping: Stopping::new(shutdown),
         timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
-        header_timeout,
+        header_timeout: settings.header_timeout,
     };
     loop {
         // What hyper is handed: the bytes it reads first, the body bytes
