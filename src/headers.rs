@@ -66,6 +66,15 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
     }
 }
 
+/// True for a hop-by-hop field name in any case, `Upgrade` included: the
+/// names [`strip_hop_by_hop`] removes before it looks at `Connection`.
+pub fn is_hop_by_hop(name: &str) -> bool {
+    HOP_BY_HOP
+        .iter()
+        .any(|hop| name.eq_ignore_ascii_case(hop.as_str()))
+        || name.eq_ignore_ascii_case("upgrade")
+}
+
 /// The bit of `name` in [`strip_hop_by_hop`]'s scan: 1 << its index in
 /// `HOP_BY_HOP`, 1 << 8 for `Upgrade`, 0 for any other name. By length
 /// first: most names are of none of these lengths, or differ at once.

@@ -175,17 +175,17 @@ fn set_forwarded(headers: &mut http::HeaderMap, peer: SocketAddr) {
 
 /// An address's text without the formatting machinery (IPv4 by hand,
 /// IPv6 through `Display` into a stack buffer).
-struct IpText {
+pub(crate) struct IpText {
     /// An IPv6 address's text is 45 bytes at most.
     buf: [u8; 48],
 }
 
 impl IpText {
-    fn new() -> IpText {
+    pub(crate) fn new() -> IpText {
         IpText { buf: [0; 48] }
     }
 
-    fn of(&mut self, ip: IpAddr) -> &[u8] {
+    pub(crate) fn of(&mut self, ip: IpAddr) -> &[u8] {
         match ip {
             IpAddr::V4(v4) => {
                 let mut len = 0;

@@ -150,6 +150,13 @@ pub fn preload_skip(asked: &Asked<'_>, config: &Config, listener: Listener) -> O
     }
 }
 
+/// True when the request is passed through to the app as it came (no
+/// preload, admin or write-through route): the connection loop forwards
+/// such a request itself when it is plain (`conn::pass`).
+pub fn is_proxied(asked: &Asked<'_>, config: &Config, listener: Listener) -> bool {
+    matches!(route_of(asked, config, listener), Route::Proxy)
+}
+
 fn route_of(req: &Asked<'_>, config: &Config, listener: Listener) -> Route {
     // With two `Host` fields the host is ambiguous, and an HTTP/1.1
     // request must carry one (400 for both, RFC 9112 §3.2); `CONNECT` asks for a tunnel, which a reverse proxy does not open.

@@ -207,7 +207,7 @@ impl Hit {
 }
 
 /// Writes every byte of `bufs` by `sendmsg` with `flags`.
-async fn write_all(
+pub(super) async fn write_all(
     stream: &TcpStream,
     mut bufs: &mut [IoSlice<'_>],
     flags: libc::c_int,

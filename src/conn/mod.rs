@@ -9,8 +9,10 @@
 //! with its streamed bodies, the admin endpoints, webhooks, errors) is
 //! HTTP that hyper already does right.
 
+mod answer;
 mod head;
 mod hit;
+mod pass;
 mod relay;
 
 use std::future::{poll_fn, Future};
@@ -62,12 +64,14 @@ pub async fn serve(
     // their files (see `sendfile`).
     let spans = Spans::default();
     let shared = Handle::default();
+    // The app connections this connection's pass-through requests go out
+    // on (`fetch::pool`): hyper's, and the loop's own (`pass`).
+    let held = Arc::new(Held::new(&app.upstreams));
+    let mut date = answer::DateLine::default();
     let service = {
         let shared = Arc::clone(&shared);
         let spans = spans.clone();
-        // The app connection this connection's pass-through requests go
-        // out on (`fetch::pool`).
-        let held = Arc::new(Held::new(&app.upstreams));
+        let held = Arc::clone(&held);
         let app = Arc::clone(&app);
         service_fn(move |req| {
             let open = Open::new(&shared);
@@ -87,6 +91,7 @@ pub async fn serve(
     let mut visitor = Visitor {
         app: Arc::clone(&app),
         kind,
+        peer,
         stream: Arc::clone(&stream),
         buf: BytesMut::new(),
         eof: false,
@@ -103,6 +108,14 @@ pub async fn serve(
             Some(Next::Hit { hit, len }) => {
                 visitor.buf.advance(len);
                 if hit.send(&stream).await.is_err() || hit.close || visitor.stopping.now() {
+                    return;
+                }
+                continue;
+            }
+            Some(Next::Pass { pass, len }) => {
+                visitor.buf.advance(len);
+                let keep = pass.run(&app, &held, &stream, &mut date).await;
+                if !keep || visitor.stopping.now() {
                     return;
                 }
                 continue;
@@ -150,6 +163,8 @@ pub async fn serve(
 enum Next {
     /// A HIT, answered by the loop; its head is `len` bytes.
     Hit { hit: hit::Hit, len: usize },
+    /// A plain pass-through, forwarded by the loop; its head is `len` bytes.
+    Pass { pass: pass::Pass, len: usize },
     /// A head of `len` bytes, then `body` bytes of body.
     Head { len: usize, body: u64 },
     /// hyper reads the connection from here on.
@@ -160,6 +175,7 @@ enum Next {
 struct Visitor {
     app: Arc<App>,
     kind: Listener,
+    peer: SocketAddr,
     stream: Arc<TcpStream>,
     /// What was read and not yet handed on.
     buf: BytesMut,
@@ -184,6 +200,12 @@ impl Visitor {
                 Parsed::Head(head) => {
                     if let Some(hit) = hit::answer(&self.app, &head, self.kind) {
                         return Some(Next::Hit { hit, len: head.len });
+                    }
+                    if let Some(pass) = pass::request(&self.app, &head, self.kind, self.peer) {
+                        return Some(Next::Pass {
+                            pass,
+                            len: head.len,
+                        });
                     }
                     return Some(match head.framing {
                         Framing::None => Next::Head {

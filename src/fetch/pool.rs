@@ -16,8 +16,13 @@
 //! app. So the app sees the connections of requests in progress, plus at
 //! most [`KEEP_HELD`] held and [`KEEP_IDLE`] idle ones.
 //!
-//! Each app connection is driven by its own task, which notices when the
-//! app closes it. A request that goes out on a kept connection the app
+//! The same bounds hold for the connection loop's own app connections
+//! ([`RawConn`]: plain sockets it writes requests to and reads answers
+//! from itself, `conn::pass`), which a visitor connection holds beside
+//! its hyper one and which have an idle list of their own.
+//!
+//! Each hyper app connection is driven by its own task, which notices when
+//! the app closes it. A request that goes out on a kept connection the app
 //! closed before reading it is sent again, once, on a new one (hyper hands
 //! back a request it did not write).
 
@@ -26,10 +31,12 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
+use bytes::BytesMut;
 use http::uri::Authority;
 use http::{Request, Response, Uri};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
+use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tower_service::Service;
 
@@ -51,9 +58,44 @@ pub struct Conn {
     authority: Authority,
 }
 
-impl Conn {
+/// An app connection the connection loop speaks HTTP/1.1 on itself: a
+/// socket and what it read past the last answer's end (nothing, or the
+/// connection is not kept).
+pub struct RawConn {
+    pub stream: TcpStream,
+    pub buf: BytesMut,
+    authority: Authority,
+}
+
+/// What the idle lists and the held slots ask of a connection.
+trait Reusable {
+    /// Known closed (a hyper connection knows; a raw one is found closed
+    /// when used, and its request sent again: `conn::pass`).
+    fn is_closed(&self) -> bool;
+    fn authority(&self) -> &Authority;
+
     fn usable_for(&self, authority: &Authority) -> bool {
-        !self.sender.is_closed() && self.authority == *authority
+        !self.is_closed() && self.authority() == authority
+    }
+}
+
+impl Reusable for Conn {
+    fn is_closed(&self) -> bool {
+        self.sender.is_closed()
+    }
+
+    fn authority(&self) -> &Authority {
+        &self.authority
+    }
+}
+
+impl Reusable for RawConn {
+    fn is_closed(&self) -> bool {
+        false
+    }
+
+    fn authority(&self) -> &Authority {
+        &self.authority
     }
 }
 
@@ -75,49 +117,27 @@ impl std::fmt::Display for SendError {
     }
 }
 
-struct Idle {
-    conn: Conn,
+struct Idle<C> {
+    conn: C,
     since: Instant,
 }
 
-/// The idle app connections and the way to open new ones.
-pub struct Pool {
-    connector: Connector,
-    idle: Mutex<VecDeque<Idle>>,
-    /// Set once the task that closes expired idle connections runs.
-    sweeping: AtomicBool,
-    /// App connections held by visitor connections now ([`Held`]).
-    held: AtomicUsize,
-}
+/// Idle connections of one kind, newest last, at most [`KEEP_IDLE`].
+struct Shelf<C>(Mutex<VecDeque<Idle<C>>>);
 
-impl Pool {
-    pub fn new(connector: Connector) -> Arc<Pool> {
-        Arc::new(Pool {
-            connector,
-            idle: Mutex::new(VecDeque::new()),
-            sweeping: AtomicBool::new(false),
-            held: AtomicUsize::new(0),
-        })
+impl<C: Reusable> Shelf<C> {
+    fn new() -> Shelf<C> {
+        Shelf(Mutex::new(VecDeque::new()))
     }
 
-    /// Idle connections kept now.
-    pub fn idle_count(&self) -> usize {
-        self.lock().len()
-    }
-
-    /// Connections held by visitor connections now.
-    pub fn held_count(&self) -> usize {
-        self.held.load(Ordering::Relaxed)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Idle>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Idle<C>>> {
         // The list stays consistent whatever panicked while holding it.
-        self.idle.lock().unwrap_or_else(|e| e.into_inner())
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The newest idle connection to `authority`; closed, expired and
     /// other apps' ones met on the way are dropped.
-    fn take(&self, authority: &Authority) -> Option<Conn> {
+    fn take(&self, authority: &Authority) -> Option<C> {
         let now = Instant::now();
         let mut idle = self.lock();
         while let Some(kept) = idle.pop_back() {
@@ -128,10 +148,10 @@ impl Pool {
         None
     }
 
-    /// Keeps `conn` idle, within [`KEEP_IDLE`].
-    fn put(self: &Arc<Self>, conn: Conn) {
-        if conn.sender.is_closed() {
-            return;
+    /// Keeps `conn` idle, within [`KEEP_IDLE`]; false if it was closed.
+    fn put(&self, conn: C) -> bool {
+        if conn.is_closed() {
+            return false;
         }
         let surplus = {
             let mut idle = self.lock();
@@ -144,7 +164,7 @@ impl Pool {
         };
         // Closed outside the lock.
         drop(surplus);
-        self.start_sweeping();
+        true
     }
 
     /// Closes the idle connections unused for [`IDLE_TIMEOUT`] at `now`.
@@ -158,6 +178,62 @@ impl Pool {
             idle.drain(..fresh).collect::<Vec<_>>()
         };
         drop(expired);
+    }
+}
+
+/// The idle app connections and the way to open new ones.
+pub struct Pool {
+    connector: Connector,
+    idle: Shelf<Conn>,
+    raw: Shelf<RawConn>,
+    /// Set once the task that closes expired idle connections runs.
+    sweeping: AtomicBool,
+    /// App connections held by visitor connections now ([`Held`]).
+    held: AtomicUsize,
+}
+
+impl Pool {
+    pub fn new(connector: Connector) -> Arc<Pool> {
+        Arc::new(Pool {
+            connector,
+            idle: Shelf::new(),
+            raw: Shelf::new(),
+            sweeping: AtomicBool::new(false),
+            held: AtomicUsize::new(0),
+        })
+    }
+
+    /// Idle connections kept now (hyper's and the loop's).
+    pub fn idle_count(&self) -> usize {
+        self.idle.lock().len() + self.raw.lock().len()
+    }
+
+    /// Connections held by visitor connections now.
+    pub fn held_count(&self) -> usize {
+        self.held.load(Ordering::Relaxed)
+    }
+
+    fn take(&self, authority: &Authority) -> Option<Conn> {
+        self.idle.take(authority)
+    }
+
+    /// Keeps `conn` idle, within [`KEEP_IDLE`].
+    fn put(self: &Arc<Self>, conn: Conn) {
+        if self.idle.put(conn) {
+            self.start_sweeping();
+        }
+    }
+
+    fn put_raw(self: &Arc<Self>, conn: RawConn) {
+        if self.raw.put(conn) {
+            self.start_sweeping();
+        }
+    }
+
+    /// Closes the idle connections unused for [`IDLE_TIMEOUT`] at `now`.
+    fn sweep(&self, now: Instant) {
+        self.idle.sweep(now);
+        self.raw.sweep(now);
     }
 
     fn start_sweeping(self: &Arc<Self>) {
@@ -203,6 +279,40 @@ impl Pool {
         })
     }
 
+    /// An app connection for the loop's own requests: the one `held`
+    /// keeps, an idle one, or (`fresh`, or none kept) a new one. `Ok` with
+    /// whether it was used before.
+    pub async fn raw(
+        &self,
+        held: &Held,
+        upstream: &Uri,
+        fresh: bool,
+    ) -> Result<(RawConn, bool), SendError> {
+        let Some(authority) = upstream.authority() else {
+            return Err(SendError::Connect("the upstream URL has no host".into()));
+        };
+        if !fresh {
+            let kept = held
+                .take_raw(authority)
+                .or_else(|| self.raw.take(authority));
+            if let Some(conn) = kept {
+                return Ok((conn, true));
+            }
+        }
+        let io = self
+            .connector
+            .clone()
+            .call(upstream.clone())
+            .await
+            .map_err(SendError::Connect)?;
+        let conn = RawConn {
+            stream: io.into_inner(),
+            buf: BytesMut::new(),
+            authority: authority.clone(),
+        };
+        Ok((conn, false))
+    }
+
     /// Sends `req` (origin-form, with its `Host`) to the app at
     /// `upstream` on the connection `held` keeps, an idle one, or a new
     /// one. The connection is handed back with the answer: give it to
@@ -238,11 +348,13 @@ impl Pool {
     }
 }
 
-/// The app connection a visitor connection keeps between its requests;
-/// it goes to the pool's idle list when the visitor's connection closes.
+/// The app connections a visitor connection keeps between its requests
+/// (a hyper one and a raw one); they go to the pool's idle lists when the
+/// visitor's connection closes.
 pub struct Held {
     pool: Arc<Pool>,
     conn: Mutex<Option<Conn>>,
+    raw: Mutex<Option<RawConn>>,
 }
 
 impl Held {
@@ -250,11 +362,20 @@ impl Held {
         Held {
             pool: Arc::clone(pool),
             conn: Mutex::new(None),
+            raw: Mutex::new(None),
         }
     }
 
     fn take(&self, authority: &Authority) -> Option<Conn> {
-        let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner()).take()?;
+        self.take_from(&self.conn, authority)
+    }
+
+    fn take_raw(&self, authority: &Authority) -> Option<RawConn> {
+        self.take_from(&self.raw, authority)
+    }
+
+    fn take_from<C: Reusable>(&self, slot: &Mutex<Option<C>>, authority: &Authority) -> Option<C> {
+        let conn = slot.lock().unwrap_or_else(|e| e.into_inner()).take()?;
         self.pool.held.fetch_sub(1, Ordering::Relaxed);
         conn.usable_for(authority).then_some(conn)
     }
@@ -262,20 +383,25 @@ impl Held {
     /// Keeps `conn` for this visitor connection's next request, or, with
     /// [`KEEP_HELD`] held already, gives it to the idle list.
     pub fn keep(&self, conn: Conn) {
+        self.keep_in(&self.conn, conn, |pool, conn| pool.put(conn));
+    }
+
+    /// [`Held::keep`] for the loop's own app connection.
+    pub fn keep_raw(&self, conn: RawConn) {
+        self.keep_in(&self.raw, conn, |pool, conn| pool.put_raw(conn));
+    }
+
+    fn keep_in<C>(&self, slot: &Mutex<Option<C>>, conn: C, put: impl Fn(&Arc<Pool>, C)) {
         let held = &self.pool.held;
         if held.fetch_add(1, Ordering::Relaxed) >= KEEP_HELD {
             held.fetch_sub(1, Ordering::Relaxed);
-            self.pool.put(conn);
+            put(&self.pool, conn);
             return;
         }
-        let before = self
-            .conn
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .replace(conn);
+        let before = slot.lock().unwrap_or_else(|e| e.into_inner()).replace(conn);
         if let Some(before) = before {
             held.fetch_sub(1, Ordering::Relaxed);
-            self.pool.put(before);
+            put(&self.pool, before);
         }
     }
 
@@ -288,14 +414,19 @@ impl Held {
 
 impl Drop for Held {
     fn drop(&mut self) {
-        let conn = self
+        let held = &self.pool.held;
+        if let Some(conn) = self
             .conn
             .get_mut()
             .unwrap_or_else(|e| e.into_inner())
-            .take();
-        if let Some(conn) = conn {
-            self.pool.held.fetch_sub(1, Ordering::Relaxed);
+            .take()
+        {
+            held.fetch_sub(1, Ordering::Relaxed);
             self.pool.put(conn);
+        }
+        if let Some(conn) = self.raw.get_mut().unwrap_or_else(|e| e.into_inner()).take() {
+            held.fetch_sub(1, Ordering::Relaxed);
+            self.pool.put_raw(conn);
         }
     }
 }

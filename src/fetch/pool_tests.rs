@@ -88,6 +88,7 @@ async fn another_apps_and_closed_connections_are_never_taken() {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let closed = pool
+            .idle
             .lock()
             .back()
             .is_some_and(|kept| kept.conn.sender.is_closed());
