@@ -23,6 +23,7 @@ mod completions;
 mod compress;
 mod conditional;
 mod conn;
+mod conn_pass;
 mod date;
 mod demo;
 mod django_e2e;

@@ -120,15 +120,13 @@ pub fn parse(buf: &[u8], asked: &Asked<'_>, date: &mut DateLine) -> Parsed {
             has_date = true;
         }
     }
-    let framing = if asked.head_only || code == 204 || code == 304 {
-        Framing::None
-    } else {
-        match (chunked, length) {
-            (Some(_), Some(_)) => return Parsed::Bad(headers::AMBIGUOUS_LENGTH),
-            (Some(true), None) => Framing::Chunked,
-            (Some(false), None) | (None, None) => Framing::Close,
-            (None, Some(n)) => Framing::Length(n),
-        }
+    let framing = match (chunked, length) {
+        // Refused whatever the method, as `proxy::forward` refuses it.
+        (Some(_), Some(_)) => return Parsed::Bad(headers::AMBIGUOUS_LENGTH),
+        _ if asked.head_only || code == 204 || code == 304 => Framing::None,
+        (Some(true), None) => Framing::Chunked,
+        (Some(false), None) | (None, None) => Framing::Close,
+        (None, Some(n)) => Framing::Length(n),
     };
 
     let mut head = Vec::with_capacity(len + 64);

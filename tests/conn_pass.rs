@@ -1,0 +1,475 @@
+//! Pass-through forwarded by the connection loop (`src/conn/pass.rs`):
+//! the app gets the request hyper's path would send it, and the visitor
+//! the answer hyper's path would give, for every way an app frames an
+//! answer. The same requests go to two daemons in front of one scripted
+//! app: one as configured by default (the loop forwards plain requests)
+//! and one with the access log on, whose requests all take hyper's path.
+//! The app writes `X-Mark` in that case; hyper writes every field name in
+//! lower case, the loop as the app wrote it, which tells the paths apart.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::support::{config_text, dead_app, send_until_closed, Daemon, Sandbox};
+
+/// An app on a raw socket that answers each path with fixed bytes and
+/// keeps every request head it read.
+struct App {
+    addr: SocketAddr,
+    heads: Arc<Mutex<Vec<String>>>,
+    accepted: Arc<AtomicUsize>,
+    /// Connections the app closed after answering on them.
+    closed: Arc<AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// The answer to `path`, and whether the app closes the connection after it.
+fn canned(path: &str) -> (Vec<u8>, bool) {
+    let text = |s: &str| s.as_bytes().to_vec();
+    match path {
+        "/length" => (
+            text(
+                "HTTP/1.1 200 OK\r\nX-Mark: 1\r\nContent-Length: 5\r\nKeep-Alive: timeout=5\r\n\
+                 Connection: keep-alive, X-Secret\r\nX-Secret: s\r\nX-Preload-Tags: t1\r\n\
+                 Proxy-Authenticate: Basic\r\n\r\nhello",
+            ),
+            false,
+        ),
+        "/chunked" => (
+            text(
+                "HTTP/1.1 200 OK\r\nX-Mark: 1\r\nTransfer-Encoding: chunked\r\n\r\n\
+                 5;e=1\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+            ),
+            false,
+        ),
+        "/close" => (
+            text("HTTP/1.1 200 OK\r\nX-Mark: 1\r\nConnection: close\r\n\r\nuntil the close"),
+            true,
+        ),
+        "/http10" => (
+            text("HTTP/1.0 200 OK\r\nX-Mark: 1\r\n\r\nan HTTP/1.0 body"),
+            true,
+        ),
+        "/reason" => (
+            text("HTTP/1.1 299 Fine Thanks\r\nX-Mark: 1\r\nContent-Length: 0\r\n\r\n"),
+            false,
+        ),
+        "/nocontent" => (text("HTTP/1.1 204 No Content\r\nX-Mark: 1\r\n\r\n"), false),
+        "/notmodified" => (
+            text("HTTP/1.1 304 Not Modified\r\nX-Mark: 1\r\nETag: \"e\"\r\n\r\n"),
+            false,
+        ),
+        "/early" => (
+            text(
+                "HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n\
+                 HTTP/1.1 200 OK\r\nX-Mark: 1\r\nContent-Length: 2\r\n\
+                 Date: Thu, 03 Dec 2026 05:00:00 GMT\r\n\r\nok",
+            ),
+            false,
+        ),
+        "/large" => {
+            let body: Vec<u8> = (0..300_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+            let mut raw = format!(
+                "HTTP/1.1 200 OK\r\nX-Mark: 1\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            )
+            .into_bytes();
+            raw.extend_from_slice(&body);
+            (raw, false)
+        }
+        "/ambiguous" => (
+            text(
+                "HTTP/1.1 200 OK\r\nX-Mark: 1\r\nContent-Length: 3\r\n\
+                 Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+            ),
+            true,
+        ),
+        // Kept alive as far as the answer says, then closed at once: what
+        // an app with a short keep-alive timeout does.
+        "/drop" => (
+            text("HTTP/1.1 200 OK\r\nX-Mark: 1\r\nContent-Length: 4\r\n\r\ndrop"),
+            true,
+        ),
+        _ => (
+            text("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"),
+            false,
+        ),
+    }
+}
+
+impl App {
+    async fn start() -> App {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind app");
+        let addr = listener.local_addr().unwrap();
+        let heads = Arc::new(Mutex::new(Vec::new()));
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let closed = Arc::new(AtomicUsize::new(0));
+        let (h, a, c) = (
+            Arc::clone(&heads),
+            Arc::clone(&accepted),
+            Arc::clone(&closed),
+        );
+        let task = tokio::spawn(async move {
+            // Dropping the app aborts this task and its connections.
+            let mut conns = tokio::task::JoinSet::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                a.fetch_add(1, Ordering::SeqCst);
+                let (h, c) = (Arc::clone(&h), Arc::clone(&c));
+                conns.spawn(async move {
+                    let _ =
+                        tokio::time::timeout(Duration::from_secs(20), serve(stream, h, c)).await;
+                });
+            }
+        });
+        App {
+            addr,
+            heads,
+            accepted,
+            closed,
+            task,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn take_heads(&self) -> Vec<String> {
+        std::mem::take(&mut *self.heads.lock().unwrap())
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn serve(mut stream: TcpStream, heads: Arc<Mutex<Vec<String>>>, closed: Arc<AtomicUsize>) {
+    let mut buf = Vec::new();
+    loop {
+        let end = loop {
+            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break end + 4;
+            }
+            let mut more = [0u8; 4096];
+            match stream.read(&mut more).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&more[..n]),
+            }
+        };
+        let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+        buf.drain(..end);
+        let path = head.split(' ').nth(1).unwrap_or("/").to_string();
+        let head_only = head.starts_with("HEAD ");
+        heads.lock().unwrap().push(head);
+        let (mut answer, close) = canned(&path);
+        if head_only {
+            // The last head only: no body after it.
+            let last = answer
+                .windows(7)
+                .rposition(|w| w == b"HTTP/1.")
+                .unwrap_or(0);
+            let end = answer[last..].windows(4).position(|w| w == b"\r\n\r\n");
+            answer.truncate(last + end.map_or(answer.len() - last, |e| e + 4));
+        }
+        if stream.write_all(&answer).await.is_err() {
+            return;
+        }
+        if close {
+            let _ = stream.shutdown().await;
+            closed.fetch_add(1, Ordering::SeqCst);
+            return;
+        }
+    }
+}
+
+/// An answer as the visitor read it.
+#[derive(Debug, PartialEq)]
+struct Seen {
+    status_line: String,
+    /// Lower-cased names but `date`, sorted.
+    fields: Vec<(String, String)>,
+    body: Vec<u8>,
+    /// The app's `X-Mark` came with its name as the app wrote it.
+    marked_as_written: bool,
+    has_date: bool,
+}
+
+/// Reads one answer off `raw` (all a connection carried): its head, and
+/// its body by its framing (none for HEAD).
+fn read_answer(raw: &[u8], head_only: bool) -> Seen {
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("a head in {:?}", String::from_utf8_lossy(raw)));
+    let head = String::from_utf8_lossy(&raw[..end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap().to_string();
+    let written: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.to_string(), v.trim().to_string()))
+        .collect();
+    let field = |name: &str| {
+        written
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    };
+    let mut rest = &raw[end + 4..];
+    let mut body = Vec::new();
+    let no_body = head_only || status_line.contains(" 204 ") || status_line.contains(" 304 ");
+    if no_body {
+    } else if field("transfer-encoding").as_deref() == Some("chunked") {
+        loop {
+            let line = rest
+                .windows(2)
+                .position(|w| w == b"\r\n")
+                .expect("size line");
+            let size = std::str::from_utf8(&rest[..line]).unwrap();
+            let size = usize::from_str_radix(size.split(';').next().unwrap(), 16).unwrap();
+            rest = &rest[line + 2..];
+            body.extend_from_slice(&rest[..size]);
+            rest = &rest[size + 2..];
+            if size == 0 {
+                break;
+            }
+        }
+    } else if let Some(len) = field("content-length") {
+        body = rest[..len.parse::<usize>().unwrap()].to_vec();
+    } else {
+        body = rest.to_vec();
+    }
+    let mut fields: Vec<(String, String)> = written
+        .iter()
+        .filter(|(n, _)| !n.eq_ignore_ascii_case("date"))
+        .map(|(n, v)| (n.to_ascii_lowercase(), v.clone()))
+        .collect();
+    fields.sort();
+    Seen {
+        status_line,
+        fields,
+        body,
+        marked_as_written: written.iter().any(|(n, _)| n == "X-Mark"),
+        has_date: field("date").is_some(),
+    }
+}
+
+/// A head's request line and its fields, lower-cased and sorted.
+fn normalized(head: &str) -> (String, Vec<String>) {
+    let mut lines = head.trim_end().split("\r\n");
+    let line = lines.next().unwrap().to_string();
+    let mut fields: Vec<String> = lines
+        .map(|l| {
+            let (n, v) = l.split_once(':').unwrap();
+            format!("{}:{}", n.to_ascii_lowercase(), v.trim())
+        })
+        .collect();
+    fields.sort();
+    (line, fields)
+}
+
+/// The two daemons in front of `url`: the loop's and hyper's.
+fn daemons(loop_box: &Sandbox, hyper_box: &Sandbox, url: &str) -> (Daemon, Daemon) {
+    let looped = loop_box.daemon_url(url, "");
+    let text = config_text(url, &hyper_box.cache_dir(), "", "").replacen(
+        "[server]\n",
+        "[server]\naccess_log = true\n",
+        1,
+    );
+    (looped, Daemon::start(hyper_box.dir.path(), &text))
+}
+
+fn request(method: &str, path: &str, close: bool) -> String {
+    format!(
+        "{method} {path} HTTP/1.1\r\nHost: site.test\r\nUser-Agent: t\r\n\
+         X-Forwarded-For: 10.0.0.1\r\nKeep-Alive: 300\r\nTE: trailers\r\n\
+         Proxy-Authorization: Basic eA==\r\n{}\r\n",
+        if close { "Connection: close\r\n" } else { "" }
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_loop_forwards_and_relays_what_hypers_path_does() {
+    let app = App::start().await;
+    let (loop_box, hyper_box) = (Sandbox::new(), Sandbox::new());
+    let (looped, hypered) = daemons(&loop_box, &hyper_box, &app.url());
+    let paths = [
+        "/length",
+        "/chunked",
+        "/close",
+        "/http10",
+        "/reason",
+        "/nocontent",
+        "/notmodified",
+        "/early",
+        "/large",
+        "/ambiguous",
+    ];
+    for path in paths {
+        for method in ["GET", "HEAD"] {
+            let what = format!("{method} {path}");
+            let head_only = method == "HEAD";
+            let raw = request(method, path, true);
+            let by_loop = read_answer(
+                &send_until_closed(looped.main, raw.as_bytes()).await,
+                head_only,
+            );
+            let loop_heads = app.take_heads();
+            let by_hyper = read_answer(
+                &send_until_closed(hypered.main, raw.as_bytes()).await,
+                head_only,
+            );
+            let hyper_heads = app.take_heads();
+
+            assert_eq!(by_loop.status_line, by_hyper.status_line, "{what}");
+            assert_eq!(by_loop.fields, by_hyper.fields, "{what}");
+            assert_eq!(by_loop.body, by_hyper.body, "{what}");
+            assert!(by_loop.has_date && by_hyper.has_date, "{what}");
+            if path == "/ambiguous" {
+                assert!(by_loop.status_line.starts_with("HTTP/1.1 502 "), "{what}");
+                let text: &[u8] = if head_only {
+                    b""
+                } else {
+                    b"bad upstream response\n"
+                };
+                assert_eq!(by_loop.body, text, "{what}");
+            } else {
+                assert!(by_loop.marked_as_written, "{what}: the loop relayed it");
+                assert!(!by_hyper.marked_as_written, "{what}: hyper relayed it");
+            }
+            assert!(
+                by_loop
+                    .fields
+                    .contains(&("connection".into(), "close".into())),
+                "{what}"
+            );
+            // The request each sent the app.
+            assert_eq!(loop_heads.len(), 1, "{what}: {loop_heads:?}");
+            assert_eq!(hyper_heads.len(), 1, "{what}: {hyper_heads:?}");
+            assert_eq!(
+                normalized(&loop_heads[0]),
+                normalized(&hyper_heads[0]),
+                "{what}"
+            );
+        }
+    }
+    let (_, fields) = normalized(&app_head(&app, &looped, "/length").await);
+    for expected in [
+        "host:site.test",
+        "x-forwarded-for:10.0.0.1, 127.0.0.1",
+        "x-forwarded-proto:http",
+        "x-forwarded-host:site.test",
+    ] {
+        assert!(
+            fields.iter().any(|f| f == expected),
+            "{expected} in {fields:?}"
+        );
+    }
+    for gone in ["keep-alive:", "te:", "proxy-authorization:", "connection:"] {
+        assert!(
+            !fields.iter().any(|f| f.starts_with(gone)),
+            "{gone} in {fields:?}"
+        );
+    }
+}
+
+/// The head the app got for one request to `path` through `d`.
+async fn app_head(app: &App, d: &Daemon, path: &str) -> String {
+    let raw = request("GET", path, true);
+    send_until_closed(d.main, raw.as_bytes()).await;
+    app.take_heads().pop().expect("the app got it")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_app_connection_carries_a_visitors_requests_and_a_closed_one_is_replaced() {
+    let app = App::start().await;
+    let sb = Sandbox::new();
+    let d = sb.daemon_url(&app.url(), "");
+    // Four requests on one visitor connection: one app connection.
+    let raw = [
+        request("GET", "/length", false),
+        request("GET", "/chunked", false),
+        request("HEAD", "/length", false),
+        request("GET", "/length", true),
+    ]
+    .concat();
+    let all = send_until_closed(d.main, raw.as_bytes()).await;
+    let text = String::from_utf8_lossy(&all);
+    assert_eq!(text.matches("HTTP/1.1 200 OK").count(), 4, "{text}");
+    assert_eq!(app.take_heads().len(), 4);
+    assert_eq!(app.accepted.load(Ordering::SeqCst), 1, "one app connection");
+
+    // The app closes its end after `/drop`; the daemon finds out on the
+    // next request and sends it again on a new connection, once.
+    let drop = send_until_closed(d.main, request("GET", "/drop", true).as_bytes()).await;
+    assert!(String::from_utf8_lossy(&drop).ends_with("drop"));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while app.closed.load(Ordering::SeqCst) == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the app closed");
+        tokio::task::yield_now().await;
+    }
+    let before = app.accepted.load(Ordering::SeqCst);
+    let again = send_until_closed(d.main, request("GET", "/length", true).as_bytes()).await;
+    assert!(String::from_utf8_lossy(&again).ends_with("hello"));
+    assert_eq!(
+        app.accepted.load(Ordering::SeqCst),
+        before + 1,
+        "one new app connection"
+    );
+    let heads = app.take_heads();
+    assert_eq!(
+        heads.len(),
+        2,
+        "each request reached the app once: {heads:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_app_that_is_down_gets_the_502_hypers_path_gives() {
+    let (loop_box, hyper_box) = (Sandbox::new(), Sandbox::new());
+    let (looped, hypered) = daemons(&loop_box, &hyper_box, &dead_app());
+    for method in ["GET", "HEAD"] {
+        let raw = request(method, "/page", false);
+        let head_only = method == "HEAD";
+        let by_loop = read_answer(
+            &send_until_closed(
+                looped.main,
+                &[
+                    raw.as_bytes(),
+                    b"GET /page HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+                ]
+                .concat(),
+            )
+            .await,
+            head_only,
+        );
+        let by_hyper = read_answer(
+            &send_until_closed(
+                hypered.main,
+                &[
+                    raw.as_bytes(),
+                    b"GET /page HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+                ]
+                .concat(),
+            )
+            .await,
+            head_only,
+        );
+        assert!(
+            by_loop.status_line.starts_with("HTTP/1.1 502 "),
+            "{by_loop:?}"
+        );
+        assert_eq!(by_loop.status_line, by_hyper.status_line);
+        assert_eq!(by_loop.fields, by_hyper.fields);
+        assert_eq!(by_loop.body, by_hyper.body);
+        if !head_only {
+            assert_eq!(by_loop.body, b"upstream unavailable\n");
+        }
+    }
+}
