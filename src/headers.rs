@@ -69,10 +69,18 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
 /// True for a hop-by-hop field name in any case, `Upgrade` included: the
 /// names [`strip_hop_by_hop`] removes before it looks at `Connection`.
 pub fn is_hop_by_hop(name: &str) -> bool {
-    HOP_BY_HOP
-        .iter()
-        .any(|hop| name.eq_ignore_ascii_case(hop.as_str()))
-        || name.eq_ignore_ascii_case("upgrade")
+    // By length first, as `hop_bit`: most names are of none of these.
+    let is = |hop: &str| name.eq_ignore_ascii_case(hop);
+    match name.len() {
+        2 => is("te"),
+        7 => is("trailer") || is("upgrade"),
+        10 => is("connection") || is("keep-alive"),
+        16 => is("proxy-connection"),
+        17 => is("transfer-encoding"),
+        18 => is("proxy-authenticate"),
+        19 => is("proxy-authorization"),
+        _ => false,
+    }
 }
 
 /// The bit of `name` in [`strip_hop_by_hop`]'s scan: 1 << its index in
@@ -206,6 +214,18 @@ pub fn joined_value(headers: &HeaderMap, name: &HeaderName) -> Option<HeaderValu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hop_by_hop_names_are_known_in_any_case() {
+        for hop in HOP_BY_HOP.iter().map(HeaderName::as_str).chain(["upgrade"]) {
+            assert!(is_hop_by_hop(hop), "{hop}");
+            assert!(is_hop_by_hop(&hop.to_ascii_uppercase()), "{hop}");
+            assert_ne!(hop_bit(&HeaderName::from_static(hop)), 0, "{hop}");
+        }
+        for other in ["host", "tee", "trailers", "x-upgrade", "content-length"] {
+            assert!(!is_hop_by_hop(other), "{other}");
+        }
+    }
 
     #[test]
     fn an_age_too_large_to_hold_is_two_to_the_31() {

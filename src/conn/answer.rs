@@ -36,8 +36,6 @@ pub enum Framing {
 pub struct Answer {
     /// Bytes of the app's head, the blank line included.
     pub len: usize,
-    /// The head the visitor gets.
-    pub head: Vec<u8>,
     pub framing: Framing,
     /// The app's connection can take another request after this body.
     pub reusable: bool,
@@ -65,8 +63,9 @@ pub struct Asked<'a> {
     pub tags_header: &'a str,
 }
 
-/// Parses the app's answer head at the start of `buf`.
-pub fn parse(buf: &[u8], asked: &Asked<'_>, date: &mut DateLine) -> Parsed {
+/// Parses the app's answer head at the start of `buf`, and writes the head
+/// the visitor gets into `head`.
+pub fn parse(buf: &[u8], asked: &Asked<'_>, date: &mut DateLine, head: &mut Vec<u8>) -> Parsed {
     let mut fields = [httparse::EMPTY_HEADER; MAX_FIELDS];
     let mut res = httparse::Response::new(&mut fields);
     let len = match res.parse(buf) {
@@ -93,6 +92,10 @@ pub fn parse(buf: &[u8], asked: &Asked<'_>, date: &mut DateLine) -> Parsed {
     let mut has_date = false;
     for field in fields {
         let name = field.name;
+        // By length first: most names are of none of these four.
+        if !matches!(name.len(), 4 | 10 | 14 | 17) {
+            continue;
+        }
         if name.eq_ignore_ascii_case("connection") {
             for token in SplitList::of(field.value).map(<[u8]>::trim_ascii) {
                 if token.eq_ignore_ascii_case(b"close") {
@@ -129,9 +132,12 @@ pub fn parse(buf: &[u8], asked: &Asked<'_>, date: &mut DateLine) -> Parsed {
         (None, Some(n)) => Framing::Length(n),
     };
 
-    let mut head = Vec::with_capacity(len + 64);
+    head.clear();
+    head.reserve(len + 64);
     head.extend_from_slice(b"HTTP/1.1 ");
-    head.extend_from_slice(code.to_string().as_bytes());
+    // httparse reads exactly three digits.
+    let digits = [code / 100, code / 10 % 10, code % 10].map(|d| b'0' + d as u8);
+    head.extend_from_slice(&digits);
     head.push(b' ');
     head.extend_from_slice(res.reason.unwrap_or("").as_bytes());
     head.extend_from_slice(b"\r\n");
@@ -162,7 +168,6 @@ pub fn parse(buf: &[u8], asked: &Asked<'_>, date: &mut DateLine) -> Parsed {
     head.extend_from_slice(b"\r\n");
     Parsed::Answer(Answer {
         len,
-        head,
         framing,
         reusable: !close_asked_by_app && framing != Framing::Close,
     })

@@ -8,15 +8,30 @@ fn asked() -> Asked<'static> {
     }
 }
 
-fn answer(raw: &str, asked: &Asked<'_>) -> Answer {
-    match parse(raw.as_bytes(), asked, &mut DateLine::default()) {
-        Parsed::Answer(answer) => answer,
+/// The answer in `raw`, and the head the visitor gets.
+struct Read {
+    answer: Answer,
+    head: Vec<u8>,
+}
+
+impl std::ops::Deref for Read {
+    type Target = Answer;
+
+    fn deref(&self) -> &Answer {
+        &self.answer
+    }
+}
+
+fn answer(raw: &str, asked: &Asked<'_>) -> Read {
+    let mut head = b"left from the last answer".to_vec();
+    match parse(raw.as_bytes(), asked, &mut DateLine::default(), &mut head) {
+        Parsed::Answer(answer) => Read { answer, head },
         other => panic!("{raw:?}: {other:?}"),
     }
 }
 
-fn head_text(answer: &Answer) -> String {
-    String::from_utf8(answer.head.clone()).expect("ASCII")
+fn head_text(read: &Read) -> String {
+    String::from_utf8(read.head.clone()).expect("ASCII")
 }
 
 #[test]
@@ -107,7 +122,9 @@ fn the_visitors_close_a_custom_reason_and_a_missing_date_are_written() {
 fn answers_not_relayed_are_named() {
     let a = asked();
     let mut date = DateLine::default();
-    let bad = |raw: &str, date: &mut DateLine| match parse(raw.as_bytes(), &a, date) {
+    let mut head = Vec::new();
+    let mut bad = |raw: &str, date: &mut DateLine| match parse(raw.as_bytes(), &a, date, &mut head)
+    {
         Parsed::Bad(reason) => reason,
         other => panic!("{raw:?}: {other:?}"),
     };
@@ -131,12 +148,16 @@ fn answers_not_relayed_are_named() {
 fn interim_answers_and_partial_heads() {
     let mut date = DateLine::default();
     let early = "HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n";
-    match parse(early.as_bytes(), &asked(), &mut date) {
+    let mut head = Vec::new();
+    match parse(early.as_bytes(), &asked(), &mut date, &mut head) {
         Parsed::Interim(len) => assert_eq!(len, early.len()),
         other => panic!("{other:?}"),
     }
     let cut = b"HTTP/1.1 200 OK\r\nContent-Len";
-    assert!(matches!(parse(cut, &asked(), &mut date), Parsed::Partial));
+    assert!(matches!(
+        parse(cut, &asked(), &mut date, &mut head),
+        Parsed::Partial
+    ));
 }
 
 const BODY: &[u8] = b"5;ext=1\r\nhello\r\n10\r\n0123456789abcdef\r\n0\r\nX-Trailer: t\r\n\r\n";

@@ -67,7 +67,6 @@ pub async fn serve(
     // The app connections this connection's pass-through requests go out
     // on (`fetch::pool`): hyper's, and the loop's own (`pass`).
     let held = Arc::new(Held::new(&app.upstreams));
-    let mut date = answer::DateLine::default();
     let service = {
         let shared = Arc::clone(&shared);
         let spans = spans.clone();
@@ -98,6 +97,7 @@ pub async fn serve(
         stopping: Stopping::new(shutdown),
         timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
         header_timeout: settings.header_timeout,
+        scratch: pass::Scratch::default(),
     };
     loop {
         // What hyper is handed: the bytes it reads first, the body bytes
@@ -114,7 +114,8 @@ pub async fn serve(
             }
             Some(Next::Pass { pass, len }) => {
                 visitor.buf.advance(len);
-                let keep = pass.run(&app, &held, &stream, &mut date).await;
+                let keep = pass.run(&app, &held, &stream, &mut visitor.scratch).await;
+                visitor.scratch.request = pass.into_buffer();
                 if !keep || visitor.stopping.now() {
                     return;
                 }
@@ -185,6 +186,8 @@ struct Visitor {
     /// The header timeout (reset for each head).
     timer: Pin<Box<Sleep>>,
     header_timeout: Duration,
+    /// Buffers of the pass-through requests the loop forwards.
+    scratch: pass::Scratch,
 }
 
 impl Visitor {
@@ -201,7 +204,10 @@ impl Visitor {
                     if let Some(hit) = hit::answer(&self.app, &head, self.kind) {
                         return Some(Next::Hit { hit, len: head.len });
                     }
-                    if let Some(pass) = pass::request(&self.app, &head, self.kind, self.peer) {
+                    let buffer = &mut self.scratch.request;
+                    if let Some(pass) =
+                        pass::request(&self.app, &head, self.kind, self.peer, buffer)
+                    {
                         return Some(Next::Pass {
                             pass,
                             len: head.len,

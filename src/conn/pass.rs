@@ -15,6 +15,7 @@
 use std::io::IoSlice;
 use std::net::{IpAddr, SocketAddr};
 
+use bytes::Buf;
 use http::Method;
 use tokio::net::TcpStream;
 
@@ -34,11 +35,22 @@ use crate::state::App;
 /// Read from the app at a time.
 const READ: usize = 32 * 1024;
 
+/// The buffers a connection's pass-through requests write into, kept
+/// from one request to the next.
+#[derive(Default)]
+pub struct Scratch {
+    /// A request head for the app.
+    pub request: Vec<u8>,
+    /// An answer head for the visitor.
+    answer: Vec<u8>,
+    date: DateLine,
+}
+
 /// A request the loop forwards, as it goes to the app.
 pub struct Pass {
     head: Vec<u8>,
-    /// The target, for the log.
-    target: Box<str>,
+    /// Where the target is in `head`, for the log.
+    target: std::ops::Range<usize>,
     head_only: bool,
     /// The visitor asked to close after this answer.
     pub close: bool,
@@ -46,7 +58,13 @@ pub struct Pass {
 
 /// The request at the head of the connection, ready for the app, when it
 /// is a plain pass-through; else `None` (hyper forwards it).
-pub fn request(app: &App, head: &Head<'_>, listener: Listener, peer: SocketAddr) -> Option<Pass> {
+pub fn request(
+    app: &App,
+    head: &Head<'_>,
+    listener: Listener,
+    peer: SocketAddr,
+    buffer: &mut Vec<u8>,
+) -> Option<Pass> {
     if head.framing != RequestFraming::None || !head.http11 {
         return None;
     }
@@ -112,7 +130,10 @@ pub fn request(app: &App, head: &Head<'_>, listener: Listener, peer: SocketAddr)
         return None;
     }
 
-    let mut out = Vec::with_capacity(head.len + 96);
+    let mut out = std::mem::take(buffer);
+    out.clear();
+    out.reserve(head.len + 96);
+    let target_at = head.method.len() + 1..head.method.len() + 1 + target.len();
     for part in [head.method, " ", target, " HTTP/1.1\r\n"] {
         out.extend_from_slice(part.as_bytes());
     }
@@ -139,7 +160,7 @@ pub fn request(app: &App, head: &Head<'_>, listener: Listener, peer: SocketAddr)
     out.extend_from_slice(b"\r\n");
     Some(Pass {
         head: out,
-        target: target.into(),
+        target: target_at,
         head_only: method == Method::HEAD,
         close,
     })
@@ -172,7 +193,7 @@ impl Pass {
         app: &App,
         held: &Held,
         visitor: &TcpStream,
-        date: &mut DateLine,
+        scratch: &mut Scratch,
     ) -> bool {
         let config = app.config_owned();
         let asked = answer::Asked {
@@ -182,25 +203,30 @@ impl Pass {
         };
         let upstream = &config.upstream.url;
         match self
-            .exchange(app, held, upstream, &asked, visitor, date)
+            .exchange(app, held, upstream, &asked, visitor, scratch)
             .await
         {
             Ok(()) => !self.close,
             Err(Failed::During) => false,
             Err(Failed::Before(own, error)) => {
                 tracing::warn!(
-                    target = %self.target,
+                    target = %String::from_utf8_lossy(&self.head[self.target.clone()]),
                     upstream = %upstream,
                     error = %error,
                     "pass-through failed"
                 );
-                let bytes = own_answer(&own, self.head_only, self.close, date);
+                let bytes = own_answer(&own, self.head_only, self.close, &mut scratch.date);
                 write_all(visitor, &mut [IoSlice::new(&bytes)], 0)
                     .await
                     .is_ok()
                     && !self.close
             }
         }
+    }
+
+    /// The request's buffer, for the next request's head.
+    pub fn into_buffer(self) -> Vec<u8> {
+        self.head
     }
 
     async fn exchange(
@@ -210,7 +236,7 @@ impl Pass {
         upstream: &http::Uri,
         asked: &answer::Asked<'_>,
         visitor: &TcpStream,
-        date: &mut DateLine,
+        scratch: &mut Scratch,
     ) -> Result<(), Failed> {
         let mut fresh = false;
         loop {
@@ -221,11 +247,11 @@ impl Pass {
             conn.buf.clear();
             let sent = write_all(&conn.stream, &mut [IoSlice::new(&self.head)], 0).await;
             let answer = match sent {
-                Ok(()) => read_answer(&mut conn, asked, date).await,
+                Ok(()) => read_answer(&mut conn, asked, scratch).await,
                 Err(err) => Err(Unanswered::Closed(err.to_string())),
             };
             match answer {
-                Ok(answer) => return relay(held, conn, answer, visitor).await,
+                Ok(answer) => return relay(held, conn, answer, &scratch.answer, visitor).await,
                 // A kept connection the app closed: once more, on a new one
                 // (GET and HEAD may be sent again).
                 Err(Unanswered::Closed(_)) if reused => fresh = true,
@@ -252,15 +278,15 @@ enum Unanswered {
 async fn read_answer(
     conn: &mut RawConn,
     asked: &answer::Asked<'_>,
-    date: &mut DateLine,
+    scratch: &mut Scratch,
 ) -> Result<Answer, Unanswered> {
     let mut got_any = false;
     loop {
         if !conn.buf.is_empty() {
-            match answer::parse(&conn.buf, asked, date) {
+            match answer::parse(&conn.buf, asked, &mut scratch.date, &mut scratch.answer) {
                 Parsed::Answer(answer) => return Ok(answer),
                 Parsed::Interim(len) => {
-                    let _ = conn.buf.split_to(len);
+                    conn.buf.advance(len);
                     continue;
                 }
                 Parsed::Bad(reason) => return Err(Unanswered::Bad(reason)),
@@ -295,10 +321,11 @@ async fn relay(
     held: &Held,
     mut conn: RawConn,
     answer: Answer,
+    head: &[u8],
     visitor: &TcpStream,
 ) -> Result<(), Failed> {
-    let _ = conn.buf.split_to(answer.len);
-    let mut head: &[u8] = &answer.head;
+    conn.buf.advance(answer.len);
+    let mut head = head;
     let mut reusable = answer.reusable;
     match answer.framing {
         Framing::None => {
@@ -310,7 +337,7 @@ async fn relay(
                 let n = left.min(conn.buf.len() as u64) as usize;
                 send(visitor, &[head, &conn.buf[..n]]).await?;
                 head = &[];
-                let _ = conn.buf.split_to(n);
+                conn.buf.advance(n);
                 left -= n as u64;
                 if left == 0 {
                     break;
@@ -324,7 +351,7 @@ async fn relay(
                 let n = chunks.take(&conn.buf).map_err(|_| Failed::During)?;
                 send(visitor, &[head, &conn.buf[..n]]).await?;
                 head = &[];
-                let _ = conn.buf.split_to(n);
+                conn.buf.advance(n);
                 if chunks.done() {
                     break;
                 }
