@@ -1,6 +1,7 @@
 //! Pass-through: every request that is not a preload request goes to the
 //! app as it came, streamed both ways, with hop-by-hop headers removed and
-//! `X-Forwarded-*` set. WebSocket (and any HTTP/1.1) upgrades are spliced
+//! `X-Forwarded-*` set. This is the path through hyper; a plain GET or
+//! HEAD is forwarded the same way by the connection loop (`conn::pass`). WebSocket (and any HTTP/1.1) upgrades are spliced
 //! through once the app answers 101.
 //!
 //! The client hears HTTP/1.1 whatever the app speaks: hyper answers in the

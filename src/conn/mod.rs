@@ -1,15 +1,16 @@
 //! A visitor's connection, read by the daemon's own loop: it reads each
-//! request head itself (`head`), answers what it can from prepared bytes,
+//! request head itself (`head`), answers what it can from prepared bytes
+//! (`hit`), forwards a plain pass-through to the app as bytes (`pass`),
 //! and hands every other request, in order, to hyper on the same
 //! connection (`relay`).
 //!
 //! Why not hyper alone: hyper makes a `HeaderMap` of every request and
 //! encodes every response from one, and a HIT's answer is bytes known in
-//! advance. Why not without hyper: everything but those HITs (pass-through
-//! with its streamed bodies, the admin endpoints, webhooks, errors) is
-//! HTTP that hyper already does right.
+//! advance, as a plain GET to the app is bytes in and bytes out. Why not
+//! without hyper: everything else (bodies streamed up, upgrades, the admin
+//! endpoints, webhooks, errors) is HTTP that hyper already does right.
 
-mod answer;
+pub(crate) mod answer;
 mod head;
 mod hit;
 mod pass;

@@ -34,6 +34,17 @@ use crate::state::App;
 
 /// Read from the app at a time.
 const READ: usize = 32 * 1024;
+/// The largest head buffer a connection keeps between its requests.
+const KEEP_BUFFER: usize = 8 * 1024;
+
+/// `buf` if it is small enough to keep, else a new one.
+fn kept(buf: Vec<u8>) -> Vec<u8> {
+    if buf.capacity() <= KEEP_BUFFER {
+        buf
+    } else {
+        Vec::new()
+    }
+}
 
 /// The buffers a connection's pass-through requests write into, kept
 /// from one request to the next.
@@ -202,10 +213,11 @@ impl Pass {
             tags_header: config.preload.tags_header.as_str(),
         };
         let upstream = &config.upstream.url;
-        match self
+        let done = self
             .exchange(app, held, upstream, &asked, visitor, scratch)
-            .await
-        {
+            .await;
+        scratch.answer = kept(std::mem::take(&mut scratch.answer));
+        match done {
             Ok(()) => !self.close,
             Err(Failed::During) => false,
             Err(Failed::Before(own, error)) => {
@@ -224,9 +236,10 @@ impl Pass {
         }
     }
 
-    /// The request's buffer, for the next request's head.
+    /// The request's buffer, for the next request's head: kept only if
+    /// small, so that a connection idle after one large head holds little.
     pub fn into_buffer(self) -> Vec<u8> {
-        self.head
+        kept(self.head)
     }
 
     async fn exchange(

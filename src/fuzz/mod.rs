@@ -19,6 +19,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseResult, TestError, TestRunner};
 
 mod accept;
+mod answer;
 mod canon;
 mod config;
 mod etag;
