@@ -41,6 +41,39 @@ pub struct Head<'b> {
     pub framing: Framing,
 }
 
+impl Head<'_> {
+    /// GET or HEAD over HTTP/1.1, without a body, to an origin-form target
+    /// (as hyper's `Uri` would give it back whole): the requests the loop
+    /// may answer (`hit`) or forward (`pass`) itself.
+    pub fn plain_read(&self) -> Option<http::Method> {
+        if self.framing != Framing::None || !self.http11 {
+            return None;
+        }
+        let method = match self.method {
+            "GET" => http::Method::GET,
+            "HEAD" => http::Method::HEAD,
+            _ => return None,
+        };
+        let target = self.target;
+        if !target.starts_with('/') || target.starts_with("//") || target.contains('#') {
+            return None;
+        }
+        Some(method)
+    }
+
+    /// The route's view of this head, as if with its one `Host` (the
+    /// caller counts them).
+    pub fn asked<'a>(&'a self, method: &'a http::Method) -> crate::router::Asked<'a> {
+        crate::router::Asked {
+            method,
+            hosts: 1,
+            http11: true,
+            target: self.target,
+            path: self.target.split('?').next().unwrap_or(self.target),
+        }
+    }
+}
+
 /// How the body after a head is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Framing {

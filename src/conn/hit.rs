@@ -18,7 +18,7 @@ use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method};
 use tokio::net::TcpStream;
 
-use super::head::{Framing, Head};
+use super::head::Head;
 use crate::cached::{self, Freshness};
 use crate::headers::SplitList;
 use crate::listener::Listener;
@@ -49,33 +49,15 @@ enum HitBody {
 /// The answer when the request at the head of the connection is a plain
 /// HIT, else `None` (hyper answers it).
 pub fn answer(app: &Arc<App>, head: &Head<'_>, listener: Listener) -> Option<Hit> {
-    if head.framing != Framing::None || !head.http11 {
-        return None;
-    }
-    let method = match head.method {
-        "GET" => Method::GET,
-        "HEAD" => Method::HEAD,
-        _ => return None,
-    };
-    // Origin form only, as hyper's `Uri` would give it back whole.
+    let method = head.plain_read()?;
     let target = head.target;
-    if !target.starts_with('/') || target.starts_with("//") || target.contains('#') {
-        return None;
-    }
     // The route first, as if with its one `Host` (checked below): most
     // requests that are not HITs are not preload requests either.
     let config = app.config();
     if router::is_observed(config.server.access_log) {
         return None;
     }
-    let asked = router::Asked {
-        method: &method,
-        hosts: 1,
-        http11: true,
-        target,
-        path: target.split('?').next().unwrap_or(target),
-    };
-    let skip = router::preload_skip(&asked, &config, listener)?;
+    let skip = router::preload_skip(&head.asked(&method), &config, listener)?;
     let mut hosts = 0;
     let mut close = false;
     for field in head.fields {

@@ -20,7 +20,7 @@ use http::Method;
 use tokio::net::TcpStream;
 
 use super::answer::{self, Answer, Chunks, DateLine, Framing, Parsed};
-use super::head::{Framing as RequestFraming, Head};
+use super::head::Head;
 use super::hit::write_all;
 use crate::body::Body;
 use crate::fetch::pool::{Held, RawConn};
@@ -76,32 +76,15 @@ pub fn request(
     peer: SocketAddr,
     buffer: &mut Vec<u8>,
 ) -> Option<Pass> {
-    if head.framing != RequestFraming::None || !head.http11 {
-        return None;
-    }
-    let method = match head.method {
-        "GET" => Method::GET,
-        "HEAD" => Method::HEAD,
-        _ => return None,
-    };
+    let method = head.plain_read()?;
     let target = head.target;
-    if !target.starts_with('/') || target.starts_with("//") || target.contains('#') {
-        return None;
-    }
     let config = app.config();
     if router::is_observed(config.server.access_log)
         || config.upstream.url.scheme_str() != Some("http")
     {
         return None;
     }
-    let asked = router::Asked {
-        method: &method,
-        hosts: 1,
-        http11: true,
-        target,
-        path: target.split('?').next().unwrap_or(target),
-    };
-    if !router::is_proxied(&asked, &config, listener) {
+    if !router::is_proxied(&head.asked(&method), &config, listener) {
         return None;
     }
     drop(config);

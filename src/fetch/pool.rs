@@ -36,6 +36,7 @@ use http::uri::Authority;
 use http::{Request, Response, Uri};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tower_service::Service;
@@ -258,12 +259,7 @@ impl Pool {
     /// Opens a connection to the app at `upstream` (its scheme and
     /// authority; the connect timeout is the connector's).
     async fn connect(&self, upstream: &Uri, authority: &Authority) -> Result<Conn, SendError> {
-        let io = self
-            .connector
-            .clone()
-            .call(upstream.clone())
-            .await
-            .map_err(SendError::Connect)?;
+        let io = self.open(upstream).await?;
         let (sender, connection) = http1::Builder::new()
             .handshake(io)
             .await
@@ -277,6 +273,12 @@ impl Pool {
             sender,
             authority: authority.clone(),
         })
+    }
+
+    /// A TCP connection to the app at `upstream`.
+    async fn open(&self, upstream: &Uri) -> Result<TokioIo<TcpStream>, SendError> {
+        let connecting = self.connector.clone().call(upstream.clone());
+        connecting.await.map_err(SendError::Connect)
     }
 
     /// An app connection for the loop's own requests: the one `held`
@@ -299,12 +301,7 @@ impl Pool {
                 return Ok((conn, true));
             }
         }
-        let io = self
-            .connector
-            .clone()
-            .call(upstream.clone())
-            .await
-            .map_err(SendError::Connect)?;
+        let io = self.open(upstream).await?;
         let conn = RawConn {
             stream: io.into_inner(),
             buf: BytesMut::new(),
