@@ -23,8 +23,11 @@ struct App {
     addr: SocketAddr,
     heads: Arc<Mutex<Vec<String>>>,
     accepted: Arc<AtomicUsize>,
-    /// Connections the app closed after answering on them.
+    /// Connections the app closed after answering on them (and stray
+    /// writes made).
     closed: Arc<AtomicUsize>,
+    /// Lets the bytes after a `/stray` answer go.
+    stray: Arc<tokio::sync::Notify>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -95,6 +98,14 @@ fn canned(path: &str) -> (Vec<u8>, bool) {
             text("HTTP/1.1 200 OK\r\nX-Mark: 1\r\nContent-Length: 4\r\n\r\ndrop"),
             true,
         ),
+        // Kept alive, but the next request on the connection is read and
+        // the connection closed without an answer (`serve`).
+        "/mute" => (
+            text("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nmute"),
+            false,
+        ),
+        // A broken app: bytes after a 204, a moment later (`serve`).
+        "/stray" => (text("HTTP/1.1 204 No Content\r\n\r\n"), false),
         _ => (
             text("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"),
             false,
@@ -109,6 +120,8 @@ impl App {
         let heads = Arc::new(Mutex::new(Vec::new()));
         let accepted = Arc::new(AtomicUsize::new(0));
         let closed = Arc::new(AtomicUsize::new(0));
+        let stray = Arc::new(tokio::sync::Notify::new());
+        let st = Arc::clone(&stray);
         let (h, a, c) = (
             Arc::clone(&heads),
             Arc::clone(&accepted),
@@ -119,10 +132,10 @@ impl App {
             let mut conns = tokio::task::JoinSet::new();
             while let Ok((stream, _)) = listener.accept().await {
                 a.fetch_add(1, Ordering::SeqCst);
-                let (h, c) = (Arc::clone(&h), Arc::clone(&c));
+                let (h, c, st) = (Arc::clone(&h), Arc::clone(&c), Arc::clone(&st));
                 conns.spawn(async move {
-                    let _ =
-                        tokio::time::timeout(Duration::from_secs(20), serve(stream, h, c)).await;
+                    let serving = serve(stream, h, c, st);
+                    let _ = tokio::time::timeout(Duration::from_secs(20), serving).await;
                 });
             }
         });
@@ -131,6 +144,7 @@ impl App {
             heads,
             accepted,
             closed,
+            stray,
             task,
         }
     }
@@ -150,8 +164,14 @@ impl Drop for App {
     }
 }
 
-async fn serve(mut stream: TcpStream, heads: Arc<Mutex<Vec<String>>>, closed: Arc<AtomicUsize>) {
+async fn serve(
+    mut stream: TcpStream,
+    heads: Arc<Mutex<Vec<String>>>,
+    closed: Arc<AtomicUsize>,
+    stray: Arc<tokio::sync::Notify>,
+) {
     let mut buf = Vec::new();
+    let mut mute = false;
     loop {
         let end = loop {
             if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -168,6 +188,11 @@ async fn serve(mut stream: TcpStream, heads: Arc<Mutex<Vec<String>>>, closed: Ar
         let path = head.split(' ').nth(1).unwrap_or("/").to_string();
         let head_only = head.starts_with("HEAD ");
         heads.lock().unwrap().push(head);
+        if mute {
+            closed.fetch_add(1, Ordering::SeqCst);
+            return;
+        }
+        mute = path == "/mute";
         let (mut answer, close) = canned(&path);
         if head_only {
             // The last head only: no body after it.
@@ -185,6 +210,14 @@ async fn serve(mut stream: TcpStream, heads: Arc<Mutex<Vec<String>>>, closed: Ar
             let _ = stream.shutdown().await;
             closed.fetch_add(1, Ordering::SeqCst);
             return;
+        }
+        if path == "/stray" {
+            // Once the daemon has relayed the 204 (the visitor read it).
+            stray.notified().await;
+            if stream.write_all(b"junk").await.is_err() {
+                return;
+            }
+            closed.fetch_add(1, Ordering::SeqCst);
         }
     }
 }
@@ -472,4 +505,53 @@ async fn an_app_that_is_down_gets_the_502_hypers_path_gives() {
             assert_eq!(by_loop.body, b"upstream unavailable\n");
         }
     }
+}
+
+/// Waits until the app has counted `n` closes (or stray writes).
+async fn closes(app: &App, n: usize) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while app.closed.load(Ordering::SeqCst) < n {
+        assert!(tokio::time::Instant::now() < deadline, "the app got there");
+        tokio::task::yield_now().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_the_app_drops_unanswered_is_sent_again_once() {
+    let app = App::start().await;
+    let sb = Sandbox::new();
+    let d = sb.daemon_url(&app.url(), "");
+    let first = send_until_closed(d.main, request("GET", "/mute", true).as_bytes()).await;
+    assert!(String::from_utf8_lossy(&first).ends_with("mute"));
+    // The kept connection looks fine until the request is on it; the app
+    // then closes it unanswered, and the daemon sends it on a new one.
+    let again = send_until_closed(d.main, request("GET", "/length", true).as_bytes()).await;
+    assert!(
+        String::from_utf8_lossy(&again).ends_with("hello"),
+        "{again:?}"
+    );
+    closes(&app, 1).await;
+    assert_eq!(app.accepted.load(Ordering::SeqCst), 2);
+    let heads = app.take_heads();
+    assert_eq!(heads.len(), 3, "read unanswered, then answered: {heads:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_app_connection_with_stray_bytes_is_not_used_again() {
+    let app = App::start().await;
+    let sb = Sandbox::new();
+    let d = sb.daemon_url(&app.url(), "");
+    let first = send_until_closed(d.main, request("GET", "/stray", true).as_bytes()).await;
+    assert!(String::from_utf8_lossy(&first).starts_with("HTTP/1.1 204 "));
+    app.stray.notify_one();
+    closes(&app, 1).await;
+    // The bytes came after the answer, on the connection the daemon kept:
+    // the next request goes out on a new one and gets its own answer.
+    let next = send_until_closed(d.main, request("GET", "/length", true).as_bytes()).await;
+    let text = String::from_utf8_lossy(&next);
+    assert!(
+        text.starts_with("HTTP/1.1 200 ") && text.ends_with("hello"),
+        "{text}"
+    );
+    assert_eq!(app.accepted.load(Ordering::SeqCst), 2);
 }

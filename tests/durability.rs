@@ -127,6 +127,9 @@ async fn a_purge_on_a_read_only_cache_is_503_and_only_a_later_200_is_durable() {
     d.kill9();
     mount.repair().expect("repair");
     let d = daemon_on(&sb, &up, &cache);
+    // After kill -9 the index is rebuilt while the daemon serves, and a
+    // drop counts the pages indexed when it is answered: /a once it is.
+    d.wait_indexed().await;
     let reply = invalidate(admin(&d), &[JSON], purge).await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(count(&reply), 1);

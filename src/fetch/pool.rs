@@ -70,8 +70,9 @@ pub struct RawConn {
 
 /// What the idle lists and the held slots ask of a connection.
 trait Reusable {
-    /// Known closed (a hyper connection knows; a raw one is found closed
-    /// when used, and its request sent again: `conn::pass`).
+    /// Known closed (hyper's connection task notices; a raw connection by
+    /// its readiness). One closed unnoticed is found closed when used, and
+    /// its request sent again (`send`, `conn::pass`).
     fn is_closed(&self) -> bool;
     fn authority(&self) -> &Authority;
 
@@ -91,8 +92,13 @@ impl Reusable for Conn {
 }
 
 impl Reusable for RawConn {
+    /// Readable while idle: the app closed it, or sent bytes no request
+    /// asked for (a broken app's body after a 204); either way it cannot
+    /// carry the next exchange. tokio's readiness says so without a system
+    /// call (the last read of an answer left it clear).
     fn is_closed(&self) -> bool {
-        false
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        self.stream.poll_read_ready(&mut cx).is_ready()
     }
 
     fn authority(&self) -> &Authority {

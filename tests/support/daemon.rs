@@ -256,6 +256,20 @@ impl Daemon {
     /// answered before its snapshot is written, so what needs the written
     /// snapshot (its variants, its file, a restart) waits for it first.
     pub async fn wait_kept(&self, n: u64) {
+        let what = format!("the store reaching {n} snapshots");
+        self.wait_health(&what, |h| h["snapshots"].as_u64().is_some_and(|k| k >= n))
+            .await;
+    }
+
+    /// Waits (up to 10 s) until the index rebuild of a start after a crash
+    /// has read every file, as health says: until then an invalidation
+    /// counts only the pages indexed (docs/operations.md).
+    pub async fn wait_indexed(&self) {
+        self.wait_health("the end of the index rebuild", |h| h["rebuilding"] == false)
+            .await;
+    }
+
+    async fn wait_health(&self, what: &str, done: impl Fn(&serde_json::Value) -> bool) {
         let admin = self.admin.expect("an admin listener");
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -263,13 +277,10 @@ impl Daemon {
             assert_eq!(reply.status, 200, "health: {}", reply.text());
             let health: serde_json::Value =
                 serde_json::from_slice(&reply.body).expect("health is JSON");
-            if health["snapshots"].as_u64().is_some_and(|k| k >= n) {
+            if done(&health) {
                 return;
             }
-            assert!(
-                Instant::now() < deadline,
-                "the store did not reach {n} snapshots: {health}"
-            );
+            assert!(Instant::now() < deadline, "waited for {what}: {health}");
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
