@@ -94,11 +94,31 @@ impl Reusable for Conn {
 impl Reusable for RawConn {
     /// Readable while idle: the app closed it, or sent bytes no request
     /// asked for (a broken app's body after a 204); either way it cannot
-    /// carry the next exchange. tokio's readiness says so without a system
-    /// call (the last read of an answer left it clear).
+    /// carry the next exchange. tokio's readiness is asked first, without a
+    /// system call; it is only a hint (the bytes that raised it may have
+    /// been read with the answer already), so a set one is checked by a
+    /// peek, which clears it when nothing is there.
     fn is_closed(&self) -> bool {
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        self.stream.poll_read_ready(&mut cx).is_ready()
+        if self.stream.poll_read_ready(&mut cx).is_pending() {
+            return false;
+        }
+        let peeked = self.stream.try_io(tokio::io::Interest::READABLE, || {
+            let mut byte = 0u8;
+            // SAFETY: the fd is open; recv writes at most one byte into
+            // `byte`, and MSG_PEEK leaves it in the socket.
+            let n = unsafe {
+                libc::recv(
+                    std::os::fd::AsRawFd::as_raw_fd(&self.stream),
+                    (&mut byte as *mut u8).cast(),
+                    1,
+                    libc::MSG_PEEK | libc::MSG_DONTWAIT,
+                )
+            };
+            usize::try_from(n).map_err(|_| std::io::Error::last_os_error())
+        });
+        // Nothing there: usable. The end (0), a byte, or an error: not.
+        !matches!(peeked, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
     }
 
     fn authority(&self) -> &Authority {
