@@ -7,220 +7,11 @@
 //! The app writes `X-Mark` in that case; hyper writes every field name in
 //! lower case, the loop as the app wrote it, which tells the paths apart.
 
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-
+use crate::support::scripted_app::ScriptedApp;
 use crate::support::{config_text, dead_app, send_until_closed, Daemon, Sandbox};
-
-/// An app on a raw socket that answers each path with fixed bytes and
-/// keeps every request head it read.
-struct App {
-    addr: SocketAddr,
-    heads: Arc<Mutex<Vec<String>>>,
-    accepted: Arc<AtomicUsize>,
-    /// Connections the app closed after answering on them (and stray
-    /// writes made).
-    closed: Arc<AtomicUsize>,
-    /// Lets the bytes after a `/stray` answer go.
-    stray: Arc<tokio::sync::Notify>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-/// The answer to `path`, and whether the app closes the connection after it.
-fn canned(path: &str) -> (Vec<u8>, bool) {
-    let text = |s: &str| s.as_bytes().to_vec();
-    match path {
-        "/length" => (
-            text(
-                "HTTP/1.1 200 OK\r\nX-Mark: 1\r\nContent-Length: 5\r\nKeep-Alive: timeout=5\r\n\
-                 Connection: keep-alive, X-Secret\r\nX-Secret: s\r\nX-Preload-Tags: t1\r\n\
-                 Proxy-Authenticate: Basic\r\n\r\nhello",
-            ),
-            false,
-        ),
-        "/chunked" => (
-            text(
-                "HTTP/1.1 200 OK\r\nX-Mark: 1\r\nTransfer-Encoding: chunked\r\n\r\n\
-                 5;e=1\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
-            ),
-            false,
-        ),
-        "/close" => (
-            text("HTTP/1.1 200 OK\r\nX-Mark: 1\r\nConnection: close\r\n\r\nuntil the close"),
-            true,
-        ),
-        "/http10" => (
-            text("HTTP/1.0 200 OK\r\nX-Mark: 1\r\n\r\nan HTTP/1.0 body"),
-            true,
-        ),
-        "/reason" => (
-            text("HTTP/1.1 299 Fine Thanks\r\nX-Mark: 1\r\nContent-Length: 0\r\n\r\n"),
-            false,
-        ),
-        "/nocontent" => (text("HTTP/1.1 204 No Content\r\nX-Mark: 1\r\n\r\n"), false),
-        "/notmodified" => (
-            text("HTTP/1.1 304 Not Modified\r\nX-Mark: 1\r\nETag: \"e\"\r\n\r\n"),
-            false,
-        ),
-        "/early" => (
-            text(
-                "HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n\
-                 HTTP/1.1 200 OK\r\nX-Mark: 1\r\nContent-Length: 2\r\n\
-                 Date: Thu, 03 Dec 2026 05:00:00 GMT\r\n\r\nok",
-            ),
-            false,
-        ),
-        "/large" => {
-            let body: Vec<u8> = (0..300_000u32).map(|i| b'a' + (i % 26) as u8).collect();
-            let mut raw = format!(
-                "HTTP/1.1 200 OK\r\nX-Mark: 1\r\nContent-Length: {}\r\n\r\n",
-                body.len()
-            )
-            .into_bytes();
-            raw.extend_from_slice(&body);
-            (raw, false)
-        }
-        "/ambiguous" => (
-            text(
-                "HTTP/1.1 200 OK\r\nX-Mark: 1\r\nContent-Length: 3\r\n\
-                 Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
-            ),
-            true,
-        ),
-        // Kept alive as far as the answer says, then closed at once: what
-        // an app with a short keep-alive timeout does.
-        "/drop" => (
-            text("HTTP/1.1 200 OK\r\nX-Mark: 1\r\nContent-Length: 4\r\n\r\ndrop"),
-            true,
-        ),
-        // Kept alive, but the next request on the connection is read and
-        // the connection closed without an answer (`serve`).
-        "/mute" => (
-            text("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nmute"),
-            false,
-        ),
-        // A broken app: bytes after a 204, a moment later (`serve`).
-        "/stray" => (text("HTTP/1.1 204 No Content\r\n\r\n"), false),
-        _ => (
-            text("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"),
-            false,
-        ),
-    }
-}
-
-impl App {
-    async fn start() -> App {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind app");
-        let addr = listener.local_addr().unwrap();
-        let heads = Arc::new(Mutex::new(Vec::new()));
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let closed = Arc::new(AtomicUsize::new(0));
-        let stray = Arc::new(tokio::sync::Notify::new());
-        let st = Arc::clone(&stray);
-        let (h, a, c) = (
-            Arc::clone(&heads),
-            Arc::clone(&accepted),
-            Arc::clone(&closed),
-        );
-        let task = tokio::spawn(async move {
-            // Dropping the app aborts this task and its connections.
-            let mut conns = tokio::task::JoinSet::new();
-            while let Ok((stream, _)) = listener.accept().await {
-                a.fetch_add(1, Ordering::SeqCst);
-                let (h, c, st) = (Arc::clone(&h), Arc::clone(&c), Arc::clone(&st));
-                conns.spawn(async move {
-                    let serving = serve(stream, h, c, st);
-                    let _ = tokio::time::timeout(Duration::from_secs(20), serving).await;
-                });
-            }
-        });
-        App {
-            addr,
-            heads,
-            accepted,
-            closed,
-            stray,
-            task,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    fn take_heads(&self) -> Vec<String> {
-        std::mem::take(&mut *self.heads.lock().unwrap())
-    }
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn serve(
-    mut stream: TcpStream,
-    heads: Arc<Mutex<Vec<String>>>,
-    closed: Arc<AtomicUsize>,
-    stray: Arc<tokio::sync::Notify>,
-) {
-    let mut buf = Vec::new();
-    let mut mute = false;
-    loop {
-        let end = loop {
-            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break end + 4;
-            }
-            let mut more = [0u8; 4096];
-            match stream.read(&mut more).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&more[..n]),
-            }
-        };
-        let head = String::from_utf8_lossy(&buf[..end]).into_owned();
-        buf.drain(..end);
-        let path = head.split(' ').nth(1).unwrap_or("/").to_string();
-        let head_only = head.starts_with("HEAD ");
-        heads.lock().unwrap().push(head);
-        if mute {
-            closed.fetch_add(1, Ordering::SeqCst);
-            return;
-        }
-        mute = path == "/mute";
-        let (mut answer, close) = canned(&path);
-        if head_only {
-            // The last head only: no body after it.
-            let last = answer
-                .windows(7)
-                .rposition(|w| w == b"HTTP/1.")
-                .unwrap_or(0);
-            let end = answer[last..].windows(4).position(|w| w == b"\r\n\r\n");
-            answer.truncate(last + end.map_or(answer.len() - last, |e| e + 4));
-        }
-        if stream.write_all(&answer).await.is_err() {
-            return;
-        }
-        if close {
-            let _ = stream.shutdown().await;
-            closed.fetch_add(1, Ordering::SeqCst);
-            return;
-        }
-        if path == "/stray" {
-            // Once the daemon has relayed the 204 (the visitor read it).
-            stray.notified().await;
-            if stream.write_all(b"junk").await.is_err() {
-                return;
-            }
-            closed.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-}
 
 /// An answer as the visitor read it.
 #[derive(Debug, PartialEq)]
@@ -329,7 +120,7 @@ fn request(method: &str, path: &str, close: bool) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_loop_forwards_and_relays_what_hypers_path_does() {
-    let app = App::start().await;
+    let app = ScriptedApp::start().await;
     let (loop_box, hyper_box) = (Sandbox::new(), Sandbox::new());
     let (looped, hypered) = daemons(&loop_box, &hyper_box, &app.url());
     let paths = [
@@ -413,7 +204,7 @@ async fn the_loop_forwards_and_relays_what_hypers_path_does() {
 }
 
 /// The head the app got for one request to `path` through `d`.
-async fn app_head(app: &App, d: &Daemon, path: &str) -> String {
+async fn app_head(app: &ScriptedApp, d: &Daemon, path: &str) -> String {
     let raw = request("GET", path, true);
     send_until_closed(d.main, raw.as_bytes()).await;
     app.take_heads().pop().expect("the app got it")
@@ -421,7 +212,7 @@ async fn app_head(app: &App, d: &Daemon, path: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn one_app_connection_carries_a_visitors_requests_and_a_closed_one_is_replaced() {
-    let app = App::start().await;
+    let app = ScriptedApp::start().await;
     let sb = Sandbox::new();
     let d = sb.daemon_url(&app.url(), "");
     // Four requests on one visitor connection: one app connection.
@@ -507,18 +298,9 @@ async fn an_app_that_is_down_gets_the_502_hypers_path_gives() {
     }
 }
 
-/// Waits until the app has counted `n` closes (or stray writes).
-async fn closes(app: &App, n: usize) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while app.closed.load(Ordering::SeqCst) < n {
-        assert!(tokio::time::Instant::now() < deadline, "the app got there");
-        tokio::task::yield_now().await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_request_the_app_drops_unanswered_is_sent_again_once() {
-    let app = App::start().await;
+    let app = ScriptedApp::start().await;
     let sb = Sandbox::new();
     let d = sb.daemon_url(&app.url(), "");
     let first = send_until_closed(d.main, request("GET", "/mute", true).as_bytes()).await;
@@ -530,7 +312,7 @@ async fn a_request_the_app_drops_unanswered_is_sent_again_once() {
         String::from_utf8_lossy(&again).ends_with("hello"),
         "{again:?}"
     );
-    closes(&app, 1).await;
+    app.wait_closes(1).await;
     assert_eq!(app.accepted.load(Ordering::SeqCst), 2);
     let heads = app.take_heads();
     assert_eq!(heads.len(), 3, "read unanswered, then answered: {heads:?}");
@@ -538,13 +320,13 @@ async fn a_request_the_app_drops_unanswered_is_sent_again_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_app_connection_with_stray_bytes_is_not_used_again() {
-    let app = App::start().await;
+    let app = ScriptedApp::start().await;
     let sb = Sandbox::new();
     let d = sb.daemon_url(&app.url(), "");
     let first = send_until_closed(d.main, request("GET", "/stray", true).as_bytes()).await;
     assert!(String::from_utf8_lossy(&first).starts_with("HTTP/1.1 204 "));
     app.stray.notify_one();
-    closes(&app, 1).await;
+    app.wait_closes(1).await;
     // The bytes came after the answer, on the connection the daemon kept:
     // the next request goes out on a new one and gets its own answer.
     let next = send_until_closed(d.main, request("GET", "/length", true).as_bytes()).await;

@@ -11,6 +11,7 @@
 //! endpoints, webhooks, errors) is HTTP that hyper already does right.
 
 pub(crate) mod answer;
+mod carry;
 mod head;
 mod hit;
 mod pass;

@@ -15,25 +15,22 @@
 use std::io::IoSlice;
 use std::net::{IpAddr, SocketAddr};
 
-use bytes::Buf;
 use http::Method;
 use tokio::net::TcpStream;
 
-use super::answer::{self, Answer, Chunks, DateLine, Framing, Parsed};
+use super::answer::{self, DateLine};
+use super::carry::{read_answer, relay, Unanswered};
 use super::head::Head;
 use super::hit::write_all;
 use crate::body::Body;
-use crate::fetch::pool::{Held, RawConn};
+use crate::fetch::pool::Held;
 use crate::headers;
 use crate::listener::Listener;
 use crate::proxy::IpText;
 use crate::respond::Own;
 use crate::router;
-use crate::sendfile;
 use crate::state::App;
 
-/// Read from the app at a time.
-const READ: usize = 32 * 1024;
 /// The largest head buffer a connection keeps between its requests.
 const KEEP_BUFFER: usize = 8 * 1024;
 
@@ -53,8 +50,8 @@ pub struct Scratch {
     /// A request head for the app.
     pub request: Vec<u8>,
     /// An answer head for the visitor.
-    answer: Vec<u8>,
-    date: DateLine,
+    pub(super) answer: Vec<u8>,
+    pub(super) date: DateLine,
 }
 
 /// A request the loop forwards, as it goes to the app.
@@ -172,7 +169,7 @@ fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
 }
 
 /// Why a pass-through ended without a whole answer relayed.
-enum Failed {
+pub(super) enum Failed {
     /// Nothing reached the visitor: the daemon answers this.
     Before(Own, String),
     /// The answer was cut off: the visitor's connection must close.
@@ -260,144 +257,6 @@ impl Pass {
             }
         }
     }
-}
-
-/// Why no answer head came.
-enum Unanswered {
-    /// The connection ended (or failed) before any byte of an answer.
-    Closed(String),
-    /// An answer this daemon does not relay, or one cut off in its head.
-    Bad(&'static str),
-}
-
-/// Reads the app's answer head into `conn.buf`, interim answers dropped.
-async fn read_answer(
-    conn: &mut RawConn,
-    asked: &answer::Asked<'_>,
-    scratch: &mut Scratch,
-) -> Result<Answer, Unanswered> {
-    let mut got_any = false;
-    loop {
-        if !conn.buf.is_empty() {
-            match answer::parse(&conn.buf, asked, &mut scratch.date, &mut scratch.answer) {
-                Parsed::Answer(answer) => return Ok(answer),
-                Parsed::Interim(len) => {
-                    conn.buf.advance(len);
-                    continue;
-                }
-                Parsed::Bad(reason) => return Err(Unanswered::Bad(reason)),
-                Parsed::Partial => {}
-            }
-        }
-        match recv(conn).await {
-            Ok(0) if !got_any => return Err(Unanswered::Closed("closed before answering".into())),
-            Ok(0) => return Err(Unanswered::Bad("answer head cut off")),
-            Ok(_) => got_any = true,
-            Err(err) if !got_any => return Err(Unanswered::Closed(err.to_string())),
-            Err(_) => return Err(Unanswered::Bad("answer head cut off")),
-        }
-    }
-}
-
-/// Reads what the app sent next onto `conn.buf`; 0 at its end.
-async fn recv(conn: &mut RawConn) -> std::io::Result<usize> {
-    conn.buf.reserve(READ);
-    let stream = &conn.stream;
-    let buf = &mut conn.buf;
-    let n = std::future::poll_fn(|cx| sendfile::poll_recv(stream, cx, buf.spare_capacity_mut()))
-        .await?;
-    // SAFETY: recv wrote these `n` bytes of the spare capacity.
-    unsafe { buf.set_len(buf.len() + n) };
-    Ok(n)
-}
-
-/// Sends the visitor the answer's head and its body as it comes; the app
-/// connection is kept when the body ended where its framing said.
-async fn relay(
-    held: &Held,
-    mut conn: RawConn,
-    answer: Answer,
-    head: &[u8],
-    visitor: &TcpStream,
-) -> Result<(), Failed> {
-    conn.buf.advance(answer.len);
-    let mut head = head;
-    let mut reusable = answer.reusable;
-    match answer.framing {
-        Framing::None => {
-            send(visitor, &[head]).await?;
-        }
-        Framing::Length(len) => {
-            let mut left = len;
-            loop {
-                let n = left.min(conn.buf.len() as u64) as usize;
-                send(visitor, &[head, &conn.buf[..n]]).await?;
-                head = &[];
-                conn.buf.advance(n);
-                left -= n as u64;
-                if left == 0 {
-                    break;
-                }
-                more(&mut conn).await?;
-            }
-        }
-        Framing::Chunked => {
-            let mut chunks = Chunks::default();
-            loop {
-                let n = chunks.take(&conn.buf).map_err(|_| Failed::During)?;
-                send(visitor, &[head, &conn.buf[..n]]).await?;
-                head = &[];
-                conn.buf.advance(n);
-                if chunks.done() {
-                    break;
-                }
-                more(&mut conn).await?;
-            }
-        }
-        Framing::Close => {
-            reusable = false;
-            loop {
-                if !conn.buf.is_empty() {
-                    let size = format!("{:x}\r\n", conn.buf.len());
-                    send(visitor, &[head, size.as_bytes(), &conn.buf, b"\r\n"]).await?;
-                    head = &[];
-                    conn.buf.clear();
-                }
-                if recv(&mut conn).await.map_err(|_| Failed::During)? == 0 {
-                    break;
-                }
-            }
-            send(visitor, &[head, b"0\r\n\r\n"]).await?;
-        }
-    }
-    // Bytes past the answer's end: not an app connection to reuse.
-    if reusable && conn.buf.is_empty() {
-        held.keep_raw(conn);
-    }
-    Ok(())
-}
-
-/// More of the body; its end before the framing's is a cut-off answer.
-async fn more(conn: &mut RawConn) -> Result<(), Failed> {
-    match recv(conn).await {
-        Ok(n) if n > 0 => Ok(()),
-        _ => Err(Failed::During),
-    }
-}
-
-async fn send(visitor: &TcpStream, parts: &[&[u8]]) -> Result<(), Failed> {
-    let mut slices = [IoSlice::new(&[]); 4];
-    let mut count = 0;
-    for part in parts.iter().filter(|p| !p.is_empty()) {
-        slices[count] = IoSlice::new(part);
-        count += 1;
-    }
-    if count == 0 {
-        return Ok(());
-    }
-    write_all(visitor, &mut slices[..count], 0)
-        .await
-        .map_err(|_| Failed::During)
 }
 
 /// The daemon's own answer as bytes: its status, fields and text, with

@@ -34,6 +34,7 @@ use crate::respond::own::Own;
 
 mod line;
 pub mod pool;
+mod shelf;
 
 pub use self::line::FetchLine;
 

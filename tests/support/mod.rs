@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod nginx;
 pub mod raw_upstream;
 pub mod redis;
+pub mod scripted_app;
 pub mod site;
 pub mod upstream;
 pub mod webhook;
