@@ -337,3 +337,16 @@ async fn an_app_connection_with_stray_bytes_is_not_used_again() {
     );
     assert_eq!(app.accepted.load(Ordering::SeqCst), 2);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_chunked_bodys_trailers_are_relayed() {
+    let app = ScriptedApp::start().await;
+    let sb = Sandbox::new();
+    let d = sb.daemon_url(&app.url(), "");
+    let raw = send_until_closed(d.main, request("GET", "/trailers", true).as_bytes()).await;
+    let text = String::from_utf8_lossy(&raw);
+    assert!(
+        text.ends_with("\r\n\r\n2\r\nok\r\n0\r\nX-Trailer: t\r\n\r\n"),
+        "{text}"
+    );
+}

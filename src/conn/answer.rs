@@ -112,7 +112,7 @@ pub fn parse(buf: &[u8], asked: &Asked<'_>, date: &mut DateLine, head: &mut Vec<
                 .last();
             chunked = Some(last.is_some_and(|t| t.eq_ignore_ascii_case(b"chunked")));
         } else if name.eq_ignore_ascii_case("content-length") {
-            let Some(n) = digits(field.value) else {
+            let Some(n) = super::head::digits(field.value.trim_ascii()) else {
                 return Parsed::Bad("bad Content-Length");
             };
             if length.is_some_and(|before| before != n) {
@@ -171,15 +171,6 @@ pub fn parse(buf: &[u8], asked: &Asked<'_>, date: &mut DateLine, head: &mut Vec<
         framing,
         reusable: !close_asked_by_app && framing != Framing::Close,
     })
-}
-
-/// A decimal length, nothing else.
-fn digits(value: &[u8]) -> Option<u64> {
-    let value = value.trim_ascii();
-    if value.is_empty() || value.len() > 18 || !value.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    Some(value.iter().fold(0, |n, d| n * 10 + u64::from(d - b'0')))
 }
 
 /// `Date: …\r\n` of the current second, formatted once per second.

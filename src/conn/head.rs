@@ -134,7 +134,7 @@ fn framing(method: &str, fields: &[httparse::Header<'_>]) -> Framing {
 }
 
 /// A decimal length of 1 to 18 digits, nothing else.
-fn digits(value: &[u8]) -> Option<u64> {
+pub(super) fn digits(value: &[u8]) -> Option<u64> {
     if value.is_empty() || value.len() > 18 || !value.iter().all(u8::is_ascii_digit) {
         return None;
     }

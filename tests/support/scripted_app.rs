@@ -44,6 +44,13 @@ fn canned(path: &str) -> (Vec<u8>, bool) {
             ),
             false,
         ),
+        "/trailers" => (
+            text(
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+                 2\r\nok\r\n0\r\nX-Trailer: t\r\n\r\n",
+            ),
+            false,
+        ),
         "/close" => (
             text("HTTP/1.1 200 OK\r\nX-Mark: 1\r\nConnection: close\r\n\r\nuntil the close"),
             true,
