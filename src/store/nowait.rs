@@ -161,11 +161,12 @@ mod tests {
         // A read with RWF_NOWAIT of a page that is not cached starts the
         // readahead and gives up, unless the device (a fast virtual disk)
         // has finished it by the time the kernel looks again; then the read
-        // succeeds without having waited. So a cold file must give up most
-        // of the time, and whatever is read must be the whole file.
+        // succeeds without having waited, the more often the busier the
+        // machine. So a cold file must give up at least once in many tries,
+        // and whatever is read must be the whole file.
         let body = vec![7u8; 64 * 1024];
-        let mut gave_up = 0;
-        for _ in 0..20 {
+        let (mut cold, mut read_whole) = (0, 0);
+        for _ in 0..500 {
             let rc =
                 unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
             assert_eq!(rc, 0);
@@ -174,15 +175,18 @@ mod tests {
             if resident_pages(&file, body.len()) > 0 {
                 continue;
             }
+            cold += 1;
             match read(&path) {
-                None => gave_up += 1,
+                None => return,
                 Some((_, bytes)) => assert!(bytes[..] == body[..], "a short or wrong body"),
             }
+            read_whole += 1;
         }
-        assert!(
-            gave_up > 0,
-            "twenty cold reads never left the file to the blocking read"
-        );
+        if cold == 0 {
+            eprintln!("skipped: the kernel kept the file cached through 500 evictions");
+            return;
+        }
+        panic!("{cold} cold reads, {read_whole} of them done without the disk: none gave up");
     }
 
     /// How many of the first `len` bytes' pages of `file` are in the page
