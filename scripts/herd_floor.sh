@@ -8,6 +8,11 @@
 # the app on CPU 1, as in bench/run.sh.
 #
 # Usage: scripts/herd_floor.sh [target/release/preloadd]   (ROUNDS=8)
+#   APP_CPU=0    the app on the daemon's CPU instead of the probe's
+#   TIMELINE=1   each preloadd herd under `perf record` (system call
+#                tracepoints of the daemon and the app), printed by
+#                scripts/herd_timeline.py: when the request left the daemon,
+#                when the app read it and answered, when the answers left
 # Prints one line per probe: server, p50 − 200 ms, slowest − 200 ms, app
 # requests, statuses, and for preloadd how long its one app fetch took
 # (from its log: the app shares CPU 1 with the probe's 200 threads, and is
@@ -16,11 +21,14 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 bin=${1:-$here/target/release/preloadd}
 rounds=${ROUNDS:-8}
+app_cpu=${APP_CPU:-1}
+timeline=${TIMELINE:-}
 limit=$here/bench/limit-server/target/release/limit-server
 (cd "$here/bench/limit-server" && cargo build --release -q)
 # shellcheck source=scripts/run_lib.sh
 . "$here/scripts/run_lib.sh"
 needs taskset python3 curl
+if [ -n "$timeline" ]; then needs perf; fi
 wait_up() {
   for _ in $(seq 100); do curl -s -o /dev/null "$1" && return; sleep 0.05; done
   echo "$0: $1 does not answer" >&2; exit 1
@@ -31,9 +39,10 @@ python3 -c "open('$dir/pages/page.html','w').write('<p>' + 'x' * 2044)"
 floor=$(free_port) app=$(free_port) main=$(free_port) admin=$(free_port)
 taskset -c 0 "$limit" "127.0.0.1:$floor" "$dir/pages" multi --mode herd --herd-ms 200 &
 pids+=($!)
-taskset -c 1 python3 "$here/bench/upstream.py" "$app" "$dir/pages" --delay-ms 200 \
+taskset -c "$app_cpu" python3 "$here/bench/upstream.py" "$app" "$dir/pages" --delay-ms 200 \
   --log "$dir/app.log" &
-pids+=($!)
+app_pid=$!
+pids+=($app_pid)
 cat > "$dir/p.toml" <<CONFIG
 [server]
 listen = "127.0.0.1:$main"
@@ -44,15 +53,29 @@ url = "http://127.0.0.1:$app"
 dir = "$dir/cache"
 CONFIG
 RUST_LOG=info taskset -c 0 "$bin" --config "$dir/p.toml" --log-format json 2>"$dir/daemon.log" &
-pids+=($!)
+daemon_pid=$!
+pids+=($daemon_pid)
 wait_up "http://127.0.0.1:$floor/"
 wait_up "http://127.0.0.1:$admin/_preloadd/health"
 
 probe() { # NAME URL HERD
-  local before after result fetch=-
+  local before after result fetch=- perf_pid=
   before=$(wc -l <"$dir/app.log")
+  if [ -n "$timeline" ] && [ "$1" = preloadd ]; then
+    perf record -q -o "$dir/perf.data" -p "$daemon_pid,$app_pid" \
+      -e syscalls:sys_exit_accept4,syscalls:sys_exit_recvfrom \
+      -e syscalls:sys_enter_sendmsg,syscalls:sys_enter_writev,syscalls:sys_enter_sendto 2>/dev/null &
+    perf_pid=$!
+    sleep 1 # perf attaches
+  fi
   result=$(timeout 120 taskset -c 1 python3 "$here/bench/cold.py" herd "$2" 200)
   after=$(wc -l <"$dir/app.log")
+  if [ -n "$perf_pid" ]; then
+    kill -INT "$perf_pid"
+    wait "$perf_pid" || true
+    perf script -i "$dir/perf.data" -F pid,tid,time,event,trace 2>/dev/null |
+      python3 "$here/scripts/herd_timeline.py" "$daemon_pid" "$app_pid" | tee -a "$dir/timeline" >&2
+  fi
   if [ "$1" = preloadd ]; then
     fetch=$(python3 -c 'import json, sys
 for line in open(sys.argv[1]):
@@ -71,8 +94,9 @@ for line in open(sys.argv[1]):
     sleep 1
   done
 } | tee "$dir/rows"
-python3 - "$dir/rows" <<'SUMMARY'
-import statistics, sys
+touch "$dir/timeline"
+python3 - "$dir/rows" "$dir/timeline" <<'SUMMARY'
+import re, statistics, sys
 rows = [line.split() for line in open(sys.argv[1])]
 for name in ("floor", "preloadd"):
     mine = [r for r in rows if r[0] == name]
@@ -83,4 +107,10 @@ fetches = [float(r[-1]) for r in rows if r[0] == "preloadd" and r[-1] != "-"]
 if fetches:
     print(f"preloadd's app fetch: median {statistics.median(fetches):.0f} ms, "
           f"{min(fetches):.0f} to {max(fetches):.0f} (the app answers after 200)")
+lines = [dict(re.findall(r"(app_in|median) ([-+][\d.]+)", t)) for t in open(sys.argv[2])]
+lines = [t for t in lines if len(t) == 2]
+if lines:
+    print(f"timeline, median of {len(lines)}: the app read the request "
+          f"{statistics.median(float(t['app_in']) for t in lines):+.1f} ms after the herd's first accept; "
+          f"the answers' median left {statistics.median(float(t['median']) for t in lines):+.1f} ms after the app's")
 SUMMARY
