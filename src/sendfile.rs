@@ -29,11 +29,7 @@ use hyper::rt::{Read, ReadBufCursor, Write};
 use tokio::io::Interest;
 use tokio::net::TcpStream;
 
-use crate::store::{FileBody, HeldFile, KEEP_OPEN_MIN};
-
-/// Bodies (or ranges of them) from this size up go by sendfile; smaller
-/// ones cost less as one `writev` from memory.
-pub const MIN: usize = KEEP_OPEN_MIN;
+use crate::store::{FileBody, HeldFile};
 
 /// Bodies registered with one connection, oldest first.
 #[derive(Debug, Default, Clone)]

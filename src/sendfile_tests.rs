@@ -15,7 +15,7 @@ use bytes::Bytes;
 
 use super::*;
 use crate::body::Body;
-use crate::store::FileBudget;
+use crate::store::{FileBudget, KEEP_OPEN_MIN};
 
 const LIMIT: Duration = Duration::from_secs(20);
 
@@ -24,7 +24,7 @@ fn held(content: &[u8], offset: u64) -> Arc<HeldFile> {
     let mut file = tempfile::tempfile().expect("tempfile");
     file.write_all(content).expect("write");
     FileBudget::new(4)
-        .hold(file, MIN, vec![offset])
+        .hold(file, KEEP_OPEN_MIN, vec![offset])
         .expect("held")
 }
 

@@ -1,7 +1,12 @@
 //! Large snapshot bodies go out by sendfile(2) from the snapshot file the
 //! daemon holds open; what the visitor gets is the same page, whole, in
-//! every form (MISS, HIT, range, HEAD, after a restart), and the held
-//! files are let go when their snapshots are dropped.
+//! every form (MISS, HIT, range, HEAD, after a restart), the held files
+//! are let go when their snapshots are dropped, and a file whose pages left
+//! the page cache is not sent from (its body goes from memory).
+
+use std::os::fd::AsRawFd;
+
+use preloadd::store::page_cache::cached_pages;
 
 use crate::support::webhook::{admin, JSON};
 use crate::support::{get, request, sized_body, Sandbox, Upstream};
@@ -96,4 +101,48 @@ async fn a_dropped_snapshot_lets_its_file_go() {
     let again = get(d.main, BIG, &[]).await;
     assert_eq!(again.cache(), "MISS");
     assert!(again.body == sized_body(204_800));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_held_file_out_of_the_page_cache_is_sent_from_memory_and_left_cold() {
+    let up = Upstream::start().await;
+    let sb = Sandbox::new();
+    let cache = sb.cache_dir();
+    let d = sb.daemon(&up, "");
+    let page = sized_body(204_800);
+    assert_eq!(get(d.main, BIG, &[]).await.cache(), "MISS");
+    d.wait_written(BIG).await;
+    let held = d.open_files_under(&cache);
+    assert_eq!(held.len(), 1, "{held:?}");
+    let file = std::fs::File::open(&held[0]).expect("open the snapshot file");
+    if cached_pages(&file, 0, 0).is_none() {
+        eprintln!("skipped: this kernel has no cachestat(2)");
+        return;
+    }
+    // Out of the page cache before any HIT: written and fsynced, so its
+    // pages are clean (and no socket holds them yet, as a HIT's would
+    // until the kernel frees what it sent). Dropping pages is advice:
+    // tried until the kernel does.
+    let cold = || cached_pages(&file, 0, 0).is_some_and(|(cached, _)| cached == 0);
+    let evicted = (0..100).any(|_| {
+        // SAFETY: fadvise on an open fd.
+        let rc = unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+        rc == 0 && cold()
+    });
+    if !evicted {
+        eprintln!("skipped: the kernel kept the file cached through 100 evictions");
+        return;
+    }
+    let hit = get(d.main, BIG, &[]).await;
+    assert_eq!(hit.cache(), "HIT");
+    assert!(hit.body == page);
+    let range = get(d.main, BIG, &["Range: bytes=100000-150000"]).await;
+    assert_eq!(range.status, 206);
+    assert!(range.body[..] == page[100_000..=150_000]);
+    // A sendfile would have read the file back into the cache.
+    assert!(
+        cold(),
+        "the body went from the cold file: {:?}",
+        cached_pages(&file, 0, 0)
+    );
 }

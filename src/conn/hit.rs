@@ -100,16 +100,11 @@ pub fn answer(app: &Arc<App>, head: &Head<'_>, listener: Listener) -> Option<Hit
         Some(chosen) => chosen,
         None => (0, wire.first()?, &snap.body),
     };
-    let body = (method == Method::GET).then(|| {
-        let held = snap.file.as_ref().filter(|_| body.len() >= sendfile::MIN);
-        match held.and_then(|file| Some((file, file.offset(representation)?))) {
-            Some((file, offset)) => HitBody::File(FileBody {
-                bytes: body.clone(),
-                file: Arc::clone(file),
-                offset,
-            }),
-            None => HitBody::Memory(body.clone()),
-        }
+    let body = (method == Method::GET).then(|| match &snap.file {
+        Some(file) => file
+            .body(representation, body.clone(), 0, now)
+            .map_or_else(HitBody::Memory, HitBody::File),
+        None => HitBody::Memory(body.clone()),
     });
     let mut hit = Hit {
         head: wire_head.clone(),

@@ -6,7 +6,7 @@
 //! reads a snapshot already in memory and does nothing that could be done
 //! once per snapshot.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::LazyLock;
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -17,8 +17,7 @@ use super::prepared;
 use crate::body::Body;
 use crate::conditional::{self, RangeAnswer};
 use crate::headers::{MAX_AGE, X_PRELOAD_CACHE};
-use crate::sendfile;
-use crate::store::{FileBody, Snapshot};
+use crate::store::Snapshot;
 
 /// How a snapshot response was produced (`X-Preload-Cache`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,7 +116,7 @@ pub fn snapshot_response(
     let body = if req.method == Method::HEAD {
         Body::Empty
     } else {
-        from_file(snap, representation, body, skip)
+        from_file(snap, representation, body, skip, now)
     };
     build(code, headers, body)
 }
@@ -133,23 +132,23 @@ pub fn age(snap: &Snapshot, now: SystemTime) -> u64 {
 }
 
 /// The body of a response: sent from the snapshot's held file when it is
-/// large enough (see [`crate::sendfile`]), else from memory. `skip` is where
-/// `bytes` starts within the representation (a range).
-fn from_file(snap: &Snapshot, representation: usize, bytes: Bytes, skip: u64) -> Body {
-    if bytes.len() >= sendfile::MIN {
-        let held = snap.file.as_ref().and_then(|file| {
-            let start = file.offset(representation)?;
-            Some((file, start))
-        });
-        if let Some((file, start)) = held {
-            return Body::File(Some(FileBody {
-                bytes,
-                file: Arc::clone(file),
-                offset: start + skip,
-            }));
-        }
+/// large enough and in the page cache (see [`crate::sendfile`] and
+/// `store::held`), else from memory. `skip` is where `bytes` starts within
+/// the representation (a range).
+fn from_file(
+    snap: &Snapshot,
+    representation: usize,
+    bytes: Bytes,
+    skip: u64,
+    now: SystemTime,
+) -> Body {
+    match &snap.file {
+        Some(file) => match file.body(representation, bytes, skip, now) {
+            Ok(body) => Body::File(Some(body)),
+            Err(bytes) => Body::full(bytes),
+        },
+        None => Body::full(bytes),
     }
-    Body::full(bytes)
 }
 
 /// Which conditional and range fields a request has, from one pass over

@@ -14,19 +14,36 @@
 //! memory; a snapshot file never changes once published (a new snapshot of
 //! the key is a new inode renamed over it), and an unlinked file stays
 //! readable through the descriptor until it is closed.
+//!
+//! `sendfile` of a page the kernel has evicted reads it from the disk, and
+//! the runtime worker that called it waits for the read, and with it every
+//! connection the worker serves. So a body goes from its file only while
+//! the file's pages are in the page cache ([`HeldFile::body`]); otherwise it
+//! is written from memory, where it is anyway. The kernel is asked
+//! (`cachestat(2)`, Linux 6.5) at most once a second per file: a file
+//! served all the time keeps its pages in use, and one not served for a
+//! while is asked again at its next HIT.
 
 use std::fmt;
 use std::fs::File;
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use bytes::Bytes;
 
-/// Identity bodies from this size up are worth a held file. Measured with
-/// the bench harness's `limit-sendfile` against `limit-writev`: see
-/// docs/benchmarks.md.
-pub const KEEP_OPEN_MIN: usize = 32 * 1024;
+use super::page_cache;
+use super::snapshot::to_ms;
+
+/// Bodies from this size up are worth a held file and go by `sendfile`.
+/// Measured with the bench harness's `limit-sendfile` against
+/// `limit-writev`, and preloadd at 20 KiB with this at 16 and at 32 KiB:
+/// see docs/benchmarks.md.
+pub const KEEP_OPEN_MIN: usize = 16 * 1024;
+
+/// How long the page cache's answer for a held file is trusted.
+const RECHECK_MS: u64 = 1000;
 
 /// A snapshot's file, open for reading, and where each body lies in it:
 /// `offsets[0]` is the identity body, `offsets[i + 1]` is `variants[i]`
@@ -34,6 +51,10 @@ pub const KEEP_OPEN_MIN: usize = 32 * 1024;
 pub struct HeldFile {
     file: File,
     offsets: Box<[u64]>,
+    /// Per body: when the page cache was last asked about its pages (unix
+    /// ms, shifted left by one) and whether it held them all then (the low
+    /// bit); 0: never asked.
+    asked: Box<[AtomicU64]>,
     _slot: Slot,
 }
 
@@ -41,6 +62,62 @@ impl HeldFile {
     /// Where representation `i` starts in the file (0 is identity).
     pub fn offset(&self, i: usize) -> Option<u64> {
         self.offsets.get(i).copied()
+    }
+
+    /// `bytes`, representation `i` from its byte `skip` on, as a body to
+    /// send from this file; or `bytes` back, to be written from memory,
+    /// when they are too short to be worth it or the pages of that body are
+    /// not all in the page cache (asked at most once per [`RECHECK_MS`] of
+    /// `now`: a page that is not would be read from the disk by `sendfile`,
+    /// on a runtime worker).
+    pub fn body(
+        self: &Arc<Self>,
+        i: usize,
+        bytes: Bytes,
+        skip: u64,
+        now: SystemTime,
+    ) -> Result<FileBody, Bytes> {
+        let Some(start) = self.offset(i).filter(|_| bytes.len() >= KEEP_OPEN_MIN) else {
+            return Err(bytes);
+        };
+        if !self.in_page_cache(i, to_ms(now)) {
+            return Err(bytes);
+        }
+        Ok(FileBody {
+            bytes,
+            file: Arc::clone(self),
+            offset: start + skip,
+        })
+    }
+
+    /// Whether body `i`'s pages were all in the page cache at `now_ms`, or
+    /// at the last ask within [`RECHECK_MS`] of it.
+    fn in_page_cache(&self, i: usize, now_ms: u64) -> bool {
+        let Some(asked) = self.asked.get(i) else {
+            return false;
+        };
+        let last = asked.load(Ordering::Relaxed);
+        // Either way: a wall clock set back is no reason to trust an old
+        // answer for longer.
+        if last != 0 && now_ms.abs_diff(last >> 1) < RECHECK_MS {
+            return last & 1 == 1;
+        }
+        let (off, len) = self.span(i);
+        let cached = page_cache::all_cached(&self.file, off, len);
+        asked.store((now_ms.max(1) << 1) | u64::from(cached), Ordering::Relaxed);
+        cached
+    }
+
+    /// Where body `i` lies in the file: up to the next body (bodies are in
+    /// file order), the last one to the end (length 0).
+    fn span(&self, i: usize) -> (u64, u64) {
+        let start = self.offsets.get(i).copied().unwrap_or(0);
+        let len = self
+            .offsets
+            .get(i + 1)
+            .filter(|next| **next > start)
+            .map_or(0, |next| next - start);
+        (start, len)
     }
 }
 
@@ -111,6 +188,7 @@ impl FileBudget {
         taken.ok()?;
         Some(Arc::new(HeldFile {
             file,
+            asked: offsets.iter().map(|_| AtomicU64::new(0)).collect(),
             offsets: offsets.into_boxed_slice(),
             _slot: Slot(Arc::clone(self)),
         }))
@@ -123,32 +201,5 @@ impl FileBudget {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn file() -> File {
-        tempfile::tempfile().expect("tempfile")
-    }
-
-    #[test]
-    fn small_bodies_are_not_held() {
-        let budget = FileBudget::new(10);
-        assert!(budget.hold(file(), KEEP_OPEN_MIN - 1, vec![0]).is_none());
-        assert_eq!(budget.open(), 0);
-    }
-
-    #[test]
-    fn the_budget_bounds_open_files_and_slots_come_back() {
-        let budget = FileBudget::new(2);
-        let a = budget.hold(file(), KEEP_OPEN_MIN, vec![100]).expect("a");
-        let b = budget.hold(file(), KEEP_OPEN_MIN, vec![100, 900]);
-        assert!(b.is_some());
-        assert!(budget.hold(file(), KEEP_OPEN_MIN, vec![100]).is_none());
-        assert_eq!(budget.open(), 2);
-        assert_eq!(a.offset(0), Some(100));
-        assert_eq!(a.offset(1), None);
-        drop(a);
-        assert_eq!(budget.open(), 1);
-        assert!(budget.hold(file(), KEEP_OPEN_MIN, vec![0]).is_some());
-    }
-}
+#[path = "held_tests.rs"]
+mod tests;

@@ -45,6 +45,7 @@ mod lookup;
 mod memory;
 mod nowait;
 mod open;
+pub mod page_cache;
 #[cfg(test)]
 pub(crate) use self::open::open_for_tests;
 mod order;

@@ -111,6 +111,7 @@ fn open_cached(path: &Path) -> Option<File> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::page_cache::{evict, on_tmpfs};
     use std::time::Duration;
 
     #[test]
@@ -150,11 +151,7 @@ mod tests {
         std::fs::write(&path, vec![7u8; 64 * 1024]).expect("write");
         let file = File::open(&path).expect("open");
         file.sync_all().expect("fsync");
-        // SAFETY: statfs into a zeroed struct; fadvise on an open fd.
-        let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
-        let c_path = CString::new(path.as_os_str().as_bytes()).expect("path");
-        assert_eq!(unsafe { libc::statfs(c_path.as_ptr(), &mut fs) }, 0);
-        if fs.f_type == libc::TMPFS_MAGIC {
+        if on_tmpfs(&path) {
             eprintln!("skipped: on tmpfs the page cache is the file");
             return;
         }
@@ -167,12 +164,9 @@ mod tests {
         let body = vec![7u8; 64 * 1024];
         let (mut cold, mut read_whole) = (0, 0);
         for _ in 0..500 {
-            let rc =
-                unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
-            assert_eq!(rc, 0);
-            // DONTNEED is advice: a kernel may keep pages. Only a file that
-            // really left the page cache shows what a cold read does.
-            if resident_pages(&file, body.len()) > 0 {
+            // Only a file that really left the page cache shows what a
+            // cold read does.
+            if !evict(&file, body.len()) {
                 continue;
             }
             cold += 1;
@@ -187,32 +181,5 @@ mod tests {
             return;
         }
         panic!("{cold} cold reads, {read_whole} of them done without the disk: none gave up");
-    }
-
-    /// How many of the first `len` bytes' pages of `file` are in the page
-    /// cache, by `mincore` over a mapping of them.
-    fn resident_pages(file: &File, len: usize) -> usize {
-        // SAFETY: sysconf takes no pointers.
-        let page =
-            usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).expect("page size");
-        let pages = len.div_ceil(page);
-        // SAFETY: a shared read-only mapping of an open file, unmapped below;
-        // mincore writes one byte per page into a vector of that many.
-        unsafe {
-            let map = libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ,
-                libc::MAP_SHARED,
-                file.as_raw_fd(),
-                0,
-            );
-            assert_ne!(map, libc::MAP_FAILED, "mmap");
-            let mut flags = vec![0u8; pages];
-            let rc = libc::mincore(map, len, flags.as_mut_ptr());
-            libc::munmap(map, len);
-            assert_eq!(rc, 0, "mincore");
-            flags.iter().filter(|f| *f & 1 == 1).count()
-        }
     }
 }

@@ -23,7 +23,8 @@
 //! bodies: variant 0 is the identity body, the variants follow in table
 //!   order and the last one ends the file. Each body starts where the one
 //!   before it (or the header) ends, or after fewer than 4096 zero bytes:
-//!   a body of 32 KiB or more starts at a multiple of 4096.
+//!   a body of 16 KiB or more starts at a multiple of 4096 (files written
+//!   before 16 KiB was the bound have it at 32 KiB; either reads the same).
 //! ```
 //!
 //! Why the padding: a large body goes to the socket by `sendfile(2)`
