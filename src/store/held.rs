@@ -18,11 +18,11 @@
 //! `sendfile` of a page the kernel has evicted reads it from the disk, and
 //! the runtime worker that called it waits for the read, and with it every
 //! connection the worker serves. So a body goes from its file only while
-//! the file's pages are in the page cache ([`HeldFile::body`]); otherwise it
-//! is written from memory, where it is anyway. The kernel is asked
-//! (`cachestat(2)`, Linux 6.5) at most once a second per file: a file
-//! served all the time keeps its pages in use, and one not served for a
-//! while is asked again at its next HIT.
+//! its pages are in the page cache ([`HeldFile::body`]); otherwise it is
+//! written from memory, where it is anyway. The kernel is asked
+//! (`cachestat(2)`, Linux 6.5, [`super::page_cache`]) at most once a second
+//! per body: a body served all the time keeps its pages in use, and one
+//! not served for a while is asked about again at its next HIT.
 
 use std::fmt;
 use std::fs::File;
@@ -42,7 +42,7 @@ use super::snapshot::to_ms;
 /// see docs/benchmarks.md.
 pub const KEEP_OPEN_MIN: usize = 16 * 1024;
 
-/// How long the page cache's answer for a held file is trusted.
+/// How long the page cache's answer for a held body is trusted.
 const RECHECK_MS: u64 = 1000;
 
 /// A snapshot's file, open for reading, and where each body lies in it:

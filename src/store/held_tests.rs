@@ -29,7 +29,8 @@ fn the_budget_bounds_open_files_and_slots_come_back() {
 }
 
 /// A held file of `len` bytes on disk (not tmpfs), written and fsynced so
-/// that its pages are clean and can be dropped; None on tmpfs.
+/// that its pages are clean and can be dropped, and a second descriptor to
+/// look at it by; None (the test skipped) on tmpfs or without cachestat(2).
 fn on_disk(dir: &tempfile::TempDir, len: usize) -> Option<(Arc<HeldFile>, File, Bytes)> {
     let path = dir.path().join("snapshot");
     let body = Bytes::from(vec![b'x'; len]);
@@ -41,6 +42,10 @@ fn on_disk(dir: &tempfile::TempDir, len: usize) -> Option<(Arc<HeldFile>, File, 
     let file = File::open(&path).expect("open");
     file.sync_all().expect("fsync");
     let looker = File::open(&path).expect("open again");
+    if page_cache::cached_pages(&looker, 0, 0).is_none() {
+        eprintln!("skipped: this kernel has no cachestat(2)");
+        return None;
+    }
     let held = FileBudget::new(1).hold(file, len, vec![0]).expect("held");
     Some((held, looker, body))
 }
@@ -56,10 +61,6 @@ fn a_body_goes_from_its_file_only_while_the_file_is_in_the_page_cache() {
     let Some((held, looker, body)) = on_disk(&dir, 64 * 1024) else {
         return;
     };
-    if page_cache::cached_pages(&looker, 0, 0).is_none() {
-        eprintln!("skipped: this kernel has no cachestat(2)");
-        return;
-    }
     let t0 = 1_800_000_000_000;
     let sent = held
         .body(0, body.clone(), 0, at(t0))
@@ -119,10 +120,6 @@ fn each_body_is_asked_about_its_own_pages() {
     let Some((_, looker, _)) = on_disk(&dir, 64 * 1024) else {
         return;
     };
-    if page_cache::cached_pages(&looker, 0, 0).is_none() {
-        eprintln!("skipped: this kernel has no cachestat(2)");
-        return;
-    }
     // Two bodies of 32 KiB: identity at 0, a variant at 32 KiB.
     let file = File::open(dir.path().join("snapshot")).expect("open");
     let held = FileBudget::new(1)

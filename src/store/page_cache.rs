@@ -47,23 +47,22 @@ struct Cachestat {
 }
 
 /// Its number, the same on these architectures since Linux 6.5 (the
-/// `libc` crate does not name it yet).
-#[cfg(any(
+/// `libc` crate does not name it yet); elsewhere the kernel is not asked.
+const SYS_CACHESTAT: Option<libc::c_long> = if cfg!(any(
     target_arch = "x86_64",
     target_arch = "aarch64",
     target_arch = "riscv64"
-))]
-const SYS_CACHESTAT: libc::c_long = 451;
+)) {
+    Some(451)
+} else {
+    None
+};
 
 /// (pages in the page cache, pages) of `file` from byte `off` on (`len`
 /// bytes; 0: to the end of the file), or None when the kernel will not
 /// say.
-#[cfg(any(
-    target_arch = "x86_64",
-    target_arch = "aarch64",
-    target_arch = "riscv64"
-))]
 pub fn cached_pages(file: &File, off: u64, len: u64) -> Option<(u64, u64)> {
+    let number = SYS_CACHESTAT?;
     let end = match len {
         0 => file.metadata().ok()?.len(),
         len => off.checked_add(len)?,
@@ -79,7 +78,7 @@ pub fn cached_pages(file: &File, off: u64, len: u64) -> Option<(u64, u64)> {
     // both of the layout it defines, and keeps neither pointer.
     let rc = unsafe {
         libc::syscall(
-            SYS_CACHESTAT,
+            number,
             file.as_raw_fd(),
             &range as *const CachestatRange,
             &mut stat as *mut Cachestat,
@@ -87,15 +86,6 @@ pub fn cached_pages(file: &File, off: u64, len: u64) -> Option<(u64, u64)> {
         )
     };
     (rc == 0).then_some((stat.nr_cache, pages))
-}
-
-#[cfg(not(any(
-    target_arch = "x86_64",
-    target_arch = "aarch64",
-    target_arch = "riscv64"
-)))]
-pub fn cached_pages(_: &File) -> Option<(u64, u64)> {
-    None
 }
 
 #[cfg(test)]
