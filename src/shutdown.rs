@@ -36,6 +36,13 @@ impl Shutdown {
     pub fn is_triggered(&self) -> bool {
         *self.rx.borrow()
     }
+
+    /// True when the stop's channel holds news this handle has not seen:
+    /// shutdown has begun, or the trigger was dropped. Cheaper than
+    /// polling [`Shutdown::wait`]'s future, and false until then.
+    pub fn has_changed(&self) -> bool {
+        !matches!(self.rx.has_changed(), Ok(false))
+    }
 }
 
 /// SIGHUP, taken away from its default action (end the process), which

@@ -119,3 +119,58 @@ fn run_bounded(command: &mut Command) -> Output {
     let _ = child.kill();
     child.wait_with_output().expect("output")
 }
+
+/// With one worker (one core, or `TOKIO_WORKER_THREADS=1`) the daemon runs
+/// tokio's current-thread scheduler: the main task, the schedules and every
+/// connection share one thread. It serves, purges, and drains a request in
+/// flight on a stop as the multi-thread runtime does.
+#[tokio::test(flavor = "multi_thread")]
+async fn on_one_worker_the_daemon_serves_purges_and_drains() {
+    let up = Upstream::start().await;
+    let sb = Sandbox::new();
+    let config_path = sb.dir.path().join("preload.toml");
+    std::fs::write(
+        &config_path,
+        config_text(&up.url(), &sb.cache_dir(), "", ""),
+    )
+    .unwrap();
+    let mut d = Daemon::start_env(&config_path, None, &[("TOKIO_WORKER_THREADS", "1")]);
+    assert!(d.start_line.contains("workers=1"), "{}", d.start_line);
+
+    assert_eq!(get(d.main, "/_preload/a/", &[]).await.cache(), "MISS");
+    let hit = crate::support::webhook::hit_eventually(&d, "/_preload/a/").await;
+    assert_eq!(hit.cache(), "HIT");
+    let admin = crate::support::webhook::admin(&d);
+    let json = crate::support::webhook::JSON;
+    let reply = crate::support::webhook::invalidate(admin, &[json], r#"{"urls": ["/a/"]}"#).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(get(d.main, "/_preload/a/", &[]).await.cache(), "MISS");
+    assert_eq!(up.count_of("/a/"), 2);
+
+    // A request in flight when the stop comes is answered, then it exits 0.
+    let main = d.main;
+    let held = tokio::spawn(async move { get(main, "/_preload/held/?hold=1", &[]).await });
+    let reached = crate::support::webhook::eventually(|| up.count_of("/held/?hold=1") == 1);
+    assert!(reached.await, "the held fetch reached the app");
+    d.signal("TERM");
+    assert!(d
+        .wait_for_log(&["stopping: draining connections"])
+        .is_some());
+    up.release();
+    let answer = tokio::time::timeout(Duration::from_secs(10), held).await;
+    assert_eq!(answer.expect("answered in the drain").unwrap().status, 200);
+    assert_eq!(
+        d.wait_exit(Duration::from_secs(10)).and_then(|s| s.code()),
+        Some(0)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_start_line_counts_one_worker_per_usable_core() {
+    let up = Upstream::start().await;
+    let sb = Sandbox::new();
+    let d = sb.daemon(&up, "");
+    let cores = std::thread::available_parallelism().unwrap().get();
+    let part = format!("workers={cores}");
+    assert!(d.start_line.contains(&part), "{part}: {}", d.start_line);
+}

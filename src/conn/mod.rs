@@ -16,13 +16,14 @@ mod head;
 mod hit;
 mod pass;
 mod relay;
+mod wait;
 
 use std::future::{poll_fn, Future};
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
@@ -30,7 +31,6 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use tokio::net::TcpStream;
-use tokio::time::{Instant, Sleep};
 
 use crate::body::Body;
 use crate::fetch::pool::Held;
@@ -41,6 +41,7 @@ use crate::shutdown::Shutdown;
 use crate::state::App;
 use head::{Framing, Parsed};
 use relay::{lock, Handle, Link, Open, Tracked};
+use wait::{HeadTimer, Stopping};
 
 /// What every connection of a listener is served with, made once when the
 /// listener starts (a reload changes neither: operations.md).
@@ -97,8 +98,7 @@ pub async fn serve(
         buf: BytesMut::new(),
         eof: false,
         stopping: Stopping::new(shutdown),
-        timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
-        header_timeout: settings.header_timeout,
+        timer: HeadTimer::new(settings.header_timeout),
         scratch: pass::Scratch::default(),
     };
     loop {
@@ -185,9 +185,8 @@ struct Visitor {
     /// The visitor has closed its end: what is in `buf` is all.
     eof: bool,
     stopping: Stopping,
-    /// The header timeout (reset for each head).
-    timer: Pin<Box<Sleep>>,
-    header_timeout: Duration,
+    /// The header timeout (started for each head).
+    timer: HeadTimer,
     /// Buffers of the pass-through requests the loop forwards.
     scratch: pass::Scratch,
 }
@@ -247,8 +246,7 @@ impl Visitor {
             }
             if !armed {
                 // From the first wait for this head: idle time counts.
-                let deadline = Instant::now() + self.header_timeout;
-                self.timer.as_mut().reset(deadline);
+                self.timer.start();
                 armed = true;
             }
             let waited = poll_fn(|cx| {
@@ -257,7 +255,7 @@ impl Visitor {
                 if let Poll::Ready(ready) = self.stream.poll_read_ready(cx) {
                     return Poll::Ready(ready.is_ok());
                 }
-                if self.stopping.poll(cx) || self.timer.as_mut().poll(cx).is_ready() {
+                if self.stopping.poll(cx) || self.timer.expired(cx) {
                     return Poll::Ready(false);
                 }
                 Poll::Pending
@@ -307,36 +305,4 @@ where
         Poll::Pending
     })
     .await
-}
-
-/// The daemon's stop, polled from the loop's waits.
-struct Stopping {
-    shutdown: Shutdown,
-    wait: Pin<Box<dyn Future<Output = ()> + Send>>,
-    seen: bool,
-}
-
-impl Stopping {
-    fn new(shutdown: Shutdown) -> Stopping {
-        let mut waiting = shutdown.clone();
-        Stopping {
-            shutdown,
-            wait: Box::pin(async move { waiting.wait().await }),
-            seen: false,
-        }
-    }
-
-    /// True once the daemon stops, without waiting.
-    fn now(&mut self) -> bool {
-        self.seen |= self.shutdown.is_triggered();
-        self.seen
-    }
-
-    /// True once the daemon stops.
-    fn poll(&mut self, cx: &mut Context<'_>) -> bool {
-        if !self.seen && self.wait.as_mut().poll(cx).is_ready() {
-            self.seen = true;
-        }
-        self.seen
-    }
 }
