@@ -24,12 +24,15 @@ use crate::passes::Passes;
 use crate::status::Status;
 use crate::store::{Store, StoreError, StoreSettings};
 
+/// A connection's view of the configuration ([`App::config_cache`]).
+pub type ConfigCache = arc_swap::Cache<Arc<ArcSwap<Config>>, Arc<Config>>;
+
 /// How many snapshots may be answered and not yet written at once.
 pub const WRITES_BEHIND: usize = 64;
 
 pub struct App {
     /// Reloadable settings, swapped whole.
-    config: ArcSwap<Config>,
+    config: Arc<ArcSwap<Config>>,
     /// Counts the swaps, for tasks that re-arm on a new config (schedules).
     swaps: watch::Sender<u64>,
     pub store: Store,
@@ -97,7 +100,7 @@ impl App {
             cluster: None,
             status: Status::default(),
             warned_vary: Mutex::new(HashSet::new()),
-            config: ArcSwap::from_pointee(config),
+            config: Arc::new(ArcSwap::from_pointee(config)),
             swaps: watch::Sender::new(0),
         })
     }
@@ -105,6 +108,12 @@ impl App {
     /// The configuration in force now.
     pub fn config(&self) -> arc_swap::Guard<Arc<Config>> {
         self.config.load()
+    }
+
+    /// The configuration in force, as one connection reads it at each
+    /// request: while it has not changed, one atomic load and a comparison.
+    pub fn config_cache(&self) -> ConfigCache {
+        arc_swap::Cache::new(Arc::clone(&self.config))
     }
 
     /// The configuration in force now, for a task that holds it across

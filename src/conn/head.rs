@@ -41,11 +41,18 @@ pub struct Head<'b> {
     pub framing: Framing,
 }
 
-impl Head<'_> {
+/// A head the loop may answer or forward itself ([`Head::plain_read`]).
+pub struct Plain<'b> {
+    pub method: http::Method,
+    /// The target up to its query.
+    pub path: &'b str,
+}
+
+impl<'b> Head<'b> {
     /// GET or HEAD over HTTP/1.1, without a body, to an origin-form target
     /// (as hyper's `Uri` would give it back whole): the requests the loop
     /// may answer (`hit`) or forward (`pass`) itself.
-    pub fn plain_read(&self) -> Option<http::Method> {
+    pub fn plain_read(&self) -> Option<Plain<'b>> {
         if self.framing != Framing::None || !self.http11 {
             return None;
         }
@@ -55,21 +62,31 @@ impl Head<'_> {
             _ => return None,
         };
         let target = self.target;
-        if !target.starts_with('/') || target.starts_with("//") || target.contains('#') {
+        let bytes = target.as_bytes();
+        if bytes.first() != Some(&b'/') || bytes.get(1) == Some(&b'/') {
             return None;
         }
-        Some(method)
+        // One scan to the path's end (`memchr2`: many bytes at a time, no
+        // set-up for a short target); the query, if any, has no fragment.
+        let path_end = match memchr::memchr2(b'?', b'#', bytes) {
+            None => bytes.len(),
+            Some(at) if bytes[at] == b'?' && memchr::memchr(b'#', &bytes[at..]).is_none() => at,
+            Some(_) => return None,
+        };
+        // A split at an ASCII byte is a char boundary.
+        let path = target.get(..path_end)?;
+        Some(Plain { method, path })
     }
 
     /// The route's view of this head, as if with its one `Host` (the
     /// caller counts them).
-    pub fn asked<'a>(&'a self, method: &'a http::Method) -> crate::router::Asked<'a> {
+    pub fn asked<'a>(&'a self, plain: &'a Plain<'_>) -> crate::router::Asked<'a> {
         crate::router::Asked {
-            method,
+            method: &plain.method,
             hosts: 1,
             http11: true,
             target: self.target,
-            path: self.target.split('?').next().unwrap_or(self.target),
+            path: plain.path,
         }
     }
 }
@@ -214,5 +231,32 @@ mod tests {
             names,
             [("HOST", &b"a"[..]), ("Accept-Encoding", &b"br"[..])]
         );
+    }
+
+    #[test]
+    fn a_plain_read_is_split_at_its_query_and_has_no_fragment() {
+        let plain = |raw: &str| {
+            let mut slots = slots();
+            let Parsed::Head(head) = parse(raw.as_bytes(), &mut slots) else {
+                panic!("a head: {raw:?}");
+            };
+            head.plain_read().map(|p| (p.method, p.path.to_owned()))
+        };
+        let get = |target: &str| plain(&format!("GET {target} HTTP/1.1\r\nHost: a\r\n\r\n"));
+        assert_eq!(get("/a/b"), Some((http::Method::GET, "/a/b".into())));
+        assert_eq!(get("/a?b=1?c"), Some((http::Method::GET, "/a".into())));
+        assert_eq!(get("/?"), Some((http::Method::GET, "/".into())));
+        for target in ["/a#f", "/a?b#f", "/a#f?b", "//a", "a", "*"] {
+            assert_eq!(get(target), None, "{target:?}");
+        }
+        let head = plain("HEAD /a?q HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_eq!(head, Some((http::Method::HEAD, "/a".into())));
+        for raw in [
+            "GET /a HTTP/1.0\r\nHost: a\r\n\r\n",
+            "POST /a HTTP/1.1\r\nHost: a\r\n\r\n",
+            "GET /a HTTP/1.1\r\nContent-Length: 1\r\n\r\n",
+        ] {
+            assert_eq!(plain(raw), None, "{raw:?}");
+        }
     }
 }

@@ -38,7 +38,7 @@ use crate::listener::Listener;
 use crate::router;
 use crate::sendfile::{self, Conn, Spans};
 use crate::shutdown::Shutdown;
-use crate::state::App;
+use crate::state::{App, ConfigCache};
 use head::{Framing, Parsed};
 use relay::{lock, Handle, Link, Open, Tracked};
 use wait::{HeadTimer, Stopping};
@@ -97,6 +97,7 @@ pub async fn serve(
         stream: Arc::clone(&stream),
         buf: BytesMut::new(),
         eof: false,
+        config: app.config_cache(),
         stopping: Stopping::new(shutdown),
         timer: HeadTimer::new(settings.header_timeout),
         scratch: pass::Scratch::default(),
@@ -162,6 +163,11 @@ pub async fn serve(
     }
 }
 
+/// Bytes a read of the visitor's socket asks for, at least and when the
+/// buffer grows.
+const READ_MIN: usize = 1024;
+const READ_SIZE: usize = 8192;
+
 /// The next request, as the loop passes it on.
 enum Next {
     /// A HIT, answered by the loop; its head is `len` bytes.
@@ -184,6 +190,8 @@ struct Visitor {
     buf: BytesMut,
     /// The visitor has closed its end: what is in `buf` is all.
     eof: bool,
+    /// The configuration each request is read under.
+    config: ConfigCache,
     stopping: Stopping,
     /// The header timeout (started for each head).
     timer: HeadTimer,
@@ -200,15 +208,20 @@ impl Visitor {
         let mut armed = false;
         loop {
             let mut slots = head::slots();
-            match head::parse(&self.buf, &mut slots) {
+            // Between two requests the buffer is empty: nothing to parse.
+            let parsed = if self.buf.is_empty() {
+                Parsed::Partial
+            } else {
+                head::parse(&self.buf, &mut slots)
+            };
+            match parsed {
                 Parsed::Head(head) => {
-                    if let Some(hit) = hit::answer(&self.app, &head, self.kind) {
+                    let config = self.config.load();
+                    if let Some(hit) = hit::answer(&self.app, config, &head, self.kind) {
                         return Some(Next::Hit { hit, len: head.len });
                     }
                     let buffer = &mut self.scratch.request;
-                    if let Some(pass) =
-                        pass::request(&self.app, &head, self.kind, self.peer, buffer)
-                    {
+                    if let Some(pass) = pass::request(config, &head, self.kind, self.peer, buffer) {
                         return Some(Next::Pass {
                             pass,
                             len: head.len,
@@ -230,7 +243,11 @@ impl Visitor {
                 Parsed::Partial if self.eof => return None,
                 Parsed::Partial => {}
             }
-            self.buf.reserve(4096);
+            // Room for a head or more; grown (or moved back to the start
+            // of its allocation) only when short of that.
+            if self.buf.capacity() - self.buf.len() < READ_MIN {
+                self.buf.reserve(READ_SIZE);
+            }
             match sendfile::try_recv(&self.stream, self.buf.spare_capacity_mut()) {
                 Ok(0) => {
                     self.eof = true;

@@ -23,6 +23,7 @@ use super::carry::{read_answer, relay, Unanswered};
 use super::head::Head;
 use super::hit::write_all;
 use crate::body::Body;
+use crate::config::Config;
 use crate::fetch::pool::Held;
 use crate::headers;
 use crate::listener::Listener;
@@ -67,24 +68,22 @@ pub struct Pass {
 /// The request at the head of the connection, ready for the app, when it
 /// is a plain pass-through; else `None` (hyper forwards it).
 pub fn request(
-    app: &App,
+    config: &Config,
     head: &Head<'_>,
     listener: Listener,
     peer: SocketAddr,
     buffer: &mut Vec<u8>,
 ) -> Option<Pass> {
-    let method = head.plain_read()?;
+    let plain = head.plain_read()?;
     let target = head.target;
-    let config = app.config();
     if router::is_observed(config.server.access_log)
         || config.upstream.url.scheme_str() != Some("http")
     {
         return None;
     }
-    if !router::is_proxied(&head.asked(&method), &config, listener) {
+    if !router::is_proxied(&head.asked(&plain), config, listener) {
         return None;
     }
-    drop(config);
 
     let mut host = None;
     let mut hosts = 0;
@@ -152,7 +151,7 @@ pub fn request(
     Some(Pass {
         head: out,
         target: target_at,
-        head_only: method == Method::HEAD,
+        head_only: plain.method == Method::HEAD,
         close,
     })
 }

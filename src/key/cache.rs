@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
-use super::{resolve, Target, TargetError};
+use super::{resolve, Key, Target, TargetError};
 use crate::config::Config;
 use crate::headers::joined_value;
 
@@ -83,16 +83,17 @@ impl KeyCache {
         Ok(target)
     }
 
-    /// The target of `raw` when it was resolved before under this config
+    /// The key of `raw` when it was resolved before under this config
     /// with the same values of the route's vary headers (`joined` gives the
     /// request's value of a field, its lines joined), else `None`: nothing
-    /// is resolved here.
+    /// is resolved here, and the entry is only read (a copy of the key, no
+    /// count of its target taken).
     pub fn cached(
         &self,
         config: &Arc<Config>,
         raw: &str,
         joined: impl Fn(&HeaderName) -> Option<HeaderValue>,
-    ) -> Option<Arc<Target>> {
+    ) -> Option<Key> {
         if raw.len() > MAX_CACHED {
             return None;
         }
@@ -102,7 +103,7 @@ impl KeyCache {
         (entry.raw.as_ref() == raw
             && Weak::as_ptr(&entry.config) == Arc::as_ptr(config)
             && same_vary_of(config, &entry.target, joined))
-        .then(|| Arc::clone(&entry.target))
+        .then_some(entry.target.key)
     }
 
     /// Targets held now (tests, and what a reader of the code may ask).

@@ -77,17 +77,21 @@ impl HeldFile {
         skip: u64,
         now: SystemTime,
     ) -> Result<FileBody, Bytes> {
-        let Some(start) = self.offset(i).filter(|_| bytes.len() >= KEEP_OPEN_MIN) else {
-            return Err(bytes);
-        };
-        if !self.in_page_cache(i, to_ms(now)) {
-            return Err(bytes);
+        match self.sendable(i, bytes.len(), skip, now) {
+            Some(offset) => Ok(FileBody {
+                bytes,
+                file: Arc::clone(self),
+                offset,
+            }),
+            None => Err(bytes),
         }
-        Ok(FileBody {
-            bytes,
-            file: Arc::clone(self),
-            offset: start + skip,
-        })
+    }
+
+    /// [`HeldFile::body`] for a body of `len` bytes, without the bytes:
+    /// where in the file it goes from, or `None` (from memory).
+    pub fn sendable(&self, i: usize, len: usize, skip: u64, now: SystemTime) -> Option<u64> {
+        let start = self.offset(i).filter(|_| len >= KEEP_OPEN_MIN)?;
+        self.in_page_cache(i, to_ms(now)).then_some(start + skip)
     }
 
     /// Whether body `i`'s pages were all in the page cache at `now_ms`, or
