@@ -189,9 +189,14 @@ fn check_and_run_refuse(dir: &Path, config: &str, expected: &str) {
 
 /// `preloadd` that must exit by itself within 30 s.
 fn preloadd_bounded(args: &[&str], dir: &Path) -> Output {
+    preloadd_bounded_env(args, dir, &[])
+}
+
+fn preloadd_bounded_env(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Output {
     let mut child = Command::new(crate::support::daemon::binary())
         .args(args)
         .current_dir(dir)
+        .envs(env.iter().copied())
         .env_remove("PRELOADD_CONFIG")
         .env_remove("PRELOADD_TOKEN")
         .stdin(Stdio::null())
@@ -209,6 +214,25 @@ fn preloadd_bounded(args: &[&str], dir: &Path) -> Output {
         std::thread::sleep(Duration::from_millis(20));
     }
     child.wait_with_output().expect("output")
+}
+
+#[test]
+fn a_worker_count_that_is_no_count_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("p.toml"),
+        format!("{QUIET}[cache]\ndir = \"cache\"\n"),
+    )
+    .unwrap();
+    for bad in ["many", "0", "-2", "", "1.5"] {
+        let env = [("TOKIO_WORKER_THREADS", bad)];
+        let out = preloadd_bounded_env(&["run", "--config", "p.toml"], dir.path(), &env);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {err}");
+        let line =
+            format!("preloadd: TOKIO_WORKER_THREADS={bad:?}: not a number of threads above 0\n");
+        assert_eq!(err, line);
+    }
 }
 
 const QUIET: &str = "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"\"\n[upstream]\nurl = \"http://127.0.0.1:9\"\n";

@@ -127,25 +127,35 @@ pub fn run(cli: Cli) -> Result<(), Error> {
 }
 
 /// The runtime of the daemon and of the commands: one worker per core
-/// the process may use, or as many as `TOKIO_WORKER_THREADS` says (tokio
-/// reads it too). With one, the current-thread scheduler: the main task
-/// and the connections then share the one thread the core can run, with
+/// the process may use, or as many as `TOKIO_WORKER_THREADS` says. With
+/// one, the current-thread scheduler: the main task and the connections
+/// then share the one thread the core can run, with
 /// no wake-up handed between threads and no work-stealing queue, which
 /// saves a HIT some 290 of its 5,900 instructions (callgrind,
 /// `scripts/hit_instructions.sh` under `taskset -c 0`).
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Error> {
-    let mut builder = match workers() {
+    let mut builder = match workers()? {
         1 => tokio::runtime::Builder::new_current_thread(),
-        _ => tokio::runtime::Builder::new_multi_thread(),
+        n => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(n);
+            builder
+        }
     };
     Ok(builder.enable_all().build()?)
 }
 
-/// How many threads run the runtime's tasks (see [`runtime`]).
-pub(crate) fn workers() -> usize {
-    std::env::var("TOKIO_WORKER_THREADS")
-        .ok()
-        .and_then(|n| n.parse().ok())
+/// How many threads run the runtime's tasks (see [`runtime`]). A
+/// `TOKIO_WORKER_THREADS` that is no count is a usage error, not tokio's
+/// panic at start.
+fn workers() -> Result<usize, Error> {
+    const NAME: &str = "TOKIO_WORKER_THREADS";
+    let Some(value) = std::env::var_os(NAME) else {
+        return Ok(std::thread::available_parallelism().map_or(1, |n| n.get()));
+    };
+    value
+        .to_str()
+        .and_then(|v| v.parse::<usize>().ok())
         .filter(|&n| n > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .ok_or_else(|| Error::Usage(format!("{NAME}={value:?}: not a number of threads above 0")))
 }

@@ -54,7 +54,7 @@ fn log_start(config_path: &Path, daemon: &Daemon, begun: std::time::Instant) {
         listen = %http_list(Listener::Main),
         admin = %http_list(Listener::Admin),
         token = if config.invalidate.token.is_some() { "set" } else { "not set" },
-        workers = super::workers(),
+        workers = tokio::runtime::Handle::current().metrics().num_workers(),
         start_ms = begun.elapsed().as_millis() as u64,
         "preloadd started"
     );
