@@ -96,13 +96,14 @@ pub fn answer(app: &App, config: &Arc<Config>, head: &Head<'_>, listener: Listen
     let heads = snap.head.get_or_init(|| prepared::heads(&snap));
     snap.wire.get_or_init(|| prepared::wire(&snap, heads));
     // No `Accept-Encoding`: the identity body, as `choose_of` would say.
-    let representation = encodings
+    let chosen = encodings
         .then(|| prepared::chosen_variant_of(&snap, || list(head.fields, "accept-encoding")))
         .flatten()
-        .map(|i| i + 1)
-        .filter(|&r| parts(&snap, r).is_some())
-        .unwrap_or(0);
-    let (_, bytes) = parts(&snap, representation)?;
+        .and_then(|i| Some((i + 1, parts(&snap, i + 1)?.1)));
+    let (representation, bytes) = match chosen {
+        Some(chosen) => chosen,
+        None => (0, parts(&snap, 0)?.1),
+    };
     let body = if plain.method != Method::GET {
         HitBody::None
     } else {
