@@ -265,15 +265,22 @@ pub fn try_recv(stream: &TcpStream, buf: &mut [std::mem::MaybeUninit<u8>]) -> io
 }
 
 /// Runs a non-blocking send on `stream` once it is writable.
+///
+/// The send is tried first and the socket's readiness asked only when it
+/// would block: a socket with room, the common case, costs no readiness
+/// poll (tokio's `try_io` tells without a system call when it knows there
+/// is no room). No task budget is taken here, then: the loop takes one
+/// per request it answers (`conn`), hyper's side one per read.
 pub fn poll_send(
     stream: &TcpStream,
     cx: &mut Context<'_>,
     mut send: impl FnMut() -> io::Result<usize>,
 ) -> Poll<io::Result<usize>> {
     loop {
-        ready!(stream.poll_write_ready(cx))?;
         match stream.try_io(Interest::WRITABLE, &mut send) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                ready!(stream.poll_write_ready(cx))?;
+            }
             done => return Poll::Ready(done),
         }
     }

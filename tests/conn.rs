@@ -242,6 +242,61 @@ async fn after_a_chunked_body_hyper_keeps_the_connection_and_answers_on() {
     assert_eq!(answers[2].body, answers[0].body);
 }
 
+/// On one worker, a visitor that pipelines HITs without a pause does not
+/// keep it from the others: a purge sent on another connection just after
+/// a burst of requests is done before the last of them is answered (the
+/// loop takes a unit of the task's budget per answer, and a task out of
+/// budget lets the others run).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_visitor_pipelining_hits_lets_the_others_in() {
+    let up = Upstream::start().await;
+    let sb = Sandbox::new();
+    let config_path = sb.dir.path().join("preload.toml");
+    let text = config_text(&up.url(), &sb.cache_dir(), "", "");
+    std::fs::write(&config_path, text).unwrap();
+    let d = Daemon::start_env(&config_path, None, &[("TOKIO_WORKER_THREADS", "1")]);
+    let page = "/_preload/page";
+    warm(&d, page).await;
+
+    let burst = 2_000;
+    let raw = req("GET", page, &[]).repeat(burst - 1) + &req("GET", page, &["Connection: close"]);
+    let body = r#"{"urls": ["/page"]}"#;
+    let purge = format!(
+        "POST /_invalidate HTTP/1.1\r\nHost: test.local\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let visitor = TcpStream::connect(d.main).await.unwrap();
+    let mut other = TcpStream::connect(crate::support::webhook::admin(&d))
+        .await
+        .unwrap();
+    let (mut from, mut to) = visitor.into_split();
+    let answers = tokio::spawn(async move {
+        let mut buf = Vec::new();
+        from.read_to_end(&mut buf).await.map(|_| buf)
+    });
+    to.write_all(raw.as_bytes()).await.unwrap();
+    other.write_all(purge.as_bytes()).await.unwrap();
+    let mut purged = Vec::new();
+    other.read_to_end(&mut purged).await.unwrap();
+    let purged = String::from_utf8_lossy(&purged).into_owned();
+    assert!(purged.starts_with("HTTP/1.1 200"), "{purged}");
+
+    let answers = tokio::time::timeout(Duration::from_secs(20), answers)
+        .await
+        .expect("the burst answered within 20 s")
+        .unwrap()
+        .unwrap();
+    let answers = split(&answers, &[]);
+    assert_eq!(answers.len(), burst);
+    let hits = answers
+        .iter()
+        .take_while(|a| a.field("x-preload-cache") == Some("HIT"))
+        .count();
+    assert!(hits < burst, "the purge waited for the whole burst");
+    assert_ne!(answers[hits].field("x-preload-cache"), Some("HIT"));
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_head_sent_too_slowly_or_never_closes_the_connection_at_header_timeout() {
     let up = Upstream::start().await;

@@ -110,6 +110,9 @@ pub async fn serve(
             None => return,
             Some(Next::Hit { hit, len }) => {
                 visitor.buf.advance(len);
+                // A unit of the task's budget per answer: a visitor that
+                // pipelines requests cannot keep the worker from others.
+                tokio::task::consume_budget().await;
                 if hit.send(&stream).await.is_err() || hit.close || visitor.stopping.now() {
                     return;
                 }
@@ -117,6 +120,7 @@ pub async fn serve(
             }
             Some(Next::Pass { pass, len }) => {
                 visitor.buf.advance(len);
+                tokio::task::consume_budget().await;
                 let keep = pass.run(&app, &held, &stream, &mut visitor.scratch).await;
                 visitor.scratch.request = pass.into_buffer();
                 if !keep || visitor.stopping.now() {
@@ -248,41 +252,69 @@ impl Visitor {
             if self.buf.capacity() - self.buf.len() < READ_MIN {
                 self.buf.reserve(READ_SIZE);
             }
-            match sendfile::try_recv(&self.stream, self.buf.spare_capacity_mut()) {
-                Ok(0) => {
-                    self.eof = true;
-                    continue;
-                }
-                Ok(n) => {
+            match self.read(&mut armed).await {
+                Read::Got(n) => {
                     // SAFETY: recv wrote these bytes.
                     unsafe { self.buf.set_len(self.buf.len() + n) };
-                    continue;
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(_) => return None,
-            }
-            if !armed {
-                // From the first wait for this head: idle time counts.
-                self.timer.start();
-                armed = true;
-            }
-            let waited = poll_fn(|cx| {
-                // The socket first: when it woke the task, the stop and
-                // the timer need no poll (their wakers stay registered).
-                if let Poll::Ready(ready) = self.stream.poll_read_ready(cx) {
-                    return Poll::Ready(ready.is_ok());
-                }
-                if self.stopping.poll(cx) || self.timer.expired(cx) {
-                    return Poll::Ready(false);
-                }
-                Poll::Pending
-            })
-            .await;
-            if !waited {
-                return None;
+                Read::End => self.eof = true,
+                Read::Over => return None,
             }
         }
     }
+
+    /// One read into `buf`'s spare room, waiting for bytes when there are
+    /// none yet: the header timer is started at the first wait for a head
+    /// (`armed`), so that idle time counts.
+    ///
+    /// Bytes are tried for before the socket's readiness is asked: after
+    /// a wake-up that is the one readiness check of the request (tokio's
+    /// `try_io` knows without a system call when there is nothing).
+    async fn read(&mut self, armed: &mut bool) -> Read {
+        let Visitor {
+            stream,
+            buf,
+            stopping,
+            timer,
+            ..
+        } = self;
+        poll_fn(|cx| loop {
+            match sendfile::try_recv(stream, buf.spare_capacity_mut()) {
+                Ok(0) => return Poll::Ready(Read::End),
+                Ok(n) => return Poll::Ready(Read::Got(n)),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) => return Poll::Ready(Read::Over),
+            }
+            if !*armed {
+                timer.start();
+                *armed = true;
+            }
+            match stream.poll_read_ready(cx) {
+                // Readiness came since the try: try again.
+                Poll::Ready(Ok(_)) => continue,
+                Poll::Ready(Err(_)) => return Poll::Ready(Read::Over),
+                Poll::Pending => {}
+            }
+            // The socket's waker is registered; the stop's and the
+            // timer's stay registered from earlier waits.
+            if stopping.poll(cx) || timer.expired(cx) {
+                return Poll::Ready(Read::Over);
+            }
+            return Poll::Pending;
+        })
+        .await
+    }
+}
+
+/// What a read of the visitor's socket gave.
+enum Read {
+    /// This many bytes.
+    Got(usize),
+    /// The visitor closed its end.
+    End,
+    /// Close the connection: the socket failed, the head took too long, or
+    /// the daemon stops.
+    Over,
 }
 
 /// How a turn of hyper's ended.
