@@ -269,8 +269,8 @@ pub fn try_recv(stream: &TcpStream, buf: &mut [std::mem::MaybeUninit<u8>]) -> io
 /// The send is tried first and the socket's readiness asked only when it
 /// would block: a socket with room, the common case, costs no readiness
 /// poll (tokio's `try_io` tells without a system call when it knows there
-/// is no room). No task budget is taken here, then: the loop takes one
-/// per request it answers (`conn`), hyper's side one per read.
+/// is no room). No task budget is taken here, then: the connection loop
+/// takes one per request (`conn::serve`).
 pub fn poll_send(
     stream: &TcpStream,
     cx: &mut Context<'_>,

@@ -242,11 +242,15 @@ async fn after_a_chunked_body_hyper_keeps_the_connection_and_answers_on() {
     assert_eq!(answers[2].body, answers[0].body);
 }
 
-/// On one worker, a visitor that pipelines HITs without a pause does not
-/// keep it from the others: a purge sent on another connection just after
-/// a burst of requests is done before the last of them is answered (the
-/// loop takes a unit of the task's budget per answer, and a task out of
-/// budget lets the others run).
+/// On one worker, a visitor that pipelines requests without a pause does
+/// not keep it from the others: with a burst of HITs queued on one
+/// connection and a scrape of the metrics queued just after it on another
+/// (the daemon held by SIGSTOP meanwhile, so that both wait, in that
+/// order, when it goes on), the scrape is answered before the burst is
+/// done: it counts some of the burst's HITs, not all. The loop takes a
+/// unit of the task's budget per request, and a task out of budget lets
+/// the others run. Both ways a HIT is answered: by the loop, and by hyper
+/// (a validator that matches nothing).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_visitor_pipelining_hits_lets_the_others_in() {
     let up = Upstream::start().await;
@@ -257,44 +261,104 @@ async fn a_visitor_pipelining_hits_lets_the_others_in() {
     let d = Daemon::start_env(&config_path, None, &[("TOKIO_WORKER_THREADS", "1")]);
     let page = "/_preload/page";
     warm(&d, page).await;
+    let hits = "preloadd_requests_total{result=\"hit\"}";
+    for lines in [&[][..], &["If-None-Match: \"matches-nothing\""][..]] {
+        // Each connection's task waits for its next request, the visitor's
+        // after a HIT, the other's after a health check.
+        let mut visitor = TcpStream::connect(d.main).await.unwrap();
+        visitor
+            .write_all(req("GET", page, lines).as_bytes())
+            .await
+            .unwrap();
+        assert_eq!(read_answer(&mut visitor).await.status, 200);
+        let mut other = TcpStream::connect(crate::support::webhook::admin(&d))
+            .await
+            .unwrap();
+        other
+            .write_all(req("GET", "/_preloadd/health", &[]).as_bytes())
+            .await
+            .unwrap();
+        assert_eq!(read_answer(&mut other).await.status, 200);
+        let before = crate::support::metrics::scrape(&d).await.get(hits);
 
-    let burst = 2_000;
-    let raw = req("GET", page, &[]).repeat(burst - 1) + &req("GET", page, &["Connection: close"]);
-    let body = r#"{"urls": ["/page"]}"#;
-    let purge = format!(
-        "POST /_invalidate HTTP/1.1\r\nHost: test.local\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let visitor = TcpStream::connect(d.main).await.unwrap();
-    let mut other = TcpStream::connect(crate::support::webhook::admin(&d))
-        .await
-        .unwrap();
-    let (mut from, mut to) = visitor.into_split();
-    let answers = tokio::spawn(async move {
-        let mut buf = Vec::new();
-        from.read_to_end(&mut buf).await.map(|_| buf)
-    });
-    to.write_all(raw.as_bytes()).await.unwrap();
-    other.write_all(purge.as_bytes()).await.unwrap();
-    let mut purged = Vec::new();
-    other.read_to_end(&mut purged).await.unwrap();
-    let purged = String::from_utf8_lossy(&purged).into_owned();
-    assert!(purged.starts_with("HTTP/1.1 200"), "{purged}");
+        // Small enough to wait whole in the socket while the daemon is
+        // stopped; several times the budget (128).
+        let burst = 600;
+        let last = [lines, &["Connection: close"]].concat();
+        let raw = req("GET", page, lines).repeat(burst - 1) + &req("GET", page, &last);
+        let scrape = req("GET", "/_preloadd/metrics", &["Connection: close"]);
+        d.signal("STOP");
+        let stopped = crate::support::webhook::eventually(|| state_of(d.pid()) == Some('T'));
+        assert!(stopped.await, "the daemon stopped");
+        let queued = tokio::time::timeout(Duration::from_secs(10), async {
+            visitor.write_all(raw.as_bytes()).await?;
+            other.write_all(scrape.as_bytes()).await
+        })
+        .await;
+        d.signal("CONT");
+        queued.expect("both queued within 10 s").unwrap();
 
-    let answers = tokio::time::timeout(Duration::from_secs(20), answers)
+        let mut scraped = Vec::new();
+        other.read_to_end(&mut scraped).await.unwrap();
+        let scraped = &split(&scraped, &[])[0];
+        assert_eq!(scraped.status, 200);
+        let text = String::from_utf8_lossy(&scraped.body).into_owned();
+        let counted = crate::support::metrics::parse(&text).get(hits) - before;
+        let mut answers = Vec::new();
+        let read = visitor.read_to_end(&mut answers);
+        tokio::time::timeout(Duration::from_secs(30), read)
+            .await
+            .expect("the burst answered within 30 s")
+            .unwrap();
+        let answers = split(&answers, &[]);
+        assert_eq!(answers.len(), burst, "{lines:?}");
+        assert!(
+            answers
+                .iter()
+                .all(|a| a.field("x-preload-cache") == Some("HIT")),
+            "{lines:?}"
+        );
+        // The burst went first, and the scrape came before its end.
+        assert!(counted > 0.0, "{lines:?}: the scrape went first");
+        assert!(
+            counted < burst as f64,
+            "{lines:?}: the scrape waited for the whole burst ({counted} HITs)"
+        );
+    }
+}
+
+/// Reads one answer (framed by `Content-Length`) off a kept connection.
+async fn read_answer(stream: &mut TcpStream) -> Answer {
+    let mut buf = Vec::new();
+    let read = async {
+        loop {
+            let mut chunk = [0; 4096];
+            let n = stream.read(&mut chunk).await.expect("read an answer");
+            assert!(n > 0, "closed before a whole answer");
+            buf.extend_from_slice(&chunk[..n]);
+            let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                continue;
+            };
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .map_or(0, |v| v.trim().parse::<usize>().expect("a length"));
+            if buf.len() >= end + 4 + length {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), read)
         .await
-        .expect("the burst answered within 20 s")
-        .unwrap()
-        .unwrap();
-    let answers = split(&answers, &[]);
-    assert_eq!(answers.len(), burst);
-    let hits = answers
-        .iter()
-        .take_while(|a| a.field("x-preload-cache") == Some("HIT"))
-        .count();
-    assert!(hits < burst, "the purge waited for the whole burst");
-    assert_ne!(answers[hits].field("x-preload-cache"), Some("HIT"));
+        .expect("an answer within 10 s");
+    split(&buf, &[]).remove(0)
+}
+
+/// The state letter of process `pid` (`/proc/PID/stat`): `T` when stopped.
+fn state_of(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(") ")?.1.chars().next()
 }
 
 #[tokio::test(flavor = "multi_thread")]

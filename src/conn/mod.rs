@@ -103,6 +103,11 @@ pub async fn serve(
         scratch: pass::Scratch::default(),
     };
     loop {
+        // A unit of the task's budget per request, whoever answers it:
+        // the loop's reads and sends take none (they wait only when the
+        // socket would block), so a visitor that pipelines requests could
+        // otherwise keep the worker from every other connection.
+        tokio::task::consume_budget().await;
         // What hyper is handed: the bytes it reads first, the body bytes
         // it reads on from the socket, what stays for the loop, and
         // whether the connection is hyper's for good.
@@ -110,9 +115,6 @@ pub async fn serve(
             None => return,
             Some(Next::Hit { hit, len }) => {
                 visitor.buf.advance(len);
-                // A unit of the task's budget per answer: a visitor that
-                // pipelines requests cannot keep the worker from others.
-                tokio::task::consume_budget().await;
                 if hit.send(&stream).await.is_err() || hit.close || visitor.stopping.now() {
                     return;
                 }
@@ -120,7 +122,6 @@ pub async fn serve(
             }
             Some(Next::Pass { pass, len }) => {
                 visitor.buf.advance(len);
-                tokio::task::consume_budget().await;
                 let keep = pass.run(&app, &held, &stream, &mut visitor.scratch).await;
                 visitor.scratch.request = pass.into_buffer();
                 if !keep || visitor.stopping.now() {
