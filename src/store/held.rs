@@ -23,6 +23,16 @@
 //! (`cachestat(2)`, Linux 6.5, [`super::page_cache`]) at most once a second
 //! per body: a body served all the time keeps its pages in use, and one
 //! not served for a while is asked about again at its next HIT.
+//!
+//! Written from memory, a body's file is read by no one, so its pages
+//! would stay out of the cache for good, and a large body would cost the
+//! CPU of a copy from memory on every HIT from then on (at 200 KiB about
+//! half as much again as by `sendfile`: docs/benchmarks.md). A body still
+//! asked for at the next check, a second or more after its pages were
+//! found out, is read back: the kernel is told it will be needed
+//! (`posix_fadvise` `WILLNEED`, which starts the read and does not wait
+//! for it), and the check after that finds it cached unless the kernel
+//! needs the memory more.
 
 use std::fmt;
 use std::fs::File;
@@ -108,6 +118,10 @@ impl HeldFile {
         }
         let (off, len) = self.span(i);
         let cached = page_cache::all_cached(&self.file, off, len);
+        if !cached && last != 0 && last & 1 == 0 {
+            // Found out at the last check too, and still asked for.
+            page_cache::read_back(&self.file, off, len);
+        }
         asked.store((now_ms.max(1) << 1) | u64::from(cached), Ordering::Relaxed);
         cached
     }

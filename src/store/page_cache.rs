@@ -29,6 +29,18 @@ pub fn all_cached(file: &File, off: u64, len: u64) -> bool {
     }
 }
 
+/// Tells the kernel that `len` bytes of `file` from `off` on (0: to the
+/// end) will be read soon: it starts reading what is not cached and does
+/// not wait for the disk (`posix_fadvise` `WILLNEED`). Advice: nothing to
+/// report when the kernel does not take it.
+pub fn read_back(file: &File, off: u64, len: u64) {
+    let (Ok(off), Ok(len)) = (libc::off_t::try_from(off), libc::off_t::try_from(len)) else {
+        return;
+    };
+    // SAFETY: fadvise on an open fd; it reads no memory of ours.
+    unsafe { libc::posix_fadvise(file.as_raw_fd(), off, len, libc::POSIX_FADV_WILLNEED) };
+}
+
 /// `cachestat(2)`'s range and answer (include/uapi/linux/mman.h).
 #[repr(C)]
 struct CachestatRange {
