@@ -288,7 +288,7 @@ async fn a_visitor_pipelining_hits_lets_the_others_in() {
         let raw = req("GET", page, lines).repeat(burst - 1) + &req("GET", page, &last);
         let scrape = req("GET", "/_preloadd/metrics", &["Connection: close"]);
         d.signal("STOP");
-        let stopped = crate::support::webhook::eventually(|| state_of(d.pid()) == Some('T'));
+        let stopped = crate::support::webhook::eventually(|| d.is_stopped());
         assert!(stopped.await, "the daemon stopped");
         let queued = tokio::time::timeout(Duration::from_secs(10), async {
             visitor.write_all(raw.as_bytes()).await?;
@@ -353,12 +353,6 @@ async fn read_answer(stream: &mut TcpStream) -> Answer {
         .await
         .expect("an answer within 10 s");
     split(&buf, &[]).remove(0)
-}
-
-/// The state letter of process `pid` (`/proc/PID/stat`): `T` when stopped.
-fn state_of(pid: u32) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(") ")?.1.chars().next()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -207,6 +207,15 @@ impl Daemon {
         self.child.id()
     }
 
+    /// Stopped by SIGSTOP (state `T` in `/proc/PID/stat`).
+    pub fn is_stopped(&self) -> bool {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()));
+        let state = stat
+            .ok()
+            .and_then(|s| s.rsplit_once(") ")?.1.chars().next());
+        state == Some('T')
+    }
+
     /// Sends `signal` (a name `kill` takes, e.g. "HUP").
     pub fn signal(&self, signal: &str) {
         send_signal(self.child.id(), signal);
