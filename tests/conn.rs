@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::support::{config_text, get, send_until_closed, Daemon, Sandbox, Upstream};
+use crate::support::{config_text, get, send_until_closed, Conn, Daemon, Sandbox, Upstream};
 
 /// A response read off a connection: status, fields in order, body.
 #[derive(Debug)]
@@ -265,20 +265,12 @@ async fn a_visitor_pipelining_hits_lets_the_others_in() {
     for lines in [&[][..], &["If-None-Match: \"matches-nothing\""][..]] {
         // Each connection's task waits for its next request, the visitor's
         // after a HIT, the other's after a health check.
-        let mut visitor = TcpStream::connect(d.main).await.unwrap();
-        visitor
-            .write_all(req("GET", page, lines).as_bytes())
-            .await
-            .unwrap();
-        assert_eq!(read_answer(&mut visitor).await.status, 200);
-        let mut other = TcpStream::connect(crate::support::webhook::admin(&d))
-            .await
-            .unwrap();
-        other
-            .write_all(req("GET", "/_preloadd/health", &[]).as_bytes())
-            .await
-            .unwrap();
-        assert_eq!(read_answer(&mut other).await.status, 200);
+        let mut visitor = Conn::open(d.main).await;
+        let first = visitor.get_with(page, lines).await.expect("an answer");
+        assert_eq!(first.cache(), "HIT");
+        let mut other = Conn::open(crate::support::webhook::admin(&d)).await;
+        let health = other.get("/_preloadd/health").await.expect("an answer");
+        assert_eq!(health.status, 200);
         let before = crate::support::metrics::scrape(&d).await.get(hits);
 
         // Small enough to wait whole in the socket while the daemon is
@@ -291,22 +283,19 @@ async fn a_visitor_pipelining_hits_lets_the_others_in() {
         let stopped = crate::support::webhook::eventually(|| d.is_stopped());
         assert!(stopped.await, "the daemon stopped");
         let queued = tokio::time::timeout(Duration::from_secs(10), async {
-            visitor.write_all(raw.as_bytes()).await?;
-            other.write_all(scrape.as_bytes()).await
+            visitor.send(raw.as_bytes()).await?;
+            other.send(scrape.as_bytes()).await
         })
         .await;
         d.signal("CONT");
         queued.expect("both queued within 10 s").unwrap();
 
-        let mut scraped = Vec::new();
-        other.read_to_end(&mut scraped).await.unwrap();
+        let scraped = other.rest().await.unwrap();
         let scraped = &split(&scraped, &[])[0];
         assert_eq!(scraped.status, 200);
         let text = String::from_utf8_lossy(&scraped.body).into_owned();
         let counted = crate::support::metrics::parse(&text).get(hits) - before;
-        let mut answers = Vec::new();
-        let read = visitor.read_to_end(&mut answers);
-        tokio::time::timeout(Duration::from_secs(30), read)
+        let answers = tokio::time::timeout(Duration::from_secs(30), visitor.rest())
             .await
             .expect("the burst answered within 30 s")
             .unwrap();
@@ -325,34 +314,6 @@ async fn a_visitor_pipelining_hits_lets_the_others_in() {
             "{lines:?}: the scrape waited for the whole burst ({counted} HITs)"
         );
     }
-}
-
-/// Reads one answer (framed by `Content-Length`) off a kept connection.
-async fn read_answer(stream: &mut TcpStream) -> Answer {
-    let mut buf = Vec::new();
-    let read = async {
-        loop {
-            let mut chunk = [0; 4096];
-            let n = stream.read(&mut chunk).await.expect("read an answer");
-            assert!(n > 0, "closed before a whole answer");
-            buf.extend_from_slice(&chunk[..n]);
-            let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
-                continue;
-            };
-            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-            let length = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .map_or(0, |v| v.trim().parse::<usize>().expect("a length"));
-            if buf.len() >= end + 4 + length {
-                return;
-            }
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(10), read)
-        .await
-        .expect("an answer within 10 s");
-    split(&buf, &[]).remove(0)
 }
 
 #[tokio::test(flavor = "multi_thread")]

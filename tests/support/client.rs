@@ -138,7 +138,17 @@ impl Conn {
     /// the close when it has neither. None when the server closed the
     /// connection instead of answering.
     pub async fn get(&mut self, target: &str) -> Option<Reply> {
-        let head = format!("GET {target} HTTP/1.1\r\nHost: test.local\r\n\r\n");
+        self.get_with(target, &[]).await
+    }
+
+    /// [`Conn::get`] with `headers` ("Name: value") added.
+    pub async fn get_with(&mut self, target: &str, headers: &[&str]) -> Option<Reply> {
+        let mut head = format!("GET {target} HTTP/1.1\r\nHost: test.local\r\n");
+        for h in headers {
+            head.push_str(h);
+            head.push_str("\r\n");
+        }
+        head.push_str("\r\n");
         let exchange = async {
             self.stream.write_all(head.as_bytes()).await.ok()?;
             self.read_response().await
@@ -146,6 +156,18 @@ impl Conn {
         tokio::time::timeout(Duration::from_secs(20), exchange)
             .await
             .expect("response within 20 s")
+    }
+
+    /// Writes `raw` as it is (requests the test frames itself).
+    pub async fn send(&mut self, raw: &[u8]) -> std::io::Result<()> {
+        self.stream.write_all(raw).await
+    }
+
+    /// Everything the server sends from here until it closes.
+    pub async fn rest(mut self) -> std::io::Result<Vec<u8>> {
+        let mut rest = std::mem::take(&mut self.buf);
+        self.stream.read_to_end(&mut rest).await?;
+        Ok(rest)
     }
 
     /// Reads until `buf` holds `n` bytes; false at the end of the stream.
